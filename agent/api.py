@@ -1,0 +1,146 @@
+"""``reflect`` and ``areflect``: one question in, one ``ReflectionResult`` out."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agent.errors import ConfigError, ModelError, ReflectionError
+from agent.graph import create_reflection_graph
+from agent.models import resolve_model
+from agent.prompts import Prompts
+from agent.result import ReflectionResult
+
+_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
+
+
+async def areflect(
+    question: str,
+    *,
+    model: str | BaseChatModel | None = None,
+    mode: str = "prompted",
+    critic_model: str | BaseChatModel | None = None,
+    max_rounds: int | None = None,
+    effort: str = "medium",
+    max_tokens: int | None = None,
+    max_seconds: float | None = None,
+    system: str | None = None,
+    prompts: str | Path | Prompts | None = None,
+) -> ReflectionResult:
+    """Answer a question with thinking, critique and (only on a concrete error) revision.
+
+    Takes the options of ``create_reflection_graph``.
+
+    Returns:
+        The ``ReflectionResult``: output, thinking, reflections, every draft and critique,
+        rounds, stop reason and token usage.
+
+    Raises:
+        ConfigError: Bad input (empty question, unknown mode or model name, missing key).
+        ModelError: The model failed after retries; ``error.partial`` holds what the run
+            had produced by then.
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise ConfigError("the question is empty: ask something")
+    app = create_reflection_graph(
+        model,
+        mode=mode,
+        critic_model=critic_model,
+        max_rounds=max_rounds,
+        effort=effort,
+        max_tokens=max_tokens,
+        max_seconds=max_seconds,
+        system=system,
+        prompts=prompts,
+    ).compile(checkpointer=InMemorySaver())
+    config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    try:
+        final = await app.ainvoke({"question": question}, config)
+    except ReflectionError as exc:
+        exc.partial = exc.partial or await _partial(app, config)
+        raise
+    except Exception as exc:
+        raise ModelError(describe_failure(exc, model), partial=await _partial(app, config)) from exc
+    return ReflectionResult.from_dict(final["result"])
+
+
+def reflect(question: str, **options: Any) -> ReflectionResult:
+    """Synchronous ``areflect``; also works inside a running event loop (Jupyter).
+
+    Example:
+        >>> result = reflect("What is 17 * 23?", model="local:qwen2.5-coder-1.5b")  # doctest: +SKIP
+        >>> result.output, result.stop_reason  # doctest: +SKIP
+        ('17 × 23 = 391. The answer is 391.', 'accepted')
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(areflect(question, **options))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, areflect(question, **options)).result()
+
+
+async def _partial(app: Any, config: RunnableConfig) -> ReflectionResult | None:
+    values = (await app.aget_state(config)).values
+    drafts = values.get("drafts") or []
+    if not drafts:
+        return None
+    return ReflectionResult(
+        question=values.get("asked", ""),
+        output=drafts[0]["output"],
+        thinking=drafts[0]["thinking"],
+        reflections=drafts[0]["reflections"],
+        drafts=drafts,
+        critiques=values.get("critiques") or [],
+        rounds=values.get("rounds", 0),
+        stop_reason="error",
+        usage=values["usage"],
+    )
+
+
+def describe_failure(exc: BaseException, model: str | BaseChatModel | None) -> str:
+    """One line that says what failed, where, and what to do; never contains an API key."""
+    server = _server_of(model)
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    status = getattr(exc, "status_code", None) or getattr(
+        getattr(exc, "response", None), "status_code", None
+    )
+    if names & {"ConnectError", "APIConnectionError", "ConnectionError", "ConnectionRefusedError"}:
+        if "11434" in server or "ollama" in server.lower():
+            hint = "start Ollama (`ollama serve`), set OLLAMA_HOST, or pick another --model"
+        else:
+            hint = "start the server, fix the base URL, or pick another --model"
+        message = f"cannot reach the model server at {server}: {hint}"
+    elif status in (401, 403):
+        message = f"the server at {server} refused the API key (HTTP {status}): check the key"
+    elif status == 404:
+        message = f"the server at {server} does not know this model (HTTP 404): check the name"
+    elif names & {"TimeoutException", "APITimeoutError", "TimeoutError", "ReadTimeout"}:
+        message = f"the model server at {server} timed out after retries: {text}"
+    else:
+        message = f"the model call to {server} failed after retries: {text}"
+    return _SECRET.sub("[redacted]", message)
+
+
+def _server_of(model: str | BaseChatModel | None) -> str:
+    try:
+        chat = resolve_model(model)
+    except ReflectionError:
+        return str(model)
+    for attr in ("base_url", "openai_api_base"):
+        value = getattr(chat, attr, None)
+        if value:
+            return str(value)
+    if type(chat).__name__ == "ChatOllama":
+        return os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+    return getattr(chat, "model_path", None) or type(chat).__name__

@@ -1,0 +1,114 @@
+"""The reflection graph: answer → critique → revise → critique … → finalize."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import RetryPolicy
+
+from agent.context import Context, resolve_settings
+from agent.nodes import Steps
+from agent.prompts import PROMPTS, Prompts, load_prompts
+from agent.state import InputState, OutputState, State
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed model call is worth retrying.
+
+    Dropped connections, timeouts, HTTP 429 and 5xx answers are; anything else is not.
+    """
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"APIConnectionError", "APITimeoutError", "TransportError"})
+
+
+RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, retry_on=is_transient)
+
+
+def create_reflection_graph(
+    model: str | BaseChatModel | None = None,
+    *,
+    mode: str = "prompted",
+    critic_model: str | BaseChatModel | None = None,
+    max_rounds: int | None = None,
+    effort: str = "medium",
+    max_tokens: int | None = None,
+    max_seconds: float | None = None,
+    system: str | None = None,
+    prompts: str | Path | Prompts | None = None,
+) -> StateGraph[State, Context, InputState, OutputState]:
+    """Build the reflection graph, uncompiled, so the caller picks the checkpointer.
+
+    Every option is a default that ``Context`` can override per run.
+
+    Args:
+        model: The generator: ``"local:qwen2.5-coder-1.5b"``, ``"ollama:llama3.1"``,
+            ``"openai:gpt-4o-mini"``, an OpenAI-compatible server's base URL, or a chat model.
+            ``None`` means ``$REFLECT_MODEL``, else the embedded local model.
+        mode: ``"prompted"`` (the critique loop), ``"single"`` (one tagged call),
+            ``"native"`` (the model's own reflection or thinking), ``"baseline"`` (plain).
+        critic_model: The model that critiques; defaults to ``model``.
+        max_rounds: Most critique rounds; defaults to the effort preset.
+        effort: ``"low"``, ``"medium"`` or ``"high"``: presets for the three budgets.
+        max_tokens: Token budget of the run; defaults to the effort preset.
+        max_seconds: Wall-time budget of the run; defaults to the effort preset.
+        system: Extra instructions for every answer call.
+        prompts: A folder of prompt files to use instead of the bundled ones.
+
+    Returns:
+        The ``StateGraph``; call ``.compile()`` on it.
+
+    Raises:
+        ConfigError: An unknown mode or effort, or a prompts folder that fails its checks.
+
+    Example:
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> app = create_reflection_graph("ollama:llama3.1", effort="low").compile(
+        ...     checkpointer=InMemorySaver())
+        >>> app.invoke({"messages": [("user", "What is 17 * 23?")]},
+        ...            {"configurable": {"thread_id": "1"}})  # doctest: +SKIP
+    """
+    defaults = Context(
+        model=model,
+        critic_model=critic_model,
+        mode=mode,
+        effort=effort,
+        max_rounds=max_rounds,
+        max_tokens=max_tokens,
+        max_seconds=max_seconds,
+        system=system,
+    )
+    resolve_settings(defaults)  # refuse bad defaults now, not on the first run
+    loaded = (
+        prompts
+        if isinstance(prompts, Prompts)
+        else (PROMPTS if prompts is None else load_prompts(prompts))
+    )
+    steps = Steps(defaults, loaded)
+
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("answer", steps.answer, retry_policy=RETRY)
+    builder.add_node("critique", steps.critique, retry_policy=RETRY)
+    builder.add_node("revise", steps.revise, retry_policy=RETRY)
+    builder.add_node("finalize", steps.finalize)
+    builder.add_edge(START, "answer")
+    builder.add_conditional_edges("answer", steps.after_answer, ["critique", "finalize"])
+    builder.add_conditional_edges("critique", steps.after_critique, ["revise", "finalize"])
+    builder.add_conditional_edges("revise", steps.after_revise, ["critique", "finalize"])
+    builder.add_edge("finalize", END)
+    return builder
+
+
+graph = create_reflection_graph().compile(name="reflection")
+"""The default graph (model from ``$REFLECT_MODEL`` or the embedded one), compiled without
+a checkpointer, as ``langgraph.json`` and LangGraph Server expect."""

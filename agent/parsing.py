@@ -1,0 +1,199 @@
+"""Every reasoning format to one structure: thinking, reflections, output.
+
+The rules, for text that is never well-formed in practice:
+
+* ``<thinking>`` and ``<think>`` (DeepSeek-R1, Qwen3) are the same section.
+* Text inside ``<reflection>`` becomes one entry of ``reflections`` wherever it stands.
+* An unclosed section runs to the next section tag or to the end of the text; a closing
+  tag with no opening one (R1 templates pre-fill ``<think>``) makes everything before it
+  thinking.
+* When there is an ``<output>`` section, the last one is the output; earlier outputs and
+  all text outside sections join the thinking. With no ``<output>``, the text outside
+  thinking and reflections is the output; with no tags at all, the whole text is.
+
+Nothing raises on model text, and every non-tag character lands in exactly one field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+_TAG = re.compile(r"<\s*(/?)\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
+_VERDICT = re.compile(r"VERDICT\s*[:=\-]?\s*\**\s*(PASS|REVISE)\b", re.IGNORECASE)
+_ERROR = re.compile(r"^\W*ERROR\s*:\s*", re.IGNORECASE | re.MULTILINE)
+
+Section = Literal["loose", "thinking", "output"]
+
+
+@dataclass
+class ParsedReflection:
+    """A reply split into its reasoning and its answer.
+
+    Attributes:
+        thinking: The reasoning, with reflections taken out.
+        reflections: Each ``<reflection>`` text, in order.
+        output: The final answer.
+    """
+
+    thinking: str = ""
+    reflections: list[str] = field(default_factory=list)
+    output: str = ""
+
+
+def parse_reflection(text: str) -> ParsedReflection:
+    """Split a model reply into thinking, reflections and output.
+
+    Args:
+        text: Any model text: Reflection-style tags, ``<think>`` tags, or no tags.
+
+    Returns:
+        The parsed reply; see the module docstring for how malformed text is read.
+
+    Example:
+        >>> p = parse_reflection("<thinking>2+2=4<reflection>ok</reflection></thinking>"
+        ...                      "<output>4</output>")
+        >>> (p.thinking, p.reflections, p.output)
+        ('2+2=4', ['ok'], '4')
+    """
+    text = text if isinstance(text, str) else str(text)
+    pieces: list[tuple[Section, int, str]] = []  # (section, which opening of it, text)
+    reflections: list[str] = []
+    section: Section = "loose"
+    opened = 0
+    reflecting = False
+    saw_tag = False
+    pos = 0
+
+    def emit(chunk: str) -> None:
+        chunk = chunk.strip()
+        if not chunk:
+            return
+        if reflecting:
+            reflections[-1] = f"{reflections[-1]}\n{chunk}".strip()
+        else:
+            pieces.append((section, opened, chunk))
+
+    for match in _TAG.finditer(text):
+        emit(text[pos : match.start()])
+        pos = match.end()
+        saw_tag = True
+        closing, name = match.group(1) == "/", match.group(2).lower()
+        if name == "reflection":
+            if not closing:
+                reflections.append("")
+            reflecting = not closing
+            continue
+        reflecting = False
+        target: Section = "output" if name == "output" else "thinking"
+        if not closing:
+            section, opened = target, opened + 1
+        elif section == target:
+            section, opened = "loose", opened + 1
+        elif target == "thinking" and section == "loose":
+            # A bare </think>: everything loose so far was reasoning.
+            pieces = [("thinking" if s == "loose" else s, n, c) for s, n, c in pieces]
+    emit(text[pos:])
+    reflections = [r for r in reflections if r]
+
+    if not saw_tag:
+        return ParsedReflection(output=text.strip())
+    outputs = [n for s, n, _ in pieces if s == "output"]
+    if outputs:
+        output = "\n".join(c for _, n, c in pieces if n == outputs[-1])
+        thinking = "\n".join(c for _, n, c in pieces if n != outputs[-1])
+    else:
+        output = "\n".join(c for s, _, c in pieces if s == "loose")
+        thinking = "\n".join(c for s, _, c in pieces if s == "thinking")
+    return ParsedReflection(thinking=thinking, reflections=reflections, output=output)
+
+
+def render_tagged(thinking: str, reflections: list[str], output: str) -> str:
+    """Render reasoning in the native Reflection format.
+
+    Returns:
+        ``<thinking>…<reflection>…</reflection>…</thinking><output>…</output>``.
+    """
+    inner = [thinking.strip()] if thinking.strip() else []
+    inner += [f"<reflection>\n{r.strip()}\n</reflection>" for r in reflections]
+    body = "\n".join(inner)
+    return f"<thinking>\n{body}\n</thinking>\n<output>\n{output.strip()}\n</output>"
+
+
+def strip_tags(text: str) -> str:
+    """Remove the reasoning tags themselves, keeping all text between them."""
+    return _TAG.sub("", text)
+
+
+@dataclass
+class Verdict:
+    """A critique's decision.
+
+    Attributes:
+        verdict: ``"pass"``, ``"revise"`` (with a concrete error), or ``"unclear"`` (no
+            recognisable verdict, or REVISE without naming an error: the draft is kept).
+        error: The concrete error the critic named, for ``"revise"``.
+    """
+
+    verdict: Literal["pass", "revise", "unclear"]
+    error: str = ""
+
+
+def parse_verdict(text: str) -> Verdict:
+    """Read the ``VERDICT: PASS|REVISE`` and ``ERROR:`` lines of a critique.
+
+    Only the first verdict counts. A REVISE must name the wrong step on an ``ERROR:`` line
+    or in the text after the verdict; otherwise it is ``"unclear"`` and changes nothing.
+    """
+    match = _VERDICT.search(text)
+    if match is None:
+        return Verdict("unclear")
+    if match.group(1).upper() == "PASS":
+        return Verdict("pass")
+    rest = text[match.end() :]
+    labelled = _ERROR.search(rest)
+    error = rest[labelled.end() :] if labelled else rest
+    error = _VERDICT.split(error)[0].strip(" \t\n*:-")
+    return Verdict("revise", error) if error else Verdict("unclear")
+
+
+def message_text(content: Any) -> str:
+    """The plain text of a message's content, whether a string or a list of blocks."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+    return "".join(parts)
+
+
+def provider_reasoning(message: Any) -> str:
+    """Reasoning a provider returned outside the text: a field or ``reasoning`` blocks.
+
+    Covers Ollama's ``thinking`` (``additional_kwargs["reasoning_content"]`` in
+    langchain-ollama), OpenAI-compatible ``reasoning_content``, and ``reasoning`` content
+    blocks with either a ``reasoning`` text or OpenAI's ``summary`` list.
+    """
+    found: list[str] = []
+    extra = getattr(message, "additional_kwargs", None) or {}
+    for key in ("reasoning_content", "thinking", "reasoning"):
+        value = extra.get(key)
+        if isinstance(value, str) and value.strip():
+            found.append(value.strip())
+    content = getattr(message, "content", None)
+    if isinstance(content, list):
+        for block in content:
+            if not isinstance(block, dict) or block.get("type") not in ("reasoning", "thinking"):
+                continue
+            text = block.get("reasoning") or block.get("thinking") or ""
+            if not text and isinstance(block.get("summary"), list):
+                text = "\n".join(
+                    str(s.get("text", "")) for s in block["summary"] if isinstance(s, dict)
+                )
+            if str(text).strip():
+                found.append(str(text).strip())
+    return "\n".join(found)

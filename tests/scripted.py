@@ -1,0 +1,97 @@
+"""A scripted chat model that answers by role, for fast deterministic tests.
+
+A call whose system message is the critique prompt is the critic's; any other is the
+generator's. The model pops the next reply from that role's queue. A reply may be a string,
+an exception to raise, or a callable taking the messages and returning either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from agent.prompts import PROMPTS
+
+Reply = str | BaseException | Callable[[list[BaseMessage]], Any]
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Pops scripted replies per role and records every call."""
+
+    script: dict[str, list[Reply]]
+    default: dict[str, str] = {}
+    calls: list[tuple[str, list[BaseMessage]]] = []
+    model_name: str = "scripted"
+    reasoning: str = ""
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _next(
+        self, messages: list[BaseMessage], run_manager: CallbackManagerForLLMRun | None
+    ) -> str:
+        first = messages[0].content if messages else ""
+        role = "critic" if first == PROMPTS.texts["critique_system"] else "generator"
+        self.calls.append((role, messages))
+        queue = self.script.get(role, [])
+        reply: Any = queue.pop(0) if queue else self.default.get(role)
+        if reply is None:
+            raise AssertionError(f"script for {role} ran out after {len(self.calls)} calls")
+        if callable(reply) and not isinstance(reply, BaseException):
+            reply = reply(messages)
+        if isinstance(reply, BaseException):
+            raise reply
+        return str(reply)
+
+    def _usage(self, messages: list[BaseMessage], text: str) -> dict[str, int]:
+        prompt = sum(len(str(m.content).split()) for m in messages)
+        out = len(text.split())
+        return {"input_tokens": prompt, "output_tokens": out, "total_tokens": prompt + out}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = self._next(messages, run_manager)
+        extra = {"reasoning_content": self.reasoning} if self.reasoning else {}
+        message = AIMessage(
+            content=text, usage_metadata=self._usage(messages, text), additional_kwargs=extra
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        text = self._next(messages, run_manager)
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            piece = word if i == len(words) - 1 else word + " "
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+        extra = {"reasoning_content": self.reasoning} if self.reasoning else {}
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="", usage_metadata=self._usage(messages, text), additional_kwargs=extra
+            )
+        )
+
+
+def tagged(answer: str, thinking: str = "Let me work it out.", reflection: str = "") -> str:
+    """A generator reply in the Reflection format."""
+    inner = thinking + (f"\n<reflection>{reflection}</reflection>" if reflection else "")
+    return f"<thinking>\n{inner}\n</thinking>\n<output>\n{answer}\n</output>"

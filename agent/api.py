@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import re
 import uuid
@@ -34,6 +35,7 @@ async def areflect(
     max_tokens: int | None = None,
     max_seconds: float | None = None,
     system: str | None = None,
+    temperature: float | None = None,
     prompts: str | Path | Prompts | None = None,
 ) -> ReflectionResult:
     """Answer a question with thinking, critique and (only on a concrete error) revision.
@@ -51,10 +53,18 @@ async def areflect(
     """
     if not isinstance(question, str) or not question.strip():
         raise ConfigError("the question is empty: ask something")
+    # Build the clients here, off the loop (a local model may be fetched), so that they can
+    # be closed in this event loop when the run is over.
+    generator = await asyncio.to_thread(
+        resolve_model, model, native=mode == "native", temperature=temperature
+    )
+    critic = None
+    if critic_model is not None:
+        critic = await asyncio.to_thread(resolve_model, critic_model, temperature=temperature)
     app = create_reflection_graph(
-        model,
+        generator,
         mode=mode,
-        critic_model=critic_model,
+        critic_model=critic,
         max_rounds=max_rounds,
         effort=effort,
         max_tokens=max_tokens,
@@ -69,8 +79,24 @@ async def areflect(
         exc.partial = exc.partial or await _partial(app, config)
         raise
     except Exception as exc:
-        raise ModelError(describe_failure(exc, model), partial=await _partial(app, config)) from exc
+        message = describe_failure(exc, generator)
+        raise ModelError(message, partial=await _partial(app, config)) from exc
+    finally:
+        await aclose_model(generator)
+        if critic is not generator:
+            await aclose_model(critic)
     return ReflectionResult.from_dict(final["result"])
+
+
+async def aclose_model(model: BaseChatModel | None) -> None:
+    """Close a chat model's async HTTP client, if it has one, in the running loop."""
+    # The SDK clients do not close an HTTP client handed to them, so close that directly.
+    for owner in (getattr(model, "root_async_client", None), getattr(model, "_async_client", None)):
+        client = getattr(owner, "_client", None)
+        closer = getattr(client, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
 
 
 def reflect(question: str, **options: Any) -> ReflectionResult:
@@ -107,7 +133,7 @@ async def _partial(app: Any, config: RunnableConfig) -> ReflectionResult | None:
     )
 
 
-def describe_failure(exc: BaseException, model: str | BaseChatModel | None) -> str:
+def describe_failure(exc: BaseException, model: BaseChatModel) -> str:
     """One line that says what failed, where, and what to do; never contains an API key."""
     server = _server_of(model)
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
@@ -116,7 +142,7 @@ def describe_failure(exc: BaseException, model: str | BaseChatModel | None) -> s
         getattr(exc, "response", None), "status_code", None
     )
     if names & {"ConnectError", "APIConnectionError", "ConnectionError", "ConnectionRefusedError"}:
-        if "11434" in server or "ollama" in server.lower():
+        if type(model).__name__ == "ChatOllama":
             hint = "start Ollama (`ollama serve`), set OLLAMA_HOST, or pick another --model"
         else:
             hint = "start the server, fix the base URL, or pick another --model"
@@ -132,15 +158,13 @@ def describe_failure(exc: BaseException, model: str | BaseChatModel | None) -> s
     return _SECRET.sub("[redacted]", message)
 
 
-def _server_of(model: str | BaseChatModel | None) -> str:
-    try:
-        chat = resolve_model(model)
-    except ReflectionError:
-        return str(model)
+def _server_of(model: BaseChatModel) -> str:
     for attr in ("base_url", "openai_api_base"):
-        value = getattr(chat, attr, None)
+        value = getattr(model, attr, None)
         if value:
             return str(value)
-    if type(chat).__name__ == "ChatOllama":
+    if type(model).__name__ == "ChatOllama":
         return os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
-    return getattr(chat, "model_path", None) or type(chat).__name__
+    if type(model).__name__ == "ChatOpenAI":
+        return os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
+    return str(getattr(model, "model_path", None) or type(model).__name__)

@@ -55,6 +55,10 @@ class Context:
     system: str | None = field(
         default=None, metadata={"description": "Extra instructions added to every answer call."}
     )
+    temperature: float | None = field(
+        default=None,
+        metadata={"description": "Sampling temperature for named models; None: provider's."},
+    )
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Settings:
     max_tokens: int
     max_seconds: float
     system: str
+    temperature: float | None
 
 
 def resolve_settings(defaults: Context, override: Any = None) -> Settings:
@@ -109,4 +114,5 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
         max_tokens=int(budgets["max_tokens"]),
         max_seconds=float(budgets["max_seconds"]),
         system=merged["system"] or "",
+        temperature=merged["temperature"],
     )

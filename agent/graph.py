@@ -43,6 +43,7 @@ def create_reflection_graph(
     max_tokens: int | None = None,
     max_seconds: float | None = None,
     system: str | None = None,
+    temperature: float | None = None,
     prompts: str | Path | Prompts | None = None,
 ) -> StateGraph[State, Context, InputState, OutputState]:
     """Build the reflection graph, uncompiled, so the caller picks the checkpointer.
@@ -61,6 +62,8 @@ def create_reflection_graph(
         max_tokens: Token budget of the run; defaults to the effort preset.
         max_seconds: Wall-time budget of the run; defaults to the effort preset.
         system: Extra instructions for every answer call.
+        temperature: Sampling temperature for models given by name; ``None`` keeps the
+            provider's default (greedy for local models).
         prompts: A folder of prompt files to use instead of the bundled ones.
 
     Returns:
@@ -85,6 +88,7 @@ def create_reflection_graph(
         max_tokens=max_tokens,
         max_seconds=max_seconds,
         system=system,
+        temperature=temperature,
     )
     resolve_settings(defaults)  # refuse bad defaults now, not on the first run
     loaded = (

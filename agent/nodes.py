@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from langchain_core.messages import (
     HumanMessage,
     SystemMessage,
 )
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from agent.context import Context, Settings, resolve_settings
@@ -51,7 +53,7 @@ class Steps:
         started = time.time()
         settings = self.settings(runtime)
         question, history, asked = _question(state)
-        model = resolve_model(settings.model, native=settings.mode == "native")
+        model = await _resolve(settings, settings.model, native=settings.mode == "native")
         messages = self._answer_messages(settings, model, question, history)
         reply, seconds = await _call(model, messages, "generator")
         draft = _draft(0, reply, seconds)
@@ -92,7 +94,7 @@ class Steps:
         if stop:
             return {"stop_reason": stop}
         drafts = state["drafts"]
-        critic = resolve_model(settings.critic_model or settings.model)
+        critic = await _resolve(settings, settings.critic_model or settings.model)
         prompt = self.prompts.render(
             "critique_user", question=state["asked"], draft=_draft_for_review(drafts[-1])
         )
@@ -134,7 +136,7 @@ class Steps:
         if stop:
             return {"stop_reason": stop}
         drafts, error = state["drafts"], state["critiques"][-1]["error"]
-        model = resolve_model(settings.model)
+        model = await _resolve(settings, settings.model)
         prompt = self.prompts.render(
             "revise_user",
             question=state["asked"],
@@ -188,7 +190,9 @@ class Steps:
             stop_reason=state["stop_reason"],
             usage=state["usage"],
             mode=settings.mode,
-            model=model_label(resolve_model(settings.model, native=settings.mode == "native")),
+            model=model_label(
+                await _resolve(settings, settings.model, native=settings.mode == "native")
+            ),
             seconds=round(time.time() - state["started"], 3),
         )
         _emit(
@@ -261,11 +265,28 @@ def _question(state: State) -> tuple[str, list[BaseMessage], bool]:
     return question.strip(), history, asked
 
 
+async def _resolve(
+    settings: Settings, spec: str | BaseChatModel | None, *, native: bool = False
+) -> BaseChatModel:
+    # The first use of a local model fetches and loads weights: keep that off the loop.
+    return await asyncio.to_thread(
+        resolve_model, spec, native=native, temperature=settings.temperature
+    )
+
+
 async def _call(
     model: BaseChatModel, messages: list[BaseMessage], role: str
 ) -> tuple[AIMessage, float]:
     start = time.perf_counter()
-    reply = await model.ainvoke(messages, config={"tags": [f"reflect:{role}"]})
+    config: RunnableConfig = {"tags": [f"reflect:{role}"]}
+    try:
+        reply = await model.ainvoke(messages, config=config)
+    except Exception as exc:
+        # Ollama refuses `think` for models without thinking support; ask again without it.
+        if getattr(model, "reasoning", None) is not True or "support thinking" not in str(exc):
+            raise
+        plain = model.model_copy(update={"reasoning": None})
+        reply = await plain.ainvoke(messages, config=config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=reply.content)
     return reply, time.perf_counter() - start
@@ -274,14 +295,18 @@ async def _call(
 def _draft(round_: int, reply: AIMessage, seconds: float) -> Draft:
     text = message_text(reply.content)
     parsed = parse_reflection(text)
-    native = provider_reasoning(reply)
+    thinking = _join(provider_reasoning(reply), parsed.thinking)
+    output = parsed.output
+    if not output and thinking:
+        # Small models often end inside their thinking; the conclusion is its last line.
+        output = thinking.splitlines()[-1].strip()
     usage = _usage_of(reply)
     return Draft(
         round=round_,
         text=text,
-        thinking=_join(native, parsed.thinking),
+        thinking=thinking,
         reflections=parsed.reflections,
-        output=parsed.output,
+        output=output,
         input_tokens=usage["input_tokens"],
         output_tokens=usage["output_tokens"],
         seconds=round(seconds, 3),

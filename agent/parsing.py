@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 _TAG = re.compile(r"<\s*(/?)\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
 _VERDICT = re.compile(r"VERDICT\s*[:=\-]?\s*\**\s*(PASS|REVISE)\b", re.IGNORECASE)
+_BARE_VERDICT = re.compile(r"^\W*(PASS|REVISE)\b", re.IGNORECASE)
 _ERROR = re.compile(r"^\W*ERROR\s*:\s*", re.IGNORECASE | re.MULTILINE)
 
 Section = Literal["loose", "thinking", "output"]
@@ -143,10 +144,11 @@ class Verdict:
 def parse_verdict(text: str) -> Verdict:
     """Read the ``VERDICT: PASS|REVISE`` and ``ERROR:`` lines of a critique.
 
-    Only the first verdict counts. A REVISE must name the wrong step on an ``ERROR:`` line
-    or in the text after the verdict; otherwise it is ``"unclear"`` and changes nothing.
+    Only the first verdict counts; a reply that opens with a bare ``PASS`` or ``REVISE``
+    counts too. A REVISE must name the wrong step on an ``ERROR:`` line or in the text after
+    the verdict; otherwise it is ``"unclear"`` and changes nothing.
     """
-    match = _VERDICT.search(text)
+    match = _VERDICT.search(text) or _BARE_VERDICT.search(text)
     if match is None:
         return Verdict("unclear")
     if match.group(1).upper() == "PASS":

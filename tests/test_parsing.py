@@ -129,6 +129,9 @@ def test_render_tagged_round_trips() -> None:
         ("The solution looks fine to me.", "unclear", ""),
         ("", "unclear", ""),
         ("VERDICT: PASS\nVERDICT: REVISE\nERROR: x", "pass", ""),
+        ("PASS", "pass", ""),
+        ("**REVISE**\nERROR: step 2 adds", "revise", "step 2 adds"),
+        ("I would not PASS this.", "unclear", ""),
     ],
 )
 def test_parse_verdict(text: str, verdict: str, error: str) -> None:

@@ -95,9 +95,13 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
         chat: BaseChatModel = init_chat_model(name, **kwargs)
         return chat
     except ImportError as exc:
-        raise ConfigError(f"model {name!r} needs a package that is not installed: {exc}") from exc
+        raise ConfigError(
+            f"model {name!r} needs a package that is not installed: {_first_line(exc)}"
+        ) from exc
     except ValueError as exc:
-        raise ConfigError(f"unknown model {name!r} ({exc}): use {MODEL_FORMS}") from exc
+        raise ConfigError(
+            f"unknown model {name!r} ({_first_line(exc)}): use {MODEL_FORMS}"
+        ) from exc
     except Exception as exc:
         if "api_key" in str(exc).lower() or "api key" in str(exc).lower():
             provider = name.split(":", 1)[0].upper()
@@ -105,7 +109,11 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
                 f"no API key for {name!r}: set {provider}_API_KEY (or put it in .env), "
                 "or use a local: or ollama: model"
             ) from exc
-        raise ConfigError(f"could not set up model {name!r}: {exc}") from exc
+        raise ConfigError(f"could not set up model {name!r}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _unshared_timeout() -> httpx.Timeout:

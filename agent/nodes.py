@@ -23,6 +23,7 @@ from agent.context import Context, Settings, resolve_settings
 from agent.errors import ConfigError
 from agent.models import model_label, resolve_model
 from agent.parsing import (
+    answer_key,
     message_text,
     parse_reflection,
     parse_verdict,
@@ -149,7 +150,7 @@ class Steps:
         )
         draft = _draft(state["rounds"], reply, seconds)
         _emit(runtime, {"event": "revision", "round": draft["round"], "output": draft["output"]})
-        same = _normalize(draft["output"]) == _normalize(drafts[-1]["output"])
+        same = answer_key(draft["output"]) == answer_key(drafts[-1]["output"])
         return {
             "drafts": [*drafts, draft],
             "usage": add_usage(state["usage"], _usage_of(reply)),
@@ -334,7 +335,3 @@ def _emit(runtime: Runtime[Context] | None, event: dict[str, Any]) -> None:
 
 def _join(*parts: str) -> str:
     return "\n\n".join(p.strip() for p in parts if p and p.strip())
-
-
-def _normalize(text: str) -> str:
-    return re.sub(r"\s+", " ", strip_tags(text)).strip().lower()

@@ -122,6 +122,32 @@ def render_tagged(thinking: str, reflections: list[str], output: str) -> str:
     return f"<thinking>\n{body}\n</thinking>\n<output>\n{output.strip()}\n</output>"
 
 
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_SAID = re.compile(r"answer\s+is\s*:?\s*([^\n]*)", re.IGNORECASE)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def answer_key(text: str) -> str:
+    r"""The part of an answer that decides whether two answers agree.
+
+    The last ``\boxed{}`` or "the answer is …" phrase if there is one, else the whole text;
+    from that, the last number in canonical form (``1,000.0`` → ``1000``), or failing a
+    number, the lower-cased words.
+
+    Example:
+        >>> answer_key("So 3 × 4 = 12. The answer is $12.00.") == answer_key("\boxed{12}")
+        True
+    """
+    plain = strip_tags(text)
+    marked = _BOXED.findall(plain) or _SAID.findall(plain)
+    source = marked[-1] if marked else plain
+    numbers = _NUMBER.findall(source)
+    if numbers:
+        value = float(numbers[-1].replace(",", ""))
+        return str(int(value)) if value.is_integer() else repr(value)
+    return " ".join(re.findall(r"\w+", source.lower()))
+
+
 def strip_tags(text: str) -> str:
     """Remove the reasoning tags themselves, keeping all text between them."""
     return _TAG.sub("", text)

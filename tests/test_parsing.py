@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessage
 
 from agent import parse_reflection
-from agent.parsing import parse_verdict, provider_reasoning, render_tagged
+from agent.parsing import answer_key, parse_verdict, provider_reasoning, render_tagged
 
 CASES = {
     "well formed": (
@@ -154,3 +154,22 @@ def test_provider_reasoning_fields_and_blocks() -> None:
     )
     assert provider_reasoning(standard) == "sum"
     assert provider_reasoning(AIMessage(content="plain")) == ""
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("The answer is 12.", "\\boxed{12}"),
+        ("So he pays $1,000.00 in total. The answer is $1,000.", "1000"),
+        ("3 + 4 = 7, so 7 × 2 = 14", "The answer is 14 apples."),
+        ("The answer is: Paris.", "paris"),
+        ("<output>The answer is 9</output>", "9.0"),
+    ],
+)
+def test_answer_key_matches_equal_answers(left: str, right: str) -> None:
+    assert answer_key(left) == answer_key(right)
+
+
+def test_answer_key_tells_different_answers_apart() -> None:
+    assert answer_key("The answer is 12.") != answer_key("The answer is 13.")
+    assert answer_key("2 + 2 = 4. The answer is 4") != answer_key("The answer is 2")

@@ -1,0 +1,37 @@
+# Every target sets up what it needs first: a fresh clone needs only Python 3.11+, a C/C++
+# compiler and cmake (llama-cpp-python compiles from source, about 4 minutes on 2 cores, once).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+QUESTION ?= A farmer has 3 pens with 12 chickens in each pen. He sells 7 chickens. How many chickens are left?
+
+.PHONY: install demo ask test lint unit clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[local,dev]"
+	touch $@
+
+install: $(VENV)/.installed  ## Install the package, the local runtime and the dev tools.
+
+demo: install  ## Ask one question on the embedded local model and stream the thinking.
+	$(BIN)/reflect ask "$(QUESTION)"
+
+ask: demo
+
+lint: install  ## ruff and mypy.
+	$(BIN)/ruff check agent tests
+	$(BIN)/ruff format --check agent tests
+	$(BIN)/mypy
+
+unit: install  ## The fast tests only (scripted model, no real model).
+	$(BIN)/pytest -m "not real" -q
+
+test: lint  ## Lint, then every test, the real-model ones included.
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

@@ -1,0 +1,228 @@
+"""The ``reflect`` command line: ask a question and watch it think, check and answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+from dotenv import load_dotenv
+from langchain_core.language_models import BaseChatModel
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agent import __version__
+from agent.api import aclose_model, describe_failure
+from agent.errors import ReflectionError
+from agent.graph import create_reflection_graph
+from agent.local import LOCAL_MODELS, cache_dir, ensure_model, is_fetched
+from agent.models import default_model_name, resolve_model
+from agent.result import MODES, ReflectionResult
+
+app = typer.Typer(
+    help="Think, reflect, answer: o1-style self-correction for any chat model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(
+    help="List and fetch the embedded local models.", invoke_without_command=True
+)
+app.add_typer(models_app, name="models")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"reflect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Think, reflect, answer: o1-style self-correction for any chat model."""
+    load_dotenv()
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str | None, typer.Argument(help="The question; read from standard input if left out.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="local:NAME, ollama:NAME, openai:NAME, or a server URL. [env: REFLECT_MODEL]"
+        ),
+    ] = None,
+    critic_model: Annotated[str | None, typer.Option(help="Model for the critique.")] = None,
+    mode: Annotated[str, typer.Option(help="prompted | single | native | baseline.")] = "prompted",
+    max_rounds: Annotated[int | None, typer.Option(help="Most critique rounds.")] = None,
+    effort: Annotated[str, typer.Option(help="low | medium | high: sets the budgets.")] = "medium",
+    hide_thinking: Annotated[bool, typer.Option(help="Show only the answer.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON result, nothing else.")
+    ] = False,
+    system: Annotated[str | None, typer.Option(help="Extra instructions for the model.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Answer QUESTION, streaming the thinking, each critique and revision, then the answer."""
+    if question is None or question == "-":
+        question = "" if sys.stdin.isatty() else sys.stdin.read()
+    if not question.strip():
+        _fail("no question: pass it as an argument or on standard input")
+    if mode not in MODES:
+        _fail(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    options = {
+        "mode": mode,
+        "effort": effort,
+        "max_rounds": max_rounds,
+        "system": system,
+    }
+    view = _View(show_thinking=not hide_thinking and not as_json, quiet=as_json)
+    generator: BaseChatModel | None = None
+    try:
+        generator = resolve_model(model, native=mode == "native", temperature=temperature)
+        critic = resolve_model(critic_model, temperature=temperature) if critic_model else None
+        result = asyncio.run(_stream(question, generator, critic, options, view))
+    except KeyboardInterrupt:
+        view.interrupted()
+        raise typer.Exit(130) from None
+    except ReflectionError as exc:
+        _fail(str(exc), exc if debug else None)
+    except Exception as exc:
+        message = describe_failure(exc, generator) if generator else f"{type(exc).__name__}: {exc}"
+        _fail(message, exc if debug else None)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict()))
+    else:
+        view.finish(result)
+
+
+class _View:
+    """Renders the stream: thinking dimmed, reflections marked, the answer last."""
+
+    def __init__(self, *, show_thinking: bool, quiet: bool) -> None:
+        self.show_thinking, self.quiet = show_thinking, quiet
+        self.node: str | None = None
+        self.latest_output = ""
+
+    def token(self, node: str, text: str) -> None:
+        if not self.show_thinking:
+            return
+        if node != self.node:
+            self.node = node
+            label = {"answer": "thinking", "critique": "checking", "revise": "revising"}.get(
+                node, node
+            )
+            out.print(f"\n[bold cyan]── {label} ──[/]")
+        out.print(escape(text), style="dim", end="")
+
+    def event(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind in ("draft", "revision"):
+            self.latest_output = event["output"]
+        if self.quiet or not self.show_thinking:
+            return
+        if kind == "critique":
+            verdict = event["verdict"].upper()
+            colour = {"PASS": "green", "REVISE": "yellow"}.get(verdict, "magenta")
+            detail = f": {escape(event['error'])}" if event["error"] else ""
+            out.print(f"\n[bold {colour}]⟲ reflection {event['round']}: {verdict}[/]{detail}")
+        elif kind == "revision":
+            out.print(f"\n[yellow]✎ revised answer:[/] {escape(event['output'])}")
+        self.node = None
+
+    def finish(self, result: ReflectionResult) -> None:
+        if self.show_thinking:
+            usage = result.usage
+            out.print(
+                f"\n[dim]── {result.mode}, {result.rounds} round(s), "
+                f"stopped: {result.stop_reason}, "
+                f"{usage['input_tokens']} in / {usage['output_tokens']} out tokens, "
+                f"{result.seconds:.1f}s ──[/]"
+            )
+            out.print("[bold]Answer:[/]")
+        out.print(result.output)
+
+    def interrupted(self) -> None:
+        err.print("\n[yellow]interrupted[/]")
+        if self.latest_output:
+            err.print(f"latest draft answer: {self.latest_output}")
+
+
+async def _stream(
+    question: str,
+    generator: BaseChatModel,
+    critic: BaseChatModel | None,
+    options: dict[str, Any],
+    view: _View,
+) -> ReflectionResult:
+    graph = create_reflection_graph(generator, critic_model=critic, **options).compile()
+    final: dict[str, Any] = {}
+    try:
+        parts: Any = graph.astream(
+            {"question": question}, stream_mode=["messages", "custom", "values"]
+        )
+        async for kind, payload in parts:
+            if kind == "messages":
+                chunk, meta = payload
+                if meta.get("tags") and chunk.text:
+                    view.token(meta["langgraph_node"], chunk.text)
+            elif kind == "custom":
+                view.event(payload)
+            else:
+                final = payload
+    finally:
+        await aclose_model(generator)
+        if critic is not None:
+            await aclose_model(critic)
+    return ReflectionResult.from_dict(final["result"])
+
+
+@models_app.callback()
+def models(ctx: typer.Context) -> None:
+    """List the embedded local models and whether each is fetched."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table("name", "size", "fetched", "default")
+    default = default_model_name()
+    for name, entry in LOCAL_MODELS.items():
+        table.add_row(
+            f"local:{name}",
+            f"{entry.size / 1e6:,.0f} MB",
+            "yes" if is_fetched(entry) else "no",
+            "✓" if default == f"local:{name}" else "",
+        )
+    out.print(table)
+    out.print(f"[dim]cache: {cache_dir()}[/]")
+
+
+@models_app.command()
+def pull(
+    name: Annotated[str, typer.Argument(help="A local model name, e.g. qwen2.5-coder-1.5b.")],
+) -> None:
+    """Fetch a local model (with a progress bar) and verify its checksum."""
+    try:
+        path = ensure_model(name.removeprefix("local:"))
+    except ReflectionError as exc:
+        _fail(str(exc))
+    out.print(f"ready: {path}")
+
+
+def _fail(message: str, exc: BaseException | None = None) -> NoReturn:
+    """Print one clear line on stderr and exit 1; with ``exc`` (``--debug``), re-raise it."""
+    if exc is not None:
+        raise exc
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(1)

@@ -1,0 +1,170 @@
+"""The `reflect` command line, driven through typer's runner with a scripted model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agent import cli
+from agent.result import ReflectionResult
+from tests.scripted import ScriptedChatModel, tagged
+
+runner = CliRunner()
+Q = "Tom has 3 bags of 4 apples. How many apples?"
+
+
+@pytest.fixture
+def model(monkeypatch: pytest.MonkeyPatch) -> ScriptedChatModel:
+    scripted = ScriptedChatModel(script={"generator": [], "critic": []})
+    asked: list[Any] = []
+
+    def resolve(spec: Any, **kwargs: Any) -> ScriptedChatModel:
+        asked.append((spec, kwargs))
+        return scripted
+
+    monkeypatch.setattr(cli, "resolve_model", resolve)
+    scripted.__dict__["asked"] = asked
+    return scripted
+
+
+def script(model: ScriptedChatModel, generator: list[Any], critic: list[Any] = ()) -> None:  # type: ignore[assignment]
+    model.script["generator"].extend(generator)
+    model.script["critic"].extend(critic)
+
+
+def test_ask_streams_thinking_then_reflections_then_the_answer(model: ScriptedChatModel) -> None:
+    script(
+        model,
+        [tagged("The answer is 7.", "3 + 4 = 7"), tagged("The answer is 12.", "3 × 4 = 12")],
+        ["VERDICT: REVISE\nERROR: multiply, do not add", "VERDICT: PASS"],
+    )
+    result = runner.invoke(cli.app, ["ask", Q])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    marks = [
+        "── thinking ──",
+        "3 + 4 = 7",
+        "⟲ reflection 1: REVISE: multiply, do not add",
+        "✎ revised answer: The answer is 12.",
+        "⟲ reflection 2: PASS",
+        "stopped: accepted",
+        "Answer:\nThe answer is 12.",
+    ]
+    positions = [text.index(m) for m in marks]
+    assert positions == sorted(positions)
+
+
+def test_hide_thinking_prints_only_the_answer(model: ScriptedChatModel) -> None:
+    script(model, [tagged("The answer is 12.", "3 × 4 = 12")], ["VERDICT: PASS"])
+    result = runner.invoke(cli.app, ["ask", Q, "--hide-thinking"])
+    assert result.exit_code == 0 and result.stdout.strip() == "The answer is 12."
+
+
+def test_json_prints_every_field_of_the_result(model: ScriptedChatModel) -> None:
+    script(model, [tagged("The answer is 12.")], ["VERDICT: PASS"])
+    result = runner.invoke(cli.app, ["ask", Q, "--json", "--mode", "prompted", "--effort", "low"])
+    data = json.loads(result.stdout)
+    assert set(data) == set(ReflectionResult.__dataclass_fields__)
+    assert (data["output"], data["stop_reason"], data["question"]) == (
+        "The answer is 12.",
+        "accepted",
+        Q,
+    )
+
+
+def test_options_reach_the_graph(model: ScriptedChatModel) -> None:
+    script(model, [tagged("12")])
+    result = runner.invoke(
+        cli.app,
+        [
+            "ask",
+            Q,
+            "--json",
+            "--max-rounds",
+            "0",
+            "--system",
+            "Answer in French.",
+            "--model",
+            "ollama:x",
+            "--temperature",
+            "0.2",
+        ],
+    )
+    data = json.loads(result.stdout)
+    assert (data["rounds"], data["stop_reason"], data["critiques"]) == (0, "max_rounds", [])
+    assert "Answer in French." in model.calls[0][1][0].content
+    assert model.__dict__["asked"][0] == ("ollama:x", {"native": False, "temperature": 0.2})
+
+
+def test_single_and_baseline_modes(model: ScriptedChatModel) -> None:
+    script(model, [tagged("12"), "It is 12."])
+    single = json.loads(runner.invoke(cli.app, ["ask", Q, "--json", "--mode", "single"]).stdout)
+    baseline = json.loads(runner.invoke(cli.app, ["ask", Q, "--json", "--mode", "baseline"]).stdout)
+    assert (single["mode"], baseline["mode"], baseline["output"]) == (
+        "single",
+        "baseline",
+        "It is 12.",
+    )
+
+
+def test_the_question_can_come_on_standard_input(model: ScriptedChatModel) -> None:
+    script(model, [tagged("12")])
+    result = runner.invoke(cli.app, ["ask", "--json", "--mode", "single"], input=Q + "\n")
+    assert json.loads(result.stdout)["question"] == Q
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "no question"),
+        (["ask", Q, "--mode", "loud"], "unknown mode 'loud'"),
+        (["ask", Q, "--effort", "max"], "unknown effort 'max'"),
+        (["models", "pull", "gpt-17"], "unknown local model 'gpt-17'"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    model: ScriptedChatModel, args: list[str], message: str
+) -> None:
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_failing_server_is_one_line_without_a_traceback(model: ScriptedChatModel) -> None:
+    script(model, [ConnectionError("refused")] * 3)
+    result = runner.invoke(cli.app, ["ask", Q])
+    assert result.exit_code == 1
+    assert "error: cannot reach the model server" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_exception(model: ScriptedChatModel) -> None:
+    script(model, [ConnectionError("refused")] * 3)
+    result = runner.invoke(cli.app, ["ask", Q, "--debug"])
+    assert result.exit_code != 0 and isinstance(result.exception, ConnectionError)
+
+
+def test_ctrl_c_stops_cleanly_and_prints_the_latest_draft(model: ScriptedChatModel) -> None:
+    script(model, [tagged("The answer is 12.")], [KeyboardInterrupt()])
+    result = runner.invoke(cli.app, ["ask", Q])
+    assert result.exit_code == 130
+    assert (
+        "interrupted" in result.stderr and "latest draft answer: The answer is 12." in result.stderr
+    )
+
+
+def test_version_and_help() -> None:
+    assert runner.invoke(cli.app, ["--version"]).stdout.startswith("reflect ")
+    for args in (["--help"], ["ask", "--help"], ["models", "--help"], ["models", "pull", "--help"]):
+        assert runner.invoke(cli.app, args).exit_code == 0
+
+
+def test_models_lists_the_local_models() -> None:
+    result = runner.invoke(cli.app, ["models"])
+    assert result.exit_code == 0
+    for name in ("local:qwen2.5-coder-1.5b", "local:qwen2.5-coder-0.5b", "local:smollm2-135m"):
+        assert name in result.stdout

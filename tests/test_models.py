@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+from langchain_ollama import ChatOllama
+from langchain_openai import ChatOpenAI
+
+from agent import ConfigError
+from agent.models import DEFAULT_MODEL, MAX_TOKENS_PER_CALL, default_model_name, resolve_model
+from tests.scripted import ScriptedChatModel
+
+
+def test_an_instance_passes_through() -> None:
+    model = ScriptedChatModel(script={})
+    assert resolve_model(model) is model
+
+
+def test_ollama_names_build_chat_ollama_with_reasoning_only_for_native() -> None:
+    plain = resolve_model("ollama:llama3.1")
+    native = resolve_model("ollama:qwen3", native=True)
+    assert isinstance(plain, ChatOllama) and isinstance(native, ChatOllama)
+    assert (plain.model, plain.reasoning, plain.num_predict) == (
+        "llama3.1",
+        None,
+        MAX_TOKENS_PER_CALL,
+    )
+    assert native.reasoning is True
+
+
+def test_a_base_url_builds_chat_openai_for_that_server() -> None:
+    model = resolve_model("http://127.0.0.1:8000/v1#qwen", temperature=0)
+    assert isinstance(model, ChatOpenAI)
+    assert (model.openai_api_base, model.model_name, model.temperature) == (
+        "http://127.0.0.1:8000/v1",
+        "qwen",
+        0,
+    )
+    # llama.cpp's server reads max_tokens, not max_completion_tokens.
+    assert model.extra_body == {"max_tokens": MAX_TOKENS_PER_CALL}
+
+
+def test_openai_names_use_the_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    model = resolve_model("openai:gpt-4o-mini")
+    assert isinstance(model, ChatOpenAI) and model.model_name == "gpt-4o-mini"
+
+
+def test_a_missing_api_key_says_which_variable_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(
+        ConfigError, match=r"no API key for 'openai:gpt-4o-mini': set OPENAI_API_KEY"
+    ):
+        resolve_model("openai:gpt-4o-mini")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("llama3.1", r"names no provider: use 'local:NAME'"),
+        ("nosuchprovider:model", r"unknown model 'nosuchprovider:model'.*'ollama:NAME'"),
+        ("local:gpt-17", r"unknown local model 'gpt-17': use one of local:qwen2.5-coder-1.5b"),
+        ("local:/no/such/file.gguf", r"no GGUF file at /no/such/file.gguf"),
+    ],
+)
+def test_unknown_model_names_list_the_valid_forms(name: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_model(name)
+
+
+def test_the_default_comes_from_reflect_model_then_the_embedded_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REFLECT_MODEL", raising=False)
+    assert default_model_name() == DEFAULT_MODEL == "local:qwen2.5-coder-1.5b"
+    monkeypatch.setenv("REFLECT_MODEL", "ollama:llama3.1")
+    assert isinstance(resolve_model(None), ChatOllama)

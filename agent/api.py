@@ -8,8 +8,9 @@ import contextlib
 import os
 import re
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -21,6 +22,7 @@ from agent.models import resolve_model
 from agent.prompts import Prompts
 from agent.result import ReflectionResult
 
+T = TypeVar("T")
 _SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
 
 
@@ -107,12 +109,17 @@ def reflect(question: str, **options: Any) -> ReflectionResult:
         >>> result.output, result.stop_reason  # doctest: +SKIP
         ('17 × 23 = 391. The answer is 391.', 'accepted')
     """
+    return run_sync(areflect(question, **options))
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from sync code, even inside a running loop (Jupyter)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(areflect(question, **options))
+        return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, areflect(question, **options)).result()
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _partial(app: Any, config: RunnableConfig) -> ReflectionResult | None:

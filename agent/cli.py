@@ -190,6 +190,71 @@ async def _stream(
     return ReflectionResult.from_dict(final["result"])
 
 
+@app.command()
+def compare(
+    dataset: Annotated[
+        str, typer.Option(help="'builtin', or a JSONL file of question/answer (GSM8K as-is).")
+    ] = "builtin",
+    modes: Annotated[str, typer.Option(help="Comma-separated modes.")] = "baseline,single,prompted",
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated models; default: the default model.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    results: Annotated[
+        str, typer.Option("--out", help="Results file (JSONL), written as runs finish.")
+    ] = "reflect-results.jsonl",
+    resume: Annotated[bool, typer.Option(help="Skip runs already in the results file.")] = True,
+    concurrency: Annotated[int, typer.Option(help="Runs in flight at once.")] = 4,
+    effort: Annotated[str, typer.Option(help="low | medium | high.")] = "medium",
+    max_rounds: Annotated[int | None, typer.Option(help="Most critique rounds.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Grade text answers with this model.")
+    ] = None,
+    on_error: Annotated[str, typer.Option(help="A malformed dataset line: stop | skip.")] = "stop",
+    plot: Annotated[bool, typer.Option(help="Also save the accuracy and flips charts.")] = True,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Compare modes (and models) on a question set: accuracy, tokens, latency, flips."""
+    from agent.datasets import load_dataset
+    from agent.harness import run_comparison
+
+    if on_error not in ("stop", "skip"):
+        _fail("--on-error takes stop or skip")
+    if not results.endswith(".jsonl"):
+        _fail("--out must name a .jsonl file")
+    try:
+        records = load_dataset(dataset, limit=limit, on_error=on_error)  # type: ignore[arg-type]
+        chosen = [m.strip() for m in models.split(",")] if models else [None]
+        comparison = run_comparison(
+            records,
+            modes=[m.strip() for m in modes.split(",")],
+            models=chosen,
+            out=results,
+            resume=resume,
+            concurrency=concurrency,
+            effort=effort,
+            max_rounds=max_rounds,
+            temperature=temperature,
+            judge_model=judge_model,
+        )
+    except KeyboardInterrupt:
+        err.print(f"\n[yellow]interrupted[/]: finished runs are in {results}; run again to resume")
+        raise typer.Exit(130) from None
+    except ReflectionError as exc:
+        _fail(str(exc), exc if debug else None)
+    except ImportError as exc:
+        _fail(
+            f"{exc.name} is missing: pip install 'reflect-agent[compare]'", exc if debug else None
+        )
+    prefix = results.removesuffix(".jsonl")
+    paths = comparison.save(prefix)
+    if plot:
+        paths.append(comparison.plot(prefix + ".png"))
+    out.print(comparison.to_table(), markup=False, overflow="ignore", crop=False)
+    err.print(f"[dim]written: {', '.join(str(p) for p in [results, *paths])}[/]")
+
+
 @models_app.callback()
 def models(ctx: typer.Context) -> None:
     """List the embedded local models and whether each is fetched."""

@@ -17,6 +17,7 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "critique_system": frozenset(),
     "critique_user": frozenset({"question", "draft"}),
     "revise_user": frozenset({"question", "draft", "error"}),
+    "judge_user": frozenset({"question", "reference", "response"}),
 }
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -24,7 +24,7 @@ class ScriptedChatModel(BaseChatModel):
     """Pops scripted replies per role and records every call."""
 
     script: dict[str, list[Reply]]
-    default: dict[str, str] = {}
+    default: dict[str, Reply] = {}
     calls: list[tuple[str, list[BaseMessage]]] = []
     model_name: str = "scripted"
     reasoning: str = ""

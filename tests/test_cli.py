@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,3 +169,49 @@ def test_models_lists_the_local_models() -> None:
     assert result.exit_code == 0
     for name in ("local:qwen2.5-coder-1.5b", "local:qwen2.5-coder-0.5b", "local:smollm2-135m"):
         assert name in result.stdout
+
+
+def test_compare_prints_the_table_and_writes_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent import api
+    from tests.test_harness import RECORDS, model
+
+    scripted = model()
+    monkeypatch.setattr(api, "resolve_model", lambda spec, **kw: scripted)
+    data = tmp_path / "qs.jsonl"
+    data.write_text(
+        "".join(json.dumps({"question": r.question, "answer": r.answer}) + "\n" for r in RECORDS)
+    )
+    out = tmp_path / "r.jsonl"
+    result = runner.invoke(
+        cli.app,
+        [
+            "compare",
+            "--dataset",
+            str(data),
+            "--modes",
+            "baseline,prompted",
+            "--out",
+            str(out),
+            "--max-rounds",
+            "1",
+            "--models",
+            "ollama:x",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    header = result.stdout.splitlines()[0].split()
+    assert header[:4] == ["model", "mode", "n", "acc"] and "r→w" in header
+    assert "prompted" in result.stdout and "ollama:x" in result.stdout
+    for suffix in (".jsonl", ".summary.csv", ".runs.csv", ".config.json", ".png"):
+        assert out.with_suffix(suffix).is_file(), suffix
+
+
+def test_compare_reports_a_malformed_dataset_line(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text("{oops\n")
+    result = runner.invoke(
+        cli.app, ["compare", "--dataset", str(data), "--out", str(tmp_path / "r.jsonl")]
+    )
+    assert result.exit_code == 1 and "bad.jsonl, line 1: not valid JSON" in result.stderr

@@ -1,0 +1,93 @@
+"""Question sets for comparisons.
+
+Any JSONL of ``{"question", "answer"}``, GSM8K as-is, or the built-in set.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from agent.errors import ConfigError
+
+BUILTIN = "builtin"
+_BUILTIN_PATH = Path(__file__).resolve().parent / "data" / "questions.jsonl"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One question with its reference answer.
+
+    Attributes:
+        id: A stable identifier (the ``id`` field, else ``FILE:LINE``), used to resume runs.
+        question: The question text.
+        answer: The reference answer; for GSM8K, the part after ``#### ``.
+    """
+
+    id: str
+    question: str
+    answer: str
+
+
+def load_dataset(
+    source: str | Path = BUILTIN,
+    *,
+    limit: int | None = None,
+    on_error: Literal["stop", "skip"] = "stop",
+) -> list[Record]:
+    """Read a question set.
+
+    Args:
+        source: ``"builtin"`` (the project's own mixed set: arithmetic, counting, comparison,
+            dates, logic) or a JSONL file whose lines hold ``question`` and ``answer``.
+            GSM8K's format is read as-is: the answer is what follows ``#### ``.
+        limit: Keep only the first ``limit`` records.
+        on_error: ``"stop"`` raises at the first malformed line; ``"skip"`` warns and goes on.
+
+    Raises:
+        ConfigError: The file is missing, or a line is malformed (with ``on_error="stop"``);
+            the message names the file and the line.
+    """
+    path = _BUILTIN_PATH if str(source) == BUILTIN else Path(source).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"no dataset at {path}: give a JSONL file of question/answer, or 'builtin'"
+        )
+    records: list[Record] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(_record(line, f"{path.name}:{number}"))
+            except ValueError as exc:
+                message = f"{path}, line {number}: {exc}"
+                if on_error == "stop":
+                    raise ConfigError(f"{message} (pass on_error='skip' to go on)") from exc
+                warnings.warn(f"skipped {message}", stacklevel=2)
+            if limit is not None and len(records) >= limit:
+                break
+    if not records:
+        raise ConfigError(f"{path} holds no questions")
+    return records
+
+
+def _record(line: str, where: str) -> Record:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object with question and answer")
+    question, answer = data.get("question"), data.get("answer")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("missing a non-empty 'question' string")
+    if not isinstance(answer, str | int | float) or isinstance(answer, bool):
+        raise ValueError("missing an 'answer' (a string or a number)")
+    answer = str(answer)
+    if "####" in answer:
+        answer = answer.rsplit("####", 1)[1]
+    return Record(id=str(data.get("id") or where), question=question.strip(), answer=answer.strip())

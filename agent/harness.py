@@ -1,0 +1,404 @@
+"""Native vs prompted vs plain, measured: accuracy, tokens, latency and answer flips.
+
+Each question runs once per mode and model with the same settings. Every finished run is
+appended to a JSONL file at once, so an interrupted comparison resumes where it stopped;
+each line keeps the whole run (drafts, critiques, tokens, timings) so any number in the
+report can be traced to the runs behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models import BaseChatModel
+from tqdm.auto import tqdm
+
+from agent.api import areflect, run_sync
+from agent.datasets import Record
+from agent.errors import ConfigError, ReflectionError
+from agent.models import default_model_name, model_label, resolve_model
+from agent.parsing import answer_key
+from agent.result import MODES
+from agent.scoring import is_correct, judge
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SUMMARY_COLUMNS = [
+    "model",
+    "mode",
+    "n",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+    "input_tokens",
+    "output_tokens",
+    "latency_s",
+    "rounds",
+    "revise_rate",
+    "right_to_wrong",
+    "wrong_to_right",
+    "errors",
+]
+
+
+@dataclass
+class Comparison:
+    """The runs of a comparison and what they add up to.
+
+    Attributes:
+        rows: One dict per run (model, mode, question, output, correct, first draft,
+            drafts, critiques, tokens, latency, error).
+        config: The settings the runs used.
+        path: The JSONL file the rows were written to, if any.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """One line per model and mode.
+
+        Columns: accuracy with a 95% Wilson interval, mean input and output tokens, mean
+        latency, mean rounds, how often a critique asked for a revision, and flips of the
+        final answer against the first draft (right→wrong, wrong→right). Failed runs count
+        as wrong and are counted under ``errors``.
+        """
+        import pandas as pd
+
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in self.rows:
+            groups.setdefault((row["model"], row["mode"]), []).append(row)
+        lines = []
+        for (model, mode), rows in groups.items():
+            n = len(rows)
+            right = sum(r["correct"] for r in rows)
+            low, high = wilson(right, n)
+            lines.append(
+                {
+                    "model": model,
+                    "mode": mode,
+                    "n": n,
+                    "accuracy": right / n,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "input_tokens": _mean(r["input_tokens"] for r in rows),
+                    "output_tokens": _mean(r["output_tokens"] for r in rows),
+                    "latency_s": _mean(r["seconds"] for r in rows),
+                    "rounds": _mean(r["rounds"] for r in rows),
+                    "revise_rate": _mean(float(r["revised"]) for r in rows),
+                    "right_to_wrong": sum(r["first_correct"] and not r["correct"] for r in rows),
+                    "wrong_to_right": sum(r["correct"] and not r["first_correct"] for r in rows),
+                    "errors": sum(r["error"] is not None for r in rows),
+                }
+            )
+        order = {m: i for i, m in enumerate(MODES)}
+        frame = pd.DataFrame(lines, columns=SUMMARY_COLUMNS)
+        if not frame.empty:
+            frame = frame.sort_values(
+                ["model", "mode"], key=lambda s: s.map(order) if s.name == "mode" else s
+            )
+        return frame.reset_index(drop=True)
+
+    def to_table(self) -> str:
+        """The summary as a plain-text table."""
+        frame = self.summary().copy()
+        for col in ("accuracy", "ci_low", "ci_high", "revise_rate"):
+            frame[col] = (frame[col] * 100).round(1)
+        for col in ("input_tokens", "output_tokens"):
+            frame[col] = frame[col].round(0).astype(int)
+        frame["latency_s"] = frame["latency_s"].round(2)
+        frame["rounds"] = frame["rounds"].round(2)
+        frame = frame.rename(
+            columns={
+                "accuracy": "acc %",
+                "ci_low": "ci- %",
+                "ci_high": "ci+ %",
+                "revise_rate": "revise %",
+                "right_to_wrong": "r→w",
+                "wrong_to_right": "w→r",
+            }
+        )
+        return str(frame.to_string(index=False))
+
+    def save(self, prefix: str | Path) -> list[Path]:
+        """Write ``PREFIX.summary.csv``, ``PREFIX.runs.csv`` and ``PREFIX.config.json``."""
+        import pandas as pd
+
+        prefix = Path(prefix)
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        paths = [
+            prefix.with_suffix(".summary.csv"),
+            prefix.with_suffix(".runs.csv"),
+            prefix.with_suffix(".config.json"),
+        ]
+        self.summary().to_csv(paths[0], index=False)
+        flat = [{k: v for k, v in r.items() if k not in ("drafts", "critiques")} for r in self.rows]
+        pd.DataFrame(flat).to_csv(paths[1], index=False)
+        paths[2].write_text(json.dumps(self.config, indent=2))
+        return paths
+
+    def plot(self, path: str | Path) -> Path:
+        """Save two charts: accuracy against tokens per mode, and the flips per mode."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        frame = self.summary()
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for _, line in frame.iterrows():
+            tokens = line["input_tokens"] + line["output_tokens"]
+            left.errorbar(
+                tokens,
+                line["accuracy"] * 100,
+                yerr=[
+                    [100 * (line["accuracy"] - line["ci_low"])],
+                    [100 * (line["ci_high"] - line["accuracy"])],
+                ],
+                fmt="o",
+                capsize=4,
+            )
+            left.annotate(
+                f"{line['mode']}\n{line['model']}",
+                (tokens, line["accuracy"] * 100),
+                textcoords="offset points",
+                xytext=(6, 4),
+                fontsize=8,
+            )
+        left.set(
+            xlabel="tokens per question (in + out)",
+            ylabel="accuracy (%)",
+            title="Accuracy against cost",
+        )
+        labels = [f"{m}\n{mo}" for m, mo in zip(frame["mode"], frame["model"], strict=True)]
+        xs = range(len(frame))
+        right.bar(
+            [x - 0.2 for x in xs],
+            frame["right_to_wrong"],
+            width=0.4,
+            label="right→wrong",
+            color="#c0392b",
+        )
+        right.bar(
+            [x + 0.2 for x in xs],
+            frame["wrong_to_right"],
+            width=0.4,
+            label="wrong→right",
+            color="#27ae60",
+        )
+        right.set_xticks(list(xs), labels, fontsize=8)
+        right.set(ylabel="questions", title="Flips of the final answer against the first draft")
+        right.legend()
+        fig.tight_layout()
+        out = Path(path)
+        fig.savefig(out, dpi=110)
+        plt.close(fig)
+        return out
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% by default)."""
+    if n == 0:
+        return 0.0, 0.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _mean(values: Iterable[float]) -> float:
+    items = list(values)
+    return sum(items) / len(items) if items else 0.0
+
+
+async def arun_comparison(
+    records: Sequence[Record],
+    *,
+    modes: Sequence[str] = ("baseline", "single", "prompted"),
+    models: Sequence[str | BaseChatModel | None] = (None,),
+    out: str | Path | None = None,
+    concurrency: int = 4,
+    resume: bool = True,
+    progress: bool = True,
+    judge_model: str | BaseChatModel | None = None,
+    **options: Any,
+) -> Comparison:
+    """Run every question once per mode and model; see ``run_comparison``."""
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise ConfigError(f"unknown mode(s) {', '.join(bad)}: use {', '.join(MODES)}")
+    if concurrency < 1:
+        raise ConfigError("concurrency must be 1 or more")
+    labels = [_label(m) for m in models]
+    config = {
+        "modes": list(modes),
+        "models": labels,
+        "questions": len(records),
+        "options": {k: v for k, v in options.items() if isinstance(v, str | int | float | None)},
+    }
+    path = Path(out) if out is not None else None
+    done = _load_rows(path) if path is not None and resume else []
+    finished = {(r["model"], r["mode"], r["id"]) for r in done if r["error"] is None}
+    kept = [r for r in done if r["error"] is None]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps({"type": "config", **config}) + "\n")
+            handle.writelines(json.dumps(r) + "\n" for r in kept)
+    jobs = [
+        (model, label, mode, record)
+        for model, label in zip(models, labels, strict=True)
+        for mode in modes
+        for record in records
+        if (label, mode, record.id) not in finished
+    ]
+    comparison = Comparison(rows=kept, config=config, path=path)
+    gate = asyncio.Semaphore(concurrency)
+    write_lock = asyncio.Lock()
+    bar = tqdm(total=len(jobs), desc="comparing", disable=not progress, file=sys.stderr)
+
+    async def one(model: str | BaseChatModel | None, label: str, mode: str, record: Record) -> None:
+        async with gate:
+            row = await _run_one(model, label, mode, record, options, judge_model)
+        async with write_lock:
+            comparison.rows.append(row)
+            if path is not None:
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
+            bar.update(1)
+
+    try:
+        await asyncio.gather(*(one(*job) for job in jobs))
+    finally:
+        bar.close()
+    return comparison
+
+
+def run_comparison(records: Sequence[Record], **kwargs: Any) -> Comparison:
+    """Compare modes and models on a question set.
+
+    Args:
+        records: From ``load_dataset``.
+        **kwargs: ``modes`` (default baseline, single, prompted), ``models`` (model names or
+            chat models; ``None`` is the default model), ``out`` (a JSONL file written as runs
+            finish), ``concurrency`` (default 4), ``resume`` (skip runs already in ``out``;
+            default true), ``progress``, ``judge_model`` (grade text answers with a model);
+            any other keyword goes to ``areflect`` for every run (``effort``,
+            ``max_rounds``, ``temperature``, …).
+
+    Returns:
+        The ``Comparison``; ``.summary()`` is a DataFrame, ``.to_table()`` prints it.
+
+    Example:
+        >>> from agent.datasets import load_dataset
+        >>> runs = load_dataset("builtin", limit=5)
+        >>> cmp = run_comparison(runs, out="runs.jsonl")  # doctest: +SKIP
+        >>> print(cmp.to_table())  # doctest: +SKIP
+    """
+    return run_sync(arun_comparison(records, **kwargs))
+
+
+async def _run_one(
+    model: str | BaseChatModel | None,
+    label: str,
+    mode: str,
+    record: Record,
+    options: dict[str, Any],
+    judge_model: str | BaseChatModel | None,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    row: dict[str, Any] = {
+        "type": "run",
+        "model": label,
+        "mode": mode,
+        "id": record.id,
+        "question": record.question,
+        "expected": record.answer,
+        "error": None,
+    }
+    try:
+        result = await areflect(record.question, model=model, mode=mode, **options)
+    except ReflectionError as exc:
+        row["error"] = str(exc)
+        partial = exc.partial
+        drafts = partial.drafts if partial else []
+        row.update(
+            output="",
+            correct=False,
+            first_output=drafts[0]["output"] if drafts else "",
+            first_correct=bool(drafts) and is_correct(drafts[0]["output"], record.answer),
+            rounds=partial.rounds if partial else 0,
+            stop_reason="error",
+            revised=False,
+            input_tokens=partial.usage["input_tokens"] if partial else 0,
+            output_tokens=partial.usage["output_tokens"] if partial else 0,
+            calls=partial.usage["calls"] if partial else 0,
+            drafts=drafts,
+            critiques=partial.critiques if partial else [],
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return row
+    first = result.drafts[0]["output"] if result.drafts else result.output
+    row.update(
+        output=result.output,
+        correct=is_correct(result.output, record.answer),
+        first_output=first,
+        first_correct=is_correct(first, record.answer),
+        rounds=result.rounds,
+        stop_reason=result.stop_reason,
+        revised=any(c["verdict"] == "revise" for c in result.critiques),
+        input_tokens=result.usage["input_tokens"],
+        output_tokens=result.usage["output_tokens"],
+        calls=result.usage["calls"],
+        drafts=result.drafts,
+        critiques=result.critiques,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    if judge_model is not None and not answer_key(record.answer).replace(".", "").isdigit():
+        grader = resolve_model(judge_model)
+        row["correct"] = await judge(grader, record.question, record.answer, result.output)
+        row["first_correct"] = await judge(grader, record.question, record.answer, first)
+    return row
+
+
+def _label(model: str | BaseChatModel | None) -> str:
+    if model is None:
+        return default_model_name()
+    return model if isinstance(model, str) else model_label(model)
+
+
+def _load_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short when the run was killed
+        if data.get("type") == "run":
+            rows.append(data)
+    return rows
+
+
+def load_comparison(path: str | Path) -> Comparison:
+    """Rebuild a ``Comparison`` from the JSONL file a run wrote."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"no results file at {file}")
+    config: dict[str, Any] = {}
+    for line in file.read_text(encoding="utf-8").splitlines()[:1]:
+        with_type = json.loads(line)
+        if with_type.get("type") == "config":
+            config = {k: v for k, v in with_type.items() if k != "type"}
+    return Comparison(rows=_load_rows(file), config=config, path=file)

@@ -30,8 +30,8 @@ lint: install  ## ruff and mypy.
 unit: install  ## The fast tests only (scripted model, no real model).
 	$(BIN)/pytest -m "not real" -q
 
-test: lint  ## Lint, then every test, the real-model ones included.
-	$(BIN)/pytest -q
+test: lint  ## Lint, then every test (real-model ones and the notebooks included).
+	$(BIN)/pytest -q --nbmake --nbmake-timeout=900 tests agent notebooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

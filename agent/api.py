@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import re
-import uuid
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.memory import InMemorySaver
 
+from agent.context import Context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError
 from agent.graph import create_reflection_graph
-from agent.models import resolve_model
+from agent.models import aresolve_model
 from agent.prompts import Prompts
-from agent.result import ReflectionResult
+from agent.result import ReflectionResult, empty_usage
 
 T = TypeVar("T")
 _SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
@@ -55,42 +54,49 @@ async def areflect(
     """
     if not isinstance(question, str) or not question.strip():
         raise ConfigError("the question is empty: ask something")
-    # Build the clients here, off the loop (a local model may be fetched), so that they can
-    # be closed in this event loop when the run is over.
-    generator = await asyncio.to_thread(
-        resolve_model, model, native=mode == "native", temperature=temperature
-    )
-    critic = None
-    if critic_model is not None:
-        critic = await asyncio.to_thread(resolve_model, critic_model, temperature=temperature)
-    app = create_reflection_graph(
-        generator,
+    context = Context(
         mode=mode,
-        critic_model=critic,
-        max_rounds=max_rounds,
         effort=effort,
+        max_rounds=max_rounds,
         max_tokens=max_tokens,
         max_seconds=max_seconds,
         system=system,
-        prompts=prompts,
-    ).compile(checkpointer=InMemorySaver())
-    config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
+        temperature=temperature,
+    )
+    resolve_settings(context)  # refuse a bad mode or budget before building any client
+    # Build the clients here so that they can be closed in this event loop when done.
+    context.model = await aresolve_model(model, native=mode == "native", temperature=temperature)
+    if critic_model is not None:
+        context.critic_model = await aresolve_model(critic_model, temperature=temperature)
+    app = _shared_app() if prompts is None else create_reflection_graph(prompts=prompts).compile()
+    state: dict[str, Any] = {}
     try:
-        final = await app.ainvoke({"question": question}, config)
+        async for update in app.astream(
+            {"question": question}, context=context, stream_mode="updates"
+        ):
+            for values in update.values():
+                state.update(values or {})
     except ReflectionError as exc:
-        exc.partial = exc.partial or await _partial(app, config)
+        exc.partial = exc.partial or _partial(state)
         raise
     except Exception as exc:
-        message = describe_failure(exc, generator)
-        raise ModelError(message, partial=await _partial(app, config)) from exc
+        message = describe_failure(exc, context.model)
+        raise ModelError(message, partial=_partial(state)) from exc
     finally:
-        await aclose_model(generator)
-        if critic is not generator:
-            await aclose_model(critic)
-    return ReflectionResult.from_dict(final["result"])
+        await aclose_model(context.model)
+        if context.critic_model is not context.model:
+            await aclose_model(context.critic_model)
+    return ReflectionResult.from_dict(state["result"])
 
 
-async def aclose_model(model: BaseChatModel | None) -> None:
+@functools.cache
+def _shared_app() -> Any:
+    # One compiled graph serves every call: the models and settings travel in the context,
+    # so nothing is compiled per question.
+    return create_reflection_graph().compile()
+
+
+async def aclose_model(model: Any) -> None:
     """Close a chat model's async HTTP client, if it has one, in the running loop."""
     # The SDK clients do not close an HTTP client handed to them, so close that directly.
     for owner in (getattr(model, "root_async_client", None), getattr(model, "_async_client", None)):
@@ -122,8 +128,7 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-async def _partial(app: Any, config: RunnableConfig) -> ReflectionResult | None:
-    values = (await app.aget_state(config)).values
+def _partial(values: dict[str, Any]) -> ReflectionResult | None:
     drafts = values.get("drafts") or []
     if not drafts:
         return None
@@ -136,11 +141,11 @@ async def _partial(app: Any, config: RunnableConfig) -> ReflectionResult | None:
         critiques=values.get("critiques") or [],
         rounds=values.get("rounds", 0),
         stop_reason="error",
-        usage=values["usage"],
+        usage=values.get("usage") or empty_usage(),
     )
 
 
-def describe_failure(exc: BaseException, model: BaseChatModel) -> str:
+def describe_failure(exc: BaseException, model: Any) -> str:
     """One line that says what failed, where, and what to do; never contains an API key."""
     server = _server_of(model)
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
@@ -165,7 +170,7 @@ def describe_failure(exc: BaseException, model: BaseChatModel) -> str:
     return _SECRET.sub("[redacted]", message)
 
 
-def _server_of(model: BaseChatModel) -> str:
+def _server_of(model: Any) -> str:
     for attr in ("base_url", "openai_api_base"):
         value = getattr(model, attr, None)
         if value:

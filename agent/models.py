@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -54,6 +55,18 @@ def resolve_model(
         )
     name = (spec or default_model_name()).strip()
     return _build(name, native=native and name.startswith("ollama:"), temperature=temperature)
+
+
+async def aresolve_model(
+    spec: str | BaseChatModel | None, *, native: bool = False, temperature: float | None = None
+) -> BaseChatModel:
+    """``resolve_model`` off the event loop.
+
+    The first use of a local model fetches and loads weights; instances return at once.
+    """
+    if isinstance(spec, BaseChatModel):
+        return spec
+    return await asyncio.to_thread(resolve_model, spec, native=native, temperature=temperature)
 
 
 def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatModel:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import Context, Settings, resolve_settings
 from agent.errors import ConfigError
-from agent.models import model_label, resolve_model
+from agent.models import aresolve_model, model_label
 from agent.parsing import (
     answer_key,
     message_text,
@@ -269,10 +268,7 @@ def _question(state: State) -> tuple[str, list[BaseMessage], bool]:
 async def _resolve(
     settings: Settings, spec: str | BaseChatModel | None, *, native: bool = False
 ) -> BaseChatModel:
-    # The first use of a local model fetches and loads weights: keep that off the loop.
-    return await asyncio.to_thread(
-        resolve_model, spec, native=native, temperature=settings.temperature
-    )
+    return await aresolve_model(spec, native=native, temperature=settings.temperature)
 
 
 async def _call(

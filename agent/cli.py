@@ -8,7 +8,7 @@ import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from langchain_core.language_models import BaseChatModel
 from rich.console import Console
 from rich.markup import escape
@@ -50,7 +50,7 @@ def main(
     ] = False,
 ) -> None:
     """Think, reflect, answer: o1-style self-correction for any chat model."""
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True))  # the user's working directory, not this file's
 
 
 @app.command()

@@ -213,7 +213,8 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # The formula's ends can miss p itself by rounding (6/6 gives 0.9999999999999999).
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -248,8 +249,10 @@ async def arun_comparison(
     }
     path = Path(out) if out is not None else None
     done = _load_rows(path) if path is not None and resume else []
-    finished = {(r["model"], r["mode"], r["id"]) for r in done if r["error"] is None}
-    kept = [r for r in done if r["error"] is None]
+    wanted = {(label, mode, r.id) for label in labels for mode in modes for r in records}
+    # Keep finished runs that belong to this comparison; failed ones run again.
+    kept = [r for r in done if r["error"] is None and (r["model"], r["mode"], r["id"]) in wanted]
+    finished = {(r["model"], r["mode"], r["id"]) for r in kept}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as handle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from typing import Any
 
 import httpx
@@ -16,6 +17,8 @@ from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, local_chat_model
 DEFAULT_MODEL = f"local:{DEFAULT_LOCAL}"
 MAX_TOKENS_PER_CALL = 1024
 TIMEOUT_SECONDS = 600.0  # per model call; local CPU models are slow, but none may hang forever
+
+_OPENAI_REASONERS = re.compile(r"o\d|gpt-5", re.IGNORECASE)
 
 MODEL_FORMS = (
     "'local:NAME' (" + ", ".join(LOCAL_MODELS) + ") or 'local:/path/to/file.gguf', "
@@ -54,7 +57,7 @@ def resolve_model(
             f"model must be a name or a LangChain chat model, not {type(spec).__name__}"
         )
     name = (spec or default_model_name()).strip()
-    return _build(name, native=native and name.startswith("ollama:"), temperature=temperature)
+    return _build(name, native=native, temperature=temperature)
 
 
 async def aresolve_model(
@@ -100,6 +103,9 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
             "stream_usage": True,
             "timeout": _unshared_timeout(),
         }
+        if native and _OPENAI_REASONERS.match(name.removeprefix("openai:")):
+            # Reasoning summaries come back as `reasoning` content blocks.
+            kwargs["reasoning"] = {"effort": "medium", "summary": "auto"}
     else:
         kwargs = {"max_tokens": MAX_TOKENS_PER_CALL, "timeout": TIMEOUT_SECONDS}
     if temperature is not None:

@@ -135,7 +135,11 @@ class Handler(BaseHTTPRequestHandler):
         messages = [
             {"role": m["role"], "content": m.get("content") or ""} for m in body["messages"]
         ]
-        prompt = self.backend.template(messages=messages).prompt
+        formatted = self.backend.template(messages=messages)
+        prompt = formatted.prompt
+        # Qwen's ChatML end markers (llama.cpp renders special tokens as empty text, so the
+        # formatter's own stop list cannot be used here).
+        stop = ["<|im_end|>", "<|endoftext|>"]
         if thinking_model:
             prompt += THINK_OPEN + "\n"
         stream = body.get("stream", True)
@@ -144,42 +148,33 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "application/x-ndjson")
             self.end_headers()
-        content, thinking = [], []
+        content: list[str] = []
+        thinking: list[str] = []
         splitter = _ThinkSplitter(active=thinking_model and think)
+
+        def emit(parts: list[tuple[str, str]]) -> None:
+            for field, text in parts:
+                (thinking if field == "thinking" else content).append(text)
+                if stream:
+                    message = {"role": "assistant", "content": "", field: text}
+                    self._line(
+                        {"model": name, "created_at": _now(), "done": False, "message": message}
+                    )
+
         with self.backend.lock:
             pieces = self.backend.llm.create_completion(
                 prompt,
                 max_tokens=int(options.get("num_predict") or 512),
                 temperature=float(options.get("temperature", 0.0)),
                 stream=True,
-                stop=["<|im_end|>", "<|endoftext|>"],
+                stop=stop,
             )
             count = 0
             for piece in pieces:
                 count += 1
-                for field, text in splitter.feed(piece["choices"][0]["text"]):
-                    (thinking if field == "thinking" else content).append(text)
-                    if stream:
-                        self._line(
-                            {
-                                "model": name,
-                                "created_at": _now(),
-                                "done": False,
-                                "message": {"role": "assistant", "content": "", field: text},
-                            }
-                        )
+                emit(splitter.feed(piece["choices"][0]["text"]))
             prompt_tokens = max(int(self.backend.llm.n_tokens) - count, 0)
-        for field, text in splitter.flush():
-            (thinking if field == "thinking" else content).append(text)
-            if stream:
-                self._line(
-                    {
-                        "model": name,
-                        "created_at": _now(),
-                        "done": False,
-                        "message": {"role": "assistant", "content": "", field: text},
-                    }
-                )
+        emit(splitter.flush())
         final: dict[str, Any] = {
             "model": name,
             "created_at": _now(),

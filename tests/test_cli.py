@@ -178,7 +178,11 @@ def test_compare_prints_the_table_and_writes_the_files(
     from tests.test_harness import RECORDS, model
 
     scripted = model()
-    monkeypatch.setattr(api, "resolve_model", lambda spec, **kw: scripted)
+
+    async def resolve(spec: Any, **kw: Any) -> ScriptedChatModel:
+        return scripted
+
+    monkeypatch.setattr(api, "aresolve_model", resolve)
     data = tmp_path / "qs.jsonl"
     data.write_text(
         "".join(json.dumps({"question": r.question, "answer": r.answer}) + "\n" for r in RECORDS)
@@ -215,3 +219,14 @@ def test_compare_reports_a_malformed_dataset_line(tmp_path: Path) -> None:
         cli.app, ["compare", "--dataset", str(data), "--out", str(tmp_path / "r.jsonl")]
     )
     assert result.exit_code == 1 and "bad.jsonl, line 1: not valid JSON" in result.stderr
+
+
+def test_a_dotenv_file_sets_the_default_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REFLECT_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("REFLECT_MODEL=local:smollm2-135m\n")
+    result = runner.invoke(cli.app, ["models"])
+    row = next(line for line in result.stdout.splitlines() if "smollm2-135m" in line)
+    assert "✓" in row

@@ -389,3 +389,18 @@ def test_budgets_hold_under_any_model_behaviour(
     assert result.usage["calls"] == len(model.calls) == len(per_call)
     assert 0 <= result.chosen < len(result.drafts)
     assert result.output == result.drafts[result.chosen]["output"]
+
+
+def test_the_drawn_graph_has_the_loop_and_nothing_else() -> None:
+    drawn = create_reflection_graph(scripted([])).compile().get_graph()
+    edges = {(e.source, e.target) for e in drawn.edges}
+    assert edges == {
+        ("__start__", "answer"),
+        ("answer", "critique"),
+        ("answer", "finalize"),
+        ("critique", "revise"),
+        ("critique", "finalize"),
+        ("revise", "critique"),
+        ("revise", "finalize"),
+        ("finalize", "__end__"),
+    }

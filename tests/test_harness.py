@@ -186,3 +186,23 @@ def test_wilson_interval() -> None:
     low, high = wilson(5, 10)
     assert round(low, 3) == 0.237 and round(high, 3) == 0.763
     assert wilson(0, 10)[0] == 0 and wilson(10, 10)[1] == 1 and wilson(0, 0) == (0.0, 0.0)
+    for n in range(1, 60):
+        for k in range(n + 1):
+            low, high = wilson(k, n)
+            assert 0 <= low <= k / n <= high <= 1, (k, n)
+
+
+def test_plot_survives_a_perfect_score(tmp_path: Path) -> None:
+    perfect = [Record(f"q{i}", "What is 2 + 2?", "4") for i in range(6)]
+    cmp = run_comparison(perfect, models=[model()], modes=["single"], progress=False)
+    assert cmp.summary().loc[0, "accuracy"] == 1.0
+    assert cmp.plot(tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_resume_reports_only_the_questions_asked_for(tmp_path: Path) -> None:
+    out = tmp_path / "runs.jsonl"
+    run_comparison(RECORDS, models=[model()], modes=["single"], out=out, progress=False)
+    fewer = model()
+    cmp = run_comparison(RECORDS[:2], models=[fewer], modes=["single"], out=out, progress=False)
+    assert [r["id"] for r in cmp.rows] == ["q1", "q2"] and fewer.calls == []
+    assert cmp.summary().loc[0, "n"] == 2

@@ -73,3 +73,16 @@ def test_the_default_comes_from_reflect_model_then_the_embedded_model(
     assert default_model_name() == DEFAULT_MODEL == "local:qwen2.5-coder-1.5b"
     monkeypatch.setenv("REFLECT_MODEL", "ollama:llama3.1")
     assert isinstance(resolve_model(None), ChatOllama)
+
+
+def test_native_openai_reasoning_models_ask_for_reasoning_summaries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    reasoner = resolve_model("openai:o4-mini", native=True)
+    assert isinstance(reasoner, ChatOpenAI) and reasoner.reasoning == {
+        "effort": "medium",
+        "summary": "auto",
+    }
+    assert resolve_model("openai:gpt-4o-mini", native=True).reasoning is None
+    assert resolve_model("openai:o4-mini").reasoning is None

@@ -108,3 +108,25 @@ async def test_an_ollama_server_that_is_down_is_named_in_the_error(
         ModelError, match=r"cannot reach the model server at http://127.0.0.1:9: start Ollama"
     ):
         await areflect(ADD[0], model="ollama:llama3.1", mode="baseline")
+
+
+def test_the_reflect_command_answers_for_real() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    reflect = Path(sys.executable).with_name("reflect")
+    done = subprocess.run(
+        [str(reflect), "ask", "--json", "--mode", "single", "--model", DEFAULT_MODEL],
+        input=EGGS[0],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (
+        final_number(data["output"]) == EGGS[1] and data["thinking"] and data["question"] == EGGS[0]
+    )

@@ -22,7 +22,20 @@ from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
 
 T = TypeVar("T")
-_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")
+# Key-like tokens (sk-…, gsk_…, AIza…, long hex or base64 runs), bearer headers, URL
+# credentials and query strings.
+_SECRET = re.compile(
+    r"\b(?:[A-Za-z]{0,8}(?:sk|key|token|api)[-_][A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}"
+    r"|[A-Za-z0-9_\-]{32,}|Bearer\s+\S+)"
+    r"|(?<=://)[^/@\s]+@|\?[^\s]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a credential replaced, cut to one line."""
+    first = (text.strip().splitlines() or [""])[0]
+    return _SECRET.sub("[redacted]", first)
 
 
 async def areflect(
@@ -64,13 +77,21 @@ async def areflect(
         temperature=temperature,
     )
     resolve_settings(context)  # refuse a bad mode or budget before building any client
-    # Build the clients here so that they can be closed in this event loop when done.
-    context.model = await aresolve_model(model, native=mode == "native", temperature=temperature)
-    if critic_model is not None:
-        context.critic_model = await aresolve_model(critic_model, temperature=temperature)
     app = _shared_app() if prompts is None else create_reflection_graph(prompts=prompts).compile()
     state: dict[str, Any] = {}
+    built: list[BaseChatModel] = []  # clients made here, closed here; the caller's are theirs
     try:
+        # Build named models here so that their clients close in this event loop.
+        context.model = await aresolve_model(
+            model, native=mode == "native", temperature=temperature
+        )
+        if critic_model is not None:
+            context.critic_model = await aresolve_model(critic_model, temperature=temperature)
+        built = [
+            chat
+            for chat, spec in ((context.model, model), (context.critic_model, critic_model))
+            if isinstance(chat, BaseChatModel) and not isinstance(spec, BaseChatModel)
+        ]
         async for update in app.astream(
             {"question": question}, context=context, stream_mode="updates"
         ):
@@ -83,9 +104,8 @@ async def areflect(
         message = describe_failure(exc, context.model)
         raise ModelError(message, partial=_partial(state)) from exc
     finally:
-        await aclose_model(context.model)
-        if context.critic_model is not context.model:
-            await aclose_model(context.critic_model)
+        for chat in built:
+            await aclose_model(chat)
     return ReflectionResult.from_dict(state["result"])
 
 
@@ -167,7 +187,7 @@ def describe_failure(exc: BaseException, model: Any) -> str:
         message = f"the model server at {server} timed out after retries: {text}"
     else:
         message = f"the model call to {server} failed after retries: {text}"
-    return _SECRET.sub("[redacted]", message)
+    return redact(message)
 
 
 def _server_of(model: Any) -> str:

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent import __version__
-from agent.api import aclose_model, describe_failure
+from agent.api import aclose_model, describe_failure, redact
 from agent.errors import ReflectionError
 from agent.graph import create_reflection_graph
 from agent.local import LOCAL_MODELS, cache_dir, ensure_model, is_fetched
@@ -101,8 +101,7 @@ def ask(
     except ReflectionError as exc:
         _fail(str(exc), exc if debug else None)
     except Exception as exc:
-        message = describe_failure(exc, generator) if generator else f"{type(exc).__name__}: {exc}"
-        _fail(message, exc if debug else None)
+        _fail(describe_failure(exc, generator), exc if debug else None)
     if as_json:
         out.print_json(json.dumps(result.to_dict()))
     else:
@@ -204,7 +203,10 @@ def compare(
         str, typer.Option("--out", help="Results file (JSONL), written as runs finish.")
     ] = "reflect-results.jsonl",
     resume: Annotated[bool, typer.Option(help="Skip runs already in the results file.")] = True,
-    concurrency: Annotated[int, typer.Option(help="Runs in flight at once.")] = 4,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Runs in flight at once [default: 1 for local models, else 4]."),
+    ] = None,
     effort: Annotated[str, typer.Option(help="low | medium | high.")] = "medium",
     max_rounds: Annotated[int | None, typer.Option(help="Most critique rounds.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
@@ -224,8 +226,18 @@ def compare(
     if not results.endswith(".jsonl"):
         _fail("--out must name a .jsonl file")
     try:
+        import matplotlib  # noqa: F401  (checked now, not after an hour of runs)
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        _fail(f"{exc.name} is missing: pip install 'reflect-agent[compare]'")
+    chosen = [m.strip() for m in models.split(",")] if models else [None]
+    if concurrency is None:
+        # One in-process local model serves one call at a time: more would only queue, and
+        # the queueing would be counted as latency.
+        local = any((m or default_model_name()).startswith("local:") for m in chosen)
+        concurrency = 1 if local else 4
+    try:
         records = load_dataset(dataset, limit=limit, on_error=on_error)  # type: ignore[arg-type]
-        chosen = [m.strip() for m in models.split(",")] if models else [None]
         comparison = run_comparison(
             records,
             modes=[m.strip() for m in modes.split(",")],
@@ -238,19 +250,17 @@ def compare(
             temperature=temperature,
             judge_model=judge_model,
         )
+        prefix = results.removesuffix(".jsonl")
+        paths = comparison.save(prefix)
+        if plot:
+            paths.append(comparison.plot(prefix + ".png"))
     except KeyboardInterrupt:
         err.print(f"\n[yellow]interrupted[/]: finished runs are in {results}; run again to resume")
         raise typer.Exit(130) from None
     except ReflectionError as exc:
         _fail(str(exc), exc if debug else None)
-    except ImportError as exc:
-        _fail(
-            f"{exc.name} is missing: pip install 'reflect-agent[compare]'", exc if debug else None
-        )
-    prefix = results.removesuffix(".jsonl")
-    paths = comparison.save(prefix)
-    if plot:
-        paths.append(comparison.plot(prefix + ".png"))
+    except Exception as exc:
+        _fail(f"{type(exc).__name__}: {exc}", exc if debug else None)
     out.print(comparison.to_table(), markup=False, overflow="ignore", crop=False)
     err.print(f"[dim]written: {', '.join(str(p) for p in [results, *paths])}[/]")
 
@@ -289,5 +299,5 @@ def _fail(message: str, exc: BaseException | None = None) -> NoReturn:
     """Print one clear line on stderr and exit 1; with ``exc`` (``--debug``), re-raise it."""
     if exc is not None:
         raise exc
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    err.print(f"[bold red]error:[/] {escape(redact(message))}")
     raise typer.Exit(1)

@@ -101,11 +101,13 @@ def create_reflection_graph(
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
+    builder.add_node("intake", steps.intake)
     builder.add_node("answer", steps.answer, retry_policy=RETRY)
     builder.add_node("critique", steps.critique, retry_policy=RETRY)
     builder.add_node("revise", steps.revise, retry_policy=RETRY)
     builder.add_node("finalize", steps.finalize)
-    builder.add_edge(START, "answer")
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", "answer")
     builder.add_conditional_edges("answer", steps.after_answer, ["critique", "finalize"])
     builder.add_conditional_edges("critique", steps.after_critique, ["revise", "finalize"])
     builder.add_conditional_edges("revise", steps.after_revise, ["critique", "finalize"])

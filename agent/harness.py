@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -21,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 from tqdm.auto import tqdm
 
-from agent.api import areflect, run_sync
+from agent.api import areflect, describe_failure, run_sync
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
-from agent.models import default_model_name, model_label, resolve_model
+from agent.models import aresolve_model, default_model_name, model_label
 from agent.parsing import answer_key
 from agent.result import MODES
 from agent.scoring import is_correct, judge
@@ -96,12 +97,15 @@ class Comparison:
                     "latency_s": _mean(r["seconds"] for r in rows),
                     "rounds": _mean(r["rounds"] for r in rows),
                     "revise_rate": _mean(float(r["revised"]) for r in rows),
-                    "right_to_wrong": sum(r["first_correct"] and not r["correct"] for r in rows),
+                    # A failed run is wrong, but it is no flip: it never reached an answer.
+                    "right_to_wrong": sum(
+                        r["first_correct"] and not r["correct"] and r["error"] is None for r in rows
+                    ),
                     "wrong_to_right": sum(r["correct"] and not r["first_correct"] for r in rows),
                     "errors": sum(r["error"] is not None for r in rows),
                 }
             )
-        order = {m: i for i, m in enumerate(MODES)}
+        order = {m: i for i, m in enumerate(("baseline", "single", "native", "prompted"))}
         frame = pd.DataFrame(lines, columns=SUMMARY_COLUMNS)
         if not frame.empty:
             frame = frame.sort_values(
@@ -137,9 +141,9 @@ class Comparison:
         prefix = Path(prefix)
         prefix.parent.mkdir(parents=True, exist_ok=True)
         paths = [
-            prefix.with_suffix(".summary.csv"),
-            prefix.with_suffix(".runs.csv"),
-            prefix.with_suffix(".config.json"),
+            Path(f"{prefix}.summary.csv"),
+            Path(f"{prefix}.runs.csv"),
+            Path(f"{prefix}.config.json"),
         ]
         self.summary().to_csv(paths[0], index=False)
         flat = [{k: v for k, v in r.items() if k not in ("drafts", "critiques")} for r in self.rows]
@@ -248,16 +252,35 @@ async def arun_comparison(
         "options": {k: v for k, v in options.items() if isinstance(v, str | int | float | None)},
     }
     path = Path(out) if out is not None else None
-    done = _load_rows(path) if path is not None and resume else []
-    wanted = {(label, mode, r.id) for label in labels for mode in modes for r in records}
-    # Keep finished runs that belong to this comparison; failed ones run again.
-    kept = [r for r in done if r["error"] is None and (r["model"], r["mode"], r["id"]) in wanted]
+    resuming = path is not None and resume and path.is_file()
+    done: list[dict[str, Any]] = []
+    if resuming:
+        assert path is not None
+        earlier = load_comparison(path)
+        if earlier.config.get("options") != config["options"]:
+            raise ConfigError(
+                f"{path} holds runs made with other settings ({earlier.config.get('options')}); "
+                "pick another --out, or pass --no-resume to start it again"
+            )
+        done = earlier.rows
+        if not path.read_bytes().endswith(b"\n"):
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write("\n")  # end a line cut short, so the next row starts clean
+    questions = {r.id: r.question for r in records}
+    # Report the finished runs of this comparison; failed ones run again. Other runs stay
+    # in the file untouched.
+    kept = [
+        r
+        for r in done
+        if r["error"] is None
+        and r["mode"] in modes
+        and r["model"] in labels
+        and questions.get(r["id"]) == r["question"]
+    ]
     finished = {(r["model"], r["mode"], r["id"]) for r in kept}
-    if path is not None:
+    if path is not None and not resuming:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps({"type": "config", **config}) + "\n")
-            handle.writelines(json.dumps(r) + "\n" for r in kept)
+        path.write_text(json.dumps({"type": "config", **config}) + "\n", encoding="utf-8")
     jobs = [
         (model, label, mode, record)
         for model, label in zip(models, labels, strict=True)
@@ -367,10 +390,13 @@ async def _run_one(
         critiques=result.critiques,
         seconds=round(time.perf_counter() - started, 3),
     )
-    if judge_model is not None and not answer_key(record.answer).replace(".", "").isdigit():
-        grader = resolve_model(judge_model)
-        row["correct"] = await judge(grader, record.question, record.answer, result.output)
-        row["first_correct"] = await judge(grader, record.question, record.answer, first)
+    if judge_model is not None and not re.fullmatch(r"-?\d+(\.\d+)?", answer_key(record.answer)):
+        try:
+            grader = await aresolve_model(judge_model, temperature=0)
+            row["correct"] = await judge(grader, record.question, record.answer, result.output)
+            row["first_correct"] = await judge(grader, record.question, record.answer, first)
+        except Exception as exc:  # a judge failure must not lose the finished run
+            row["error"] = f"judge failed: {describe_failure(exc, None)}"
     return row
 
 
@@ -383,15 +409,15 @@ def _label(model: str | BaseChatModel | None) -> str:
 def _load_rows(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
-    rows = []
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             data = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short when the run was killed
         if data.get("type") == "run":
-            rows.append(data)
-    return rows
+            rows[(data["model"], data["mode"], data["id"])] = data  # a rerun supersedes
+    return list(rows.values())
 
 
 def load_comparison(path: str | Path) -> Comparison:

@@ -133,6 +133,16 @@ def ensure_model(name: str, *, progress: bool = True) -> Path:
     path = cache_dir() / model.filename
     if is_fetched(model):
         return path
+    with _FETCH_LOCK:  # concurrent runs on a fresh machine fetch once, not four times
+        if is_fetched(model):
+            return path
+        return _verify_or_fetch(model, path, progress=progress)
+
+
+_FETCH_LOCK = threading.Lock()
+
+
+def _verify_or_fetch(model: LocalModel, path: Path, *, progress: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.stat().st_size == model.size and _sha256(path) == model.sha256:
         path.with_name(path.name + ".verified").write_text(_stamp(path))

@@ -48,28 +48,35 @@ class Steps:
         """The run's settings: the defaults with ``runtime.context`` laid over them."""
         return resolve_settings(self.defaults, runtime.context if runtime else None)
 
+    def intake(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """Take the question in and reset the per-run fields; no model call.
+
+        A bare ``question`` joins the conversation as a human message and is cleared, so a
+        thread's next turn never sees it again, even if this run fails later.
+        """
+        question = _question(state)
+        settings = self.settings(runtime)  # a bad mode or effort fails before any call
+        return {
+            "messages": [HumanMessage(question)] if state.get("question") is not None else [],
+            "question": None,
+            "asked": question,
+            "drafts": [],
+            "critiques": [],
+            "rounds": 0,
+            "usage": empty_usage(),
+            "started": time.time(),
+            "stop_reason": "draft" if settings.mode == "prompted" else "answered",
+        }
+
     async def answer(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         """First call of every mode: a tagged draft, a native reply, or a plain answer."""
-        started = time.time()
         settings = self.settings(runtime)
-        question, history, asked = _question(state)
         model = await _resolve(settings, settings.model, native=settings.mode == "native")
-        messages = self._answer_messages(settings, model, question, history)
+        messages = self._answer_messages(settings, model, state["asked"], _history(state))
         reply, seconds = await _call(model, messages, "generator")
         draft = _draft(0, reply, seconds)
         _emit(runtime, {"event": "draft", "round": 0, "output": draft["output"]})
-        return {
-            # A bare `question` joins the conversation, so a thread's next turn sees it.
-            "messages": [HumanMessage(question)] if asked else [],
-            "question": None,
-            "asked": question,
-            "drafts": [draft],
-            "critiques": [],
-            "rounds": 0,
-            "usage": _usage_of(reply),
-            "started": started,
-            "stop_reason": "draft" if settings.mode == "prompted" else "answered",
-        }
+        return {"drafts": [draft], "usage": _usage_of(reply)}
 
     def _answer_messages(
         self, settings: Settings, model: BaseChatModel, question: str, history: list[BaseMessage]
@@ -241,28 +248,32 @@ def _budget_stop(state: State, settings: Settings, *, check_rounds: bool) -> str
     return None
 
 
-def _question(state: State) -> tuple[str, list[BaseMessage], bool]:
-    messages: list[AnyMessage] = list(state.get("messages") or [])
+def _question(state: State) -> str:
     question = state.get("question")
-    asked = question is not None
     if question is None:
-        humans = [i for i, m in enumerate(messages) if m.type == "human"]
+        humans = [m for m in state.get("messages") or [] if m.type == "human"]
         if not humans:
             raise ConfigError(
                 "no question: pass messages ending with a human message, or question="
             )
-        question = message_text(messages[humans[-1]].content)
-        messages = messages[: humans[-1]]
-    if not question or not question.strip():
+        question = message_text(humans[-1].content)
+    if not question.strip():
         raise ConfigError("the question is empty: ask something")
-    history: list[BaseMessage] = [
+    return question.strip()
+
+
+def _history(state: State) -> list[BaseMessage]:
+    """The conversation before the question (the last human message), as plain text."""
+    messages: list[AnyMessage] = list(state.get("messages") or [])
+    humans = [i for i, m in enumerate(messages) if m.type == "human"]
+    earlier = messages[: humans[-1]] if humans else messages
+    return [
         HumanMessage(message_text(m.content))
         if m.type == "human"
         else AIMessage(message_text(m.content))
-        for m in messages
+        for m in earlier
         if m.type in ("human", "ai") and message_text(m.content).strip()
     ]
-    return question.strip(), history, asked
 
 
 async def _resolve(

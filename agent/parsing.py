@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 _TAG = re.compile(r"<\s*(/?)\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
 _VERDICT = re.compile(r"VERDICT\s*[:=\-]?\s*\**\s*(PASS|REVISE)\b", re.IGNORECASE)
+_NO_ERROR = {"none", "n/a", "na", "no error", "no errors", "nothing", "-"}
 _BARE_VERDICT = re.compile(r"^\W*(PASS|REVISE)\b", re.IGNORECASE)
 _ERROR = re.compile(r"^\W*ERROR\s*:\s*", re.IGNORECASE | re.MULTILINE)
 
@@ -124,7 +125,7 @@ def render_tagged(thinking: str, reflections: list[str], output: str) -> str:
 
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 _SAID = re.compile(r"answer\s+is\s*:?\s*([^\n]*)", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?|(?<![\w\d])\.\d+")
 
 
 def answer_key(text: str) -> str:
@@ -143,7 +144,9 @@ def answer_key(text: str) -> str:
     source = marked[-1] if marked else plain
     numbers = _NUMBER.findall(source)
     if numbers:
-        value = float(numbers[-1].replace(",", ""))
+        # In a marked answer the number comes first ("27 apples (40 - 13)"); in free text
+        # the conclusion comes last.
+        value = float((numbers[0] if marked else numbers[-1]).replace(",", ""))
         return str(int(value)) if value.is_integer() else repr(value)
     return " ".join(re.findall(r"\w+", source.lower()))
 
@@ -183,7 +186,8 @@ def parse_verdict(text: str) -> Verdict:
     labelled = _ERROR.search(rest)
     error = rest[labelled.end() :] if labelled else rest
     error = _VERDICT.split(error)[0].strip(" \t\n*:-")
-    return Verdict("revise", error) if error else Verdict("unclear")
+    concrete = re.search(r"[A-Za-z0-9]", error) and error.lower().strip(". ") not in _NO_ERROR
+    return Verdict("revise", error) if concrete else Verdict("unclear")
 
 
 def message_text(content: Any) -> str:

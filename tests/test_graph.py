@@ -395,7 +395,8 @@ def test_the_drawn_graph_has_the_loop_and_nothing_else() -> None:
     drawn = create_reflection_graph(scripted([])).compile().get_graph()
     edges = {(e.source, e.target) for e in drawn.edges}
     assert edges == {
-        ("__start__", "answer"),
+        ("__start__", "intake"),
+        ("intake", "answer"),
         ("answer", "critique"),
         ("answer", "finalize"),
         ("critique", "revise"),
@@ -404,3 +405,26 @@ def test_the_drawn_graph_has_the_loop_and_nothing_else() -> None:
         ("revise", "finalize"),
         ("finalize", "__end__"),
     }
+
+
+async def test_a_model_the_caller_passed_in_is_not_closed() -> None:
+    from langchain_openai import ChatOpenAI
+
+    from agent.api import aclose_model
+
+    mine = ChatOpenAI(base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0)
+    with pytest.raises(ModelError):
+        await areflect(Q, model=mine, mode="baseline")
+    assert not mine.root_async_client._client.is_closed
+    await aclose_model(mine)
+    assert mine.root_async_client._client.is_closed
+
+
+async def test_a_failed_model_call_does_not_leave_the_question_on_the_thread() -> None:
+    model = scripted([ConnectionError("down")] * 3 + [tagged("7")], ["VERDICT: PASS"])
+    app = create_reflection_graph(model).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    with pytest.raises(ConnectionError):
+        await app.ainvoke({"question": "Q1 old"}, config)
+    out = await app.ainvoke({"messages": [HumanMessage("Q2 new")]}, config)
+    assert out["result"]["question"] == "Q2 new"

@@ -206,3 +206,43 @@ def test_resume_reports_only_the_questions_asked_for(tmp_path: Path) -> None:
     cmp = run_comparison(RECORDS[:2], models=[fewer], modes=["single"], out=out, progress=False)
     assert [r["id"] for r in cmp.rows] == ["q1", "q2"] and fewer.calls == []
     assert cmp.summary().loc[0, "n"] == 2
+
+
+def test_resume_refuses_a_file_made_with_other_settings(tmp_path: Path) -> None:
+    out = tmp_path / "runs.jsonl"
+    run_comparison(
+        RECORDS[:1], models=[model()], modes=["single"], out=out, effort="low", progress=False
+    )
+    with pytest.raises(ConfigError, match=r"other settings.*--no-resume"):
+        run_comparison(
+            RECORDS[:1], models=[model()], modes=["single"], out=out, effort="high", progress=False
+        )
+    fresh = run_comparison(
+        RECORDS[:1],
+        models=[model()],
+        modes=["single"],
+        out=out,
+        effort="high",
+        resume=False,
+        progress=False,
+    )
+    assert len(fresh.rows) == 1
+
+
+def test_another_mode_on_the_same_file_keeps_the_earlier_runs(tmp_path: Path) -> None:
+    out = tmp_path / "runs.jsonl"
+    run_comparison(RECORDS, models=[model()], modes=["single"], out=out, progress=False)
+    cmp = run_comparison(RECORDS, models=[model()], modes=["baseline"], out=out, progress=False)
+    assert {r["mode"] for r in cmp.rows} == {"baseline"}
+    assert {r["mode"] for r in load_comparison(out).rows} == {"single", "baseline"}
+
+
+def test_a_failed_run_is_no_flip(tmp_path: Path) -> None:
+    def critic_down(messages: list[BaseMessage]) -> Any:
+        return ConnectionError("refused")
+
+    broken = ScriptedChatModel(script={}, default={"generator": generator, "critic": critic_down})
+    cmp = run_comparison(RECORDS[:1], models=[broken], modes=["prompted"], progress=False)
+    row = cmp.rows[0]
+    assert row["error"] and row["first_correct"] and not row["correct"]
+    assert cmp.summary().loc[0, "right_to_wrong"] == 0

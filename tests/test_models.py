@@ -86,3 +86,25 @@ def test_native_openai_reasoning_models_ask_for_reasoning_summaries(
     }
     assert resolve_model("openai:gpt-4o-mini", native=True).reasoning is None
     assert resolve_model("openai:o4-mini").reasoning is None
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-proj-abcdefghijklmnop1234",
+        "gsk_abcdefghijklmnopqrstuv",
+        "AIzaSyA1234567890abcdefghijklmn",
+        "Bearer abc.def.ghi",
+    ],
+)
+def test_errors_never_carry_an_api_key(secret: str) -> None:
+    from agent.api import describe_failure
+
+    class Boom(Exception):
+        pass
+
+    model = ChatOpenAI(
+        base_url=f"https://user:{secret}@example.test/v1?key={secret}", api_key=secret
+    )
+    message = describe_failure(Boom(f"bad request with {secret}\nsecond line"), model)
+    assert secret not in message and "\n" not in message and "[redacted]" in message

@@ -173,3 +173,25 @@ def test_answer_key_matches_equal_answers(left: str, right: str) -> None:
 def test_answer_key_tells_different_answers_apart() -> None:
     assert answer_key("The answer is 12.") != answer_key("The answer is 13.")
     assert answer_key("2 + 2 = 4. The answer is 4") != answer_key("The answer is 2")
+
+
+@pytest.mark.parametrize(
+    "text", ["VERDICT: REVISE.", "VERDICT: REVISE\nERROR: none", "VERDICT: REVISE\nERROR: N/A."]
+)
+def test_a_revise_without_a_real_error_is_unclear(text: str) -> None:
+    assert parse_verdict(text).verdict == "unclear"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("The answer is 27 apples (40 - 13).", "27"),
+        ("So 40 - 13 = 27", "27"),
+        ("The answer is -5.", "-5"),
+        ("It costs .5 dollars", "0.5"),
+        ("between 3-4 hours, so 4", "4"),
+        ("The answer is 1,234,567.", "1234567"),
+    ],
+)
+def test_answer_key_reads_the_right_number(text: str, key: str) -> None:
+    assert answer_key(text) == key

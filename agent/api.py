@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import functools
 import os
 import re
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 
+from agent.aio import run_sync
 from agent.context import Context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError
 from agent.graph import create_reflection_graph
@@ -136,16 +134,6 @@ def reflect(question: str, **options: Any) -> ReflectionResult:
         ('17 × 23 = 391. The answer is 391.', 'accepted')
     """
     return run_sync(areflect(question, **options))
-
-
-def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to its end from sync code, even inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _partial(values: dict[str, Any]) -> ReflectionResult | None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import RetryPolicy
 
+from agent.aio import run_sync
 from agent.context import Context, resolve_settings
 from agent.nodes import Steps
 from agent.prompts import PROMPTS, Prompts, load_prompts
@@ -28,6 +33,20 @@ def is_transient(exc: BaseException) -> bool:
         return status == 429 or status >= 500
     names = {cls.__name__ for cls in type(exc).__mro__}
     return bool(names & {"APIConnectionError", "APITimeoutError", "TransportError"})
+
+
+def _node(
+    step: Callable[[State, Runtime[Context]], Awaitable[dict[str, Any]]],
+) -> RunnableLambda[State, dict[str, Any]]:
+    """An async step that sync callers (``graph.invoke``, a sync parent graph) can run too."""
+
+    async def run_async(state: State) -> dict[str, Any]:
+        return await step(state, get_runtime(Context))
+
+    def run_blocking(state: State) -> dict[str, Any]:
+        return run_sync(run_async(state))
+
+    return RunnableLambda(run_blocking, afunc=run_async, name=step.__name__)
 
 
 RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, retry_on=is_transient)
@@ -102,10 +121,10 @@ def create_reflection_graph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
     builder.add_node("intake", steps.intake)
-    builder.add_node("answer", steps.answer, retry_policy=RETRY)
-    builder.add_node("critique", steps.critique, retry_policy=RETRY)
-    builder.add_node("revise", steps.revise, retry_policy=RETRY)
-    builder.add_node("finalize", steps.finalize)
+    builder.add_node("answer", _node(steps.answer), retry_policy=RETRY)
+    builder.add_node("critique", _node(steps.critique), retry_policy=RETRY)
+    builder.add_node("revise", _node(steps.revise), retry_policy=RETRY)
+    builder.add_node("finalize", _node(steps.finalize))
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "answer")
     builder.add_conditional_edges("answer", steps.after_answer, ["critique", "finalize"])

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 from tqdm.auto import tqdm
 
-from agent.api import areflect, describe_failure, run_sync
+from agent.aio import run_sync
+from agent.api import areflect, describe_failure
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
 from agent.models import aresolve_model, default_model_name, model_label

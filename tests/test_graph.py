@@ -428,3 +428,24 @@ async def test_a_failed_model_call_does_not_leave_the_question_on_the_thread() -
         await app.ainvoke({"question": "Q1 old"}, config)
     out = await app.ainvoke({"messages": [HumanMessage("Q2 new")]}, config)
     assert out["result"]["question"] == "Q2 new"
+
+
+def test_sync_invoke_and_stream_work_too() -> None:
+    model = scripted(
+        [tagged("The answer is 7."), tagged("The answer is 12.")],
+        ["VERDICT: REVISE\nERROR: multiply, do not add", "VERDICT: PASS"],
+    )
+    app = create_reflection_graph(model).compile()
+    events = [
+        payload["event"]
+        for mode, payload in app.stream({"question": Q}, stream_mode=["custom", "messages"])
+        if mode == "custom"
+    ]
+    assert events == ["draft", "critique", "revision", "critique", "final"]
+    model2 = scripted([tagged("12")])
+    out = (
+        create_reflection_graph(model2)
+        .compile()
+        .invoke({"question": Q}, context=Context(mode="single"))
+    )
+    assert out["result"]["output"] == "12"

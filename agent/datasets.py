@@ -59,6 +59,8 @@ def load_dataset(
     records: list[Record] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
+            if limit is not None and len(records) >= limit:
+                break
             if not line.strip():
                 continue
             try:
@@ -68,10 +70,8 @@ def load_dataset(
                 if on_error == "stop":
                     raise ConfigError(f"{message} (pass on_error='skip' to go on)") from exc
                 warnings.warn(f"skipped {message}", stacklevel=2)
-            if limit is not None and len(records) >= limit:
-                break
     if not records:
-        raise ConfigError(f"{path} holds no questions")
+        raise ConfigError(f"{path} holds no questions (limit={limit})")
     return records
 
 
@@ -90,4 +90,6 @@ def _record(line: str, where: str) -> Record:
     answer = str(answer)
     if "####" in answer:
         answer = answer.rsplit("####", 1)[1]
+    if not answer.strip():
+        raise ValueError("the 'answer' is empty")
     return Record(id=str(data.get("id") or where), question=question.strip(), answer=answer.strip())

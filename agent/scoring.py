@@ -19,6 +19,8 @@ def is_correct(output: str, expected: str) -> bool:
     words appear, in order and together, in the output's answer phrase.
     """
     reference = answer_key(expected)
+    if not reference:
+        return False
     got = answer_key(output)
     if re.fullmatch(r"-?\d+(?:\.\d+)?", reference):
         return got == reference

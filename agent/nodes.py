@@ -81,18 +81,22 @@ class Steps:
     def _answer_messages(
         self, settings: Settings, model: BaseChatModel, question: str, history: list[BaseMessage]
     ) -> list[BaseMessage]:
-        system = settings.system
         if settings.mode in ("prompted", "single"):
-            system = _join(self.prompts.texts["generate_system"], system)
-            shots: list[BaseMessage] = [
-                HumanMessage(text) if role == "user" else AIMessage(text)
-                for role, text in self.prompts.examples
-            ]
-            history = shots + history
-        elif settings.mode == "native" and not _NATIVE_THINKERS.search(model_label(model)):
+            return [*self._shots(settings), *history, HumanMessage(question)]
+        system = settings.system
+        if settings.mode == "native" and not _NATIVE_THINKERS.search(model_label(model)):
             system = _join(self.prompts.texts["reflection_system"], system)
         head: list[BaseMessage] = [SystemMessage(system)] if system else []
         return [*head, *history, HumanMessage(question)]
+
+    def _shots(self, settings: Settings) -> list[BaseMessage]:
+        """The tagged-answer system prompt and the worked example exchange."""
+        system = _join(self.prompts.texts["generate_system"], settings.system)
+        shots = [
+            HumanMessage(text) if role == "user" else AIMessage(text)
+            for role, text in self.prompts.examples
+        ]
+        return [SystemMessage(system), *shots]
 
     async def critique(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         """Check the newest draft; a verdict of REVISE must name a concrete error."""
@@ -150,10 +154,10 @@ class Steps:
             draft=_draft_for_review(drafts[-1]),
             error=error,
         )
-        system = _join(self.prompts.texts["generate_system"], settings.system)
-        reply, seconds = await _call(
-            model, [SystemMessage(system), HumanMessage(prompt)], "generator"
-        )
+        # The same worked examples as the first draft: without them small models copy the
+        # format description itself into <output>.
+        messages = [*self._shots(settings), HumanMessage(prompt)]
+        reply, seconds = await _call(model, messages, "generator")
         draft = _draft(state["rounds"], reply, seconds)
         _emit(runtime, {"event": "revision", "round": draft["round"], "output": draft["output"]})
         same = answer_key(draft["output"]) == answer_key(drafts[-1]["output"])

@@ -31,7 +31,7 @@ unit: install  ## The fast tests only (scripted model, no real model).
 	$(BIN)/pytest -m "not real" -q
 
 test: lint  ## Lint, then every test (real-model ones and the notebooks included).
-	$(BIN)/pytest -q --nbmake --nbmake-timeout=900 tests agent notebooks
+	$(BIN)/pytest -q --durations=8 --nbmake --nbmake-timeout=900 tests agent notebooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

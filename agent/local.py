@@ -406,12 +406,3 @@ def local_chat_model(spec: str, *, max_tokens: int = 1024, progress: bool = True
         n_ctx=model.n_ctx,
         max_tokens=max_tokens,
     )
-
-
-def remove_model(name: str) -> bool:
-    """Delete a fetched model from the cache; return whether there was one."""
-    path = cache_dir() / lookup(name).filename
-    existed = path.exists()
-    for suffix in ("", ".verified", ".partial"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
-    return existed

@@ -449,3 +449,21 @@ def test_sync_invoke_and_stream_work_too() -> None:
         .invoke({"question": Q}, context=Context(mode="single"))
     )
     assert out["result"]["output"] == "12"
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (ConnectionError("reset"), True),
+        (TimeoutError(), True),
+        (type("HTTPError", (Exception,), {"status_code": 429})(), True),
+        (type("HTTPError", (Exception,), {"status_code": 503})(), True),
+        (type("HTTPError", (Exception,), {"status_code": 400})(), False),
+        (ValueError("bad"), False),
+        (ConfigError("bad input"), False),
+    ],
+)
+def test_only_transient_failures_are_retried(exc: BaseException, transient: bool) -> None:
+    from agent.graph import is_transient
+
+    assert is_transient(exc) is transient

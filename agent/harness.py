@@ -26,7 +26,7 @@ from agent.aio import run_sync
 from agent.api import areflect, describe_failure
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
-from agent.models import aresolve_model, default_model_name, model_label
+from agent.models import aresolve_model, spec_label
 from agent.parsing import answer_key
 from agent.result import MODES
 from agent.scoring import is_correct, judge
@@ -245,7 +245,7 @@ async def arun_comparison(
         raise ConfigError(f"unknown mode(s) {', '.join(bad)}: use {', '.join(MODES)}")
     if concurrency < 1:
         raise ConfigError("concurrency must be 1 or more")
-    labels = [_label(m) for m in models]
+    labels = [spec_label(m) for m in models]
     config = {
         "modes": list(modes),
         "models": labels,
@@ -399,12 +399,6 @@ async def _run_one(
         except Exception as exc:  # a judge failure must not lose the finished run
             row["error"] = f"judge failed: {describe_failure(exc, None)}"
     return row
-
-
-def _label(model: str | BaseChatModel | None) -> str:
-    if model is None:
-        return default_model_name()
-    return model if isinstance(model, str) else model_label(model)
 
 
 def _load_rows(path: Path) -> list[dict[str, Any]]:

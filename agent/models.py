@@ -142,6 +142,13 @@ def _unshared_timeout() -> httpx.Timeout:
     return httpx.Timeout(TIMEOUT_SECONDS)
 
 
+def spec_label(spec: str | BaseChatModel | None) -> str:
+    """The name a model goes by in results, without building a client for it."""
+    if spec is None:
+        return default_model_name()
+    return spec if isinstance(spec, str) else model_label(spec)
+
+
 def model_label(model: BaseChatModel) -> str:
     """A short human name for a chat model."""
     for attr in ("model_name", "model"):

@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import Context, Settings, resolve_settings
 from agent.errors import ConfigError
-from agent.models import aresolve_model, model_label
+from agent.models import aresolve_model, model_label, spec_label
 from agent.parsing import (
     answer_key,
     message_text,
@@ -201,9 +201,7 @@ class Steps:
             stop_reason=state["stop_reason"],
             usage=state["usage"],
             mode=settings.mode,
-            model=model_label(
-                await _resolve(settings, settings.model, native=settings.mode == "native")
-            ),
+            model=spec_label(settings.model),
             seconds=round(time.time() - state["started"], 3),
         )
         _emit(

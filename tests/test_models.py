@@ -108,3 +108,12 @@ def test_errors_never_carry_an_api_key(secret: str) -> None:
     )
     message = describe_failure(Boom(f"bad request with {secret}\nsecond line"), model)
     assert secret not in message and "\n" not in message and "[redacted]" in message
+
+
+def test_spec_label_names_a_model_without_building_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.models import spec_label
+
+    monkeypatch.delenv("REFLECT_MODEL", raising=False)
+    assert spec_label("openai:gpt-4o-mini") == "openai:gpt-4o-mini"  # no API key needed
+    assert spec_label(None) == DEFAULT_MODEL
+    assert spec_label(ScriptedChatModel(script={})) == "scripted"

@@ -41,8 +41,11 @@ async def areflect(
     *,
     model: str | BaseChatModel | None = None,
     mode: str = "prompted",
+    strategy: str | None = None,
     critic_model: str | BaseChatModel | None = None,
     max_rounds: int | None = None,
+    samples: int | None = None,
+    max_samples: int | None = None,
     effort: str = "medium",
     max_tokens: int | None = None,
     max_seconds: float | None = None,
@@ -67,8 +70,11 @@ async def areflect(
         raise ConfigError("the question is empty: ask something")
     context = Context(
         mode=mode,
+        strategy=strategy,
         effort=effort,
         max_rounds=max_rounds,
+        samples=samples,
+        max_samples=max_samples,
         max_tokens=max_tokens,
         max_seconds=max_seconds,
         system=system,

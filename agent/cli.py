@@ -65,8 +65,17 @@ def ask(
         ),
     ] = None,
     critic_model: Annotated[str | None, typer.Option(help="Model for the critique.")] = None,
-    mode: Annotated[str, typer.Option(help="prompted | single | native | baseline.")] = "prompted",
+    mode: Annotated[
+        str, typer.Option(help="prompted | vote | single | native | baseline.")
+    ] = "prompted",
+    strategy: Annotated[
+        str | None,
+        typer.Option(help="How prompted checks: critique (self-review) or contrast (samples)."),
+    ] = None,
     max_rounds: Annotated[int | None, typer.Option(help="Most critique rounds.")] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="Solutions contrast and vote draw first.")
+    ] = None,
     effort: Annotated[str, typer.Option(help="low | medium | high: sets the budgets.")] = "medium",
     hide_thinking: Annotated[bool, typer.Option(help="Show only the answer.")] = False,
     as_json: Annotated[
@@ -85,8 +94,10 @@ def ask(
         _fail(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     options = {
         "mode": mode,
+        "strategy": strategy,
         "effort": effort,
         "max_rounds": max_rounds,
+        "samples": samples,
         "system": system,
     }
     view = _View(show_thinking=not hide_thinking and not as_json, quiet=as_json)
@@ -121,9 +132,14 @@ class _View:
             return
         if node != self.node:
             self.node = node
-            label = {"answer": "thinking", "critique": "checking", "revise": "revising"}.get(
-                node, node
-            )
+            label = {
+                "answer": "thinking",
+                "critique": "checking",
+                "revise": "revising",
+                "sample": "another solution",
+                "contrast": "comparing the solutions",
+                "reconcile": "reconciling",
+            }.get(node, node)
             out.print(f"\n[bold cyan]── {label} ──[/]")
         out.print(escape(text), style="dim", end="")
 
@@ -133,7 +149,9 @@ class _View:
             self.latest_output = event["output"]
         if self.quiet or not self.show_thinking:
             return
-        if kind == "critique":
+        if kind == "sample":
+            out.print(f"\n[cyan]⟲ solution {event['index'] + 1}:[/] {escape(event['output'])}")
+        elif kind == "critique":
             verdict = event["verdict"].upper()
             colour = {"PASS": "green", "REVISE": "yellow"}.get(verdict, "magenta")
             detail = f": {escape(event['error'])}" if event["error"] else ""
@@ -194,7 +212,12 @@ def compare(
     dataset: Annotated[
         str, typer.Option(help="'builtin', or a JSONL file of question/answer (GSM8K as-is).")
     ] = "builtin",
-    modes: Annotated[str, typer.Option(help="Comma-separated modes.")] = "baseline,single,prompted",
+    modes: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated modes; prompted:critique or prompted:contrast pick a strategy."
+        ),
+    ] = "baseline,single,prompted",
     models: Annotated[
         str | None, typer.Option(help="Comma-separated models; default: the default model.")
     ] = None,

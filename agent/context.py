@@ -13,13 +13,35 @@ from agent.result import MODES
 
 Effort = Literal["low", "medium", "high"]
 
-# In the spirit of o1's reasoning effort: how many critique rounds, tokens and seconds a
-# run may spend. Sized for a 1.5B model on two CPU cores (about 30 generated tokens/s).
+# In the spirit of o1's reasoning effort: how many critique rounds, samples, tokens and
+# seconds a run may spend. Sized for a 1.5B model on two CPU cores (about 15 generated
+# tokens/s). Sampling starts with `samples` solutions and draws more, up to `max_samples`,
+# only while they disagree.
 EFFORT_PRESETS: dict[str, dict[str, float]] = {
-    "low": {"max_rounds": 1, "max_tokens": 6_000, "max_seconds": 180},
-    "medium": {"max_rounds": 2, "max_tokens": 12_000, "max_seconds": 420},
-    "high": {"max_rounds": 4, "max_tokens": 30_000, "max_seconds": 1_200},
+    "low": {
+        "max_rounds": 1,
+        "samples": 2,
+        "max_samples": 3,
+        "max_tokens": 8_000,
+        "max_seconds": 240,
+    },
+    "medium": {
+        "max_rounds": 2,
+        "samples": 3,
+        "max_samples": 5,
+        "max_tokens": 16_000,
+        "max_seconds": 600,
+    },
+    "high": {
+        "max_rounds": 4,
+        "samples": 4,
+        "max_samples": 8,
+        "max_tokens": 32_000,
+        "max_seconds": 1_500,
+    },
 }
+STRATEGIES = ("critique", "contrast")  # the first is the default
+SAMPLE_TEMPERATURE = 0.7
 
 
 @dataclass
@@ -38,13 +60,29 @@ class Context:
         default=None, metadata={"description": "Critic model; defaults to the generator."}
     )
     mode: str | None = field(
-        default=None, metadata={"description": "prompted | single | native | baseline."}
+        default=None,
+        metadata={"description": "prompted | vote | single | native | baseline."},
+    )
+    strategy: str | None = field(
+        default=None,
+        metadata={
+            "description": "How prompted mode checks answers: contrast (compare samples) "
+            "or critique (self-review)."
+        },
     )
     effort: str | None = field(
         default=None, metadata={"description": "low | medium | high: sets the three budgets."}
     )
     max_rounds: int | None = field(
         default=None, metadata={"description": "Most critique rounds (0 = no critique)."}
+    )
+    samples: int | None = field(
+        default=None,
+        metadata={"description": "Solutions drawn first by contrast and vote (1 = greedy only)."},
+    )
+    max_samples: int | None = field(
+        default=None,
+        metadata={"description": "Most solutions drawn while they disagree."},
     )
     max_tokens: int | None = field(
         default=None, metadata={"description": "Token budget for the whole run, in and out."}
@@ -68,7 +106,10 @@ class Settings:
     model: str | BaseChatModel | None
     critic_model: str | BaseChatModel | None
     mode: str
+    strategy: str
     max_rounds: int
+    samples: int
+    max_samples: int
     max_tokens: int
     max_seconds: float
     system: str
@@ -84,7 +125,7 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
             own context object (ignored, since its fields mean something else).
 
     Raises:
-        ConfigError: An unknown mode or effort, or a negative budget.
+        ConfigError: An unknown mode, strategy or effort, or a negative budget.
     """
     merged = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(Context)}
     if isinstance(override, Context):
@@ -98,6 +139,9 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
     mode = merged["mode"] or "prompted"
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    strategy = merged["strategy"] or STRATEGIES[0]
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}: use {' or '.join(STRATEGIES)}")
     effort = merged["effort"] or "medium"
     if effort not in EFFORT_PRESETS:
         raise ConfigError(f"unknown effort {effort!r}: use low, medium or high")
@@ -106,11 +150,16 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
     for name, value in budgets.items():
         if value < 0:
             raise ConfigError(f"{name} must be zero or more, got {value}")
+    samples = max(1, int(budgets["samples"]))
+    most = max(samples, int(budgets["max_samples"]))
     return Settings(
         model=merged["model"],
         critic_model=merged["critic_model"],
         mode=mode,
+        strategy=strategy,
         max_rounds=int(budgets["max_rounds"]),
+        samples=samples,
+        max_samples=most,
         max_tokens=int(budgets["max_tokens"]),
         max_seconds=float(budgets["max_seconds"]),
         system=merged["system"] or "",

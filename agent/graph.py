@@ -56,8 +56,11 @@ def create_reflection_graph(
     model: str | BaseChatModel | None = None,
     *,
     mode: str = "prompted",
+    strategy: str | None = None,
     critic_model: str | BaseChatModel | None = None,
     max_rounds: int | None = None,
+    samples: int | None = None,
+    max_samples: int | None = None,
     effort: str = "medium",
     max_tokens: int | None = None,
     max_seconds: float | None = None,
@@ -73,10 +76,16 @@ def create_reflection_graph(
         model: The generator: ``"local:qwen2.5-coder-1.5b"``, ``"ollama:llama3.1"``,
             ``"openai:gpt-4o-mini"``, an OpenAI-compatible server's base URL, or a chat model.
             ``None`` means ``$REFLECT_MODEL``, else the embedded local model.
-        mode: ``"prompted"`` (the critique loop), ``"single"`` (one tagged call),
-            ``"native"`` (the model's own reflection or thinking), ``"baseline"`` (plain).
+        mode: ``"prompted"`` (think, check, revise), ``"vote"`` (majority of sampled
+            solutions), ``"single"`` (one tagged call), ``"native"`` (the model's own
+            reflection or thinking), ``"baseline"`` (plain).
+        strategy: How ``prompted`` checks: ``"critique"`` (a critic reviews the draft) or
+            ``"contrast"`` (sampled solutions are compared, and only disagreements are
+            critiqued and reconciled).
         critic_model: The model that critiques; defaults to ``model``.
         max_rounds: Most critique rounds; defaults to the effort preset.
+        samples: Solutions ``contrast`` and ``vote`` draw first; defaults to the preset.
+        max_samples: Most solutions they draw while the answers disagree.
         effort: ``"low"``, ``"medium"`` or ``"high"``: presets for the three budgets.
         max_tokens: Token budget of the run; defaults to the effort preset.
         max_seconds: Wall-time budget of the run; defaults to the effort preset.
@@ -102,8 +111,11 @@ def create_reflection_graph(
         model=model,
         critic_model=critic_model,
         mode=mode,
+        strategy=strategy,
         effort=effort,
         max_rounds=max_rounds,
+        samples=samples,
+        max_samples=max_samples,
         max_tokens=max_tokens,
         max_seconds=max_seconds,
         system=system,
@@ -124,10 +136,16 @@ def create_reflection_graph(
     builder.add_node("answer", _node(steps.answer), retry_policy=RETRY)
     builder.add_node("critique", _node(steps.critique), retry_policy=RETRY)
     builder.add_node("revise", _node(steps.revise), retry_policy=RETRY)
+    builder.add_node("sample", _node(steps.sample), retry_policy=RETRY)
+    builder.add_node("contrast", _node(steps.contrast), retry_policy=RETRY)
+    builder.add_node("reconcile", _node(steps.reconcile), retry_policy=RETRY)
     builder.add_node("finalize", _node(steps.finalize))
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "answer")
-    builder.add_conditional_edges("answer", steps.after_answer, ["critique", "finalize"])
+    builder.add_conditional_edges("answer", steps.after_answer, ["critique", "sample", "finalize"])
+    builder.add_conditional_edges("sample", steps.after_sample, ["sample", "contrast", "finalize"])
+    builder.add_conditional_edges("contrast", steps.after_contrast, ["reconcile", "finalize"])
+    builder.add_edge("reconcile", "finalize")
     builder.add_conditional_edges("critique", steps.after_critique, ["revise", "finalize"])
     builder.add_conditional_edges("revise", steps.after_revise, ["critique", "finalize"])
     builder.add_edge("finalize", END)

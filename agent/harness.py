@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from agent.aio import run_sync
 from agent.api import areflect, describe_failure
+from agent.context import STRATEGIES
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
 from agent.models import aresolve_model, spec_label
@@ -240,9 +241,12 @@ async def arun_comparison(
     **options: Any,
 ) -> Comparison:
     """Run every question once per mode and model; see ``run_comparison``."""
-    bad = [m for m in modes if m not in MODES]
+    bad = [m for m in modes if not _known_mode(m)]
     if bad:
-        raise ConfigError(f"unknown mode(s) {', '.join(bad)}: use {', '.join(MODES)}")
+        raise ConfigError(
+            f"unknown mode(s) {', '.join(bad)}: use {', '.join(MODES)}, or "
+            f"prompted:STRATEGY ({', '.join(STRATEGIES)})"
+        )
     if concurrency < 1:
         raise ConfigError("concurrency must be 1 or more")
     labels = [spec_label(m) for m in models]
@@ -354,7 +358,10 @@ async def _run_one(
         "error": None,
     }
     try:
-        result = await areflect(record.question, model=model, mode=mode, **options)
+        base, _, strategy = mode.partition(":")
+        if strategy:
+            options = {**options, "strategy": strategy}
+        result = await areflect(record.question, model=model, mode=base, **options)
     except ReflectionError as exc:
         row["error"] = str(exc)
         partial = exc.partial
@@ -399,6 +406,11 @@ async def _run_one(
         except Exception as exc:  # a judge failure must not lose the finished run
             row["error"] = f"judge failed: {describe_failure(exc, None)}"
     return row
+
+
+def _known_mode(mode: str) -> bool:
+    base, colon, strategy = mode.partition(":")
+    return base in MODES and (not colon or (base == "prompted" and strategy in STRATEGIES))
 
 
 def _load_rows(path: Path) -> list[dict[str, Any]]:

@@ -1,9 +1,10 @@
-"""The graph's steps: answer, critique, revise, finalize."""
+"""The graph's steps: answer, then critique and revise, or sample, contrast and reconcile."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from langchain_core.messages import (
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from agent.context import Context, Settings, resolve_settings
+from agent.context import SAMPLE_TEMPERATURE, Context, Settings, resolve_settings
 from agent.errors import ConfigError
 from agent.models import aresolve_model, model_label, spec_label
 from agent.parsing import (
@@ -27,6 +28,7 @@ from agent.parsing import (
     parse_reflection,
     parse_verdict,
     provider_reasoning,
+    split_conclusion,
     strip_tags,
 )
 from agent.prompts import Prompts
@@ -65,23 +67,104 @@ class Steps:
             "rounds": 0,
             "usage": empty_usage(),
             "started": time.time(),
-            "stop_reason": "draft" if settings.mode == "prompted" else "answered",
+            "stop_reason": _first_route(settings),
         }
 
     async def answer(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-        """First call of every mode: a tagged draft, a native reply, or a plain answer."""
+        """First call of every mode: a tagged draft, a native reply, or a plain answer.
+
+        The sampling modes start from the plain answer at the run's own temperature, so their
+        first draft is exactly what ``baseline`` would have said.
+        """
         settings = self.settings(runtime)
         model = await _resolve(settings, settings.model, native=settings.mode == "native")
         messages = self._answer_messages(settings, model, state["asked"], _history(state))
         reply, seconds = await _call(model, messages, "generator")
-        draft = _draft(0, reply, seconds)
+        draft = _draft(0, reply, seconds, plain=_samples(settings))
         _emit(runtime, {"event": "draft", "round": 0, "output": draft["output"]})
-        return {"drafts": [draft], "usage": _usage_of(reply)}
+        route = _sample_route([draft], settings) if _samples(settings) else state["stop_reason"]
+        return {"drafts": [draft], "usage": _usage_of(reply), "stop_reason": route}
+
+    async def sample(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """Draw one more independent solution, with sampling on; no critique yet."""
+        settings = self.settings(runtime)
+        stop = _budget_stop(state, settings, check_rounds=False)
+        if stop:
+            return {"stop_reason": stop}
+        drafts = state["drafts"]
+        model = _sampler(await _resolve(settings, settings.model), settings, seed=len(drafts))
+        messages = self._answer_messages(settings, model, state["asked"], _history(state))
+        reply, seconds = await _call(model, messages, "generator")
+        draft = _draft(0, reply, seconds, plain=True)
+        _emit(runtime, {"event": "sample", "index": len(drafts), "output": draft["output"]})
+        return {
+            "drafts": [*drafts, draft],
+            "usage": add_usage(state["usage"], _usage_of(reply)),
+            "stop_reason": _sample_route([*drafts, draft], settings),
+        }
+
+    async def contrast(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """List where the disagreeing solutions part ways, as a checklist (the critique)."""
+        settings = self.settings(runtime)
+        stop = _budget_stop(state, settings, check_rounds=True)
+        if stop:
+            return {"stop_reason": stop}
+        drafts = state["drafts"]
+        critic = await _resolve(settings, settings.critic_model or settings.model)
+        prompt = self.prompts.render(
+            "contrast_user", question=state["asked"], solutions=_solutions(drafts)
+        )
+        messages = [SystemMessage(self.prompts.texts["contrast_system"]), HumanMessage(prompt)]
+        reply, seconds = await _call(critic, messages, "critic")
+        text = message_text(reply.content)
+        usage = _usage_of(reply)
+        record = Critique(
+            round=1,
+            draft=vote(drafts),
+            verdict="revise",
+            error=strip_tags(text).strip(),
+            text=text,
+            input_tokens=usage["input_tokens"],
+            output_tokens=usage["output_tokens"],
+            seconds=seconds,
+        )
+        _emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": text})
+        return {
+            "critiques": [record],
+            "rounds": 1,
+            "usage": add_usage(state["usage"], usage),
+            "stop_reason": "reconcile",
+        }
+
+    async def reconcile(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """Resolve the checklist into one solution; it counts only if it picks a sampled answer."""
+        settings = self.settings(runtime)
+        stop = _budget_stop(state, settings, check_rounds=False)
+        if stop:
+            return {"stop_reason": stop}
+        drafts = state["drafts"]
+        model = await _resolve(settings, settings.model)
+        prompt = self.prompts.render(
+            "reconcile_user",
+            question=state["asked"],
+            solutions=_solutions(drafts),
+            checklist=state["critiques"][-1]["error"],
+        )
+        head = [SystemMessage(settings.system)] if settings.system else []
+        reply, seconds = await _call(model, [*head, HumanMessage(prompt)], "generator")
+        draft = _draft(1, reply, seconds, plain=True)
+        _emit(runtime, {"event": "revision", "round": 1, "output": draft["output"]})
+        kept = choose_sampled([*drafts, draft]) == len(drafts)
+        return {
+            "drafts": [*drafts, draft],
+            "usage": add_usage(state["usage"], _usage_of(reply)),
+            "stop_reason": "reconciled" if kept else "voted",
+        }
 
     def _answer_messages(
         self, settings: Settings, model: BaseChatModel, question: str, history: list[BaseMessage]
     ) -> list[BaseMessage]:
-        if settings.mode in ("prompted", "single"):
+        if settings.mode == "single" or (settings.mode == "prompted" and not _samples(settings)):
             return [*self._shots(settings), *history, HumanMessage(question)]
         system = settings.system
         if settings.mode == "native" and not _NATIVE_THINKERS.search(model_label(model)):
@@ -169,8 +252,18 @@ class Steps:
 
     @staticmethod
     def after_answer(state: State) -> str:
-        """Only the prompted mode goes on to a critique."""
-        return "critique" if state["stop_reason"] == "draft" else "finalize"
+        """Self-critique goes on to a critique, the sampling modes to more samples."""
+        return _ROUTES.get(state["stop_reason"], "finalize")
+
+    @staticmethod
+    def after_sample(state: State) -> str:
+        """Sample again while the answers are split, then contrast them or stop."""
+        return _ROUTES.get(state["stop_reason"], "finalize")
+
+    @staticmethod
+    def after_contrast(state: State) -> str:
+        """Reconcile after a checklist; a budget stop goes straight to the vote."""
+        return _ROUTES.get(state["stop_reason"], "finalize")
 
     @staticmethod
     def after_critique(state: State) -> str:
@@ -186,9 +279,15 @@ class Steps:
         """Choose the draft that earned its place and append the answer as an AI message."""
         settings = self.settings(runtime)
         drafts, critiques = state["drafts"], state["critiques"]
-        chosen = choose_draft(drafts, critiques)
+        if _samples(settings):
+            chosen = choose_sampled(drafts)
+            errors = [c["error"] for c in critiques if chosen == len(drafts) - 1]
+        else:
+            chosen = choose_draft(drafts, critiques)
+            errors = [
+                c["error"] for c in critiques if c["verdict"] == "revise" and c["draft"] < chosen
+            ]
         best = drafts[chosen]
-        errors = [c["error"] for c in critiques if c["verdict"] == "revise" and c["draft"] < chosen]
         result = ReflectionResult(
             question=state["asked"],
             output=best["output"],
@@ -237,6 +336,92 @@ def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
         return max(passed)
     last = len(drafts) - 1
     return last if last not in checked else 0
+
+
+def vote(drafts: list[Draft]) -> int:
+    """Index of the first sampled draft with the most common answer.
+
+    Only first-round drafts (the samples) vote; a tie goes to the answer reached first,
+    which is the plain answer at the run's own temperature.
+    """
+    keys = [answer_key(d["output"]) for d in drafts if d["round"] == 0]
+    counts = Counter(keys)
+    best = max(counts.values())
+    return next(i for i, key in enumerate(keys) if counts[key] == best)
+
+
+def choose_sampled(drafts: list[Draft]) -> int:
+    """Pick the draft returned by the sampling modes.
+
+    A reconciliation wins only when it lands on an answer one of the samples reached: a
+    small model that invents a new number while reconciling has not earned its place, and
+    the vote of the samples stands instead.
+    """
+    last = drafts[-1]
+    sampled = {answer_key(d["output"]) for d in drafts if d["round"] == 0}
+    if last["round"] > 0 and answer_key(last["output"]) in sampled:
+        return len(drafts) - 1
+    return vote(drafts)
+
+
+# Where each stop_reason set by a step leads; anything else (a budget, a verdict) finalizes.
+_ROUTES = {"draft": "critique", "sample": "sample", "split": "contrast", "reconcile": "reconcile"}
+
+
+def _samples(settings: Settings) -> bool:
+    """Whether the run samples several solutions (vote, or prompted with contrast)."""
+    return settings.mode == "vote" or (
+        settings.mode == "prompted" and settings.strategy == "contrast"
+    )
+
+
+def _first_route(settings: Settings) -> str:
+    if _samples(settings):
+        return "sample"
+    return "draft" if settings.mode == "prompted" else "answered"
+
+
+def _sample_route(drafts: list[Draft], settings: Settings) -> str:
+    """After a sample: draw another, stop on agreement, or go on with a split vote.
+
+    Sampling draws ``samples`` solutions, then more only while no answer leads by more than
+    the draws left could overturn, up to ``max_samples``.
+    """
+    counts = sorted(Counter(answer_key(d["output"]) for d in drafts).values(), reverse=True)
+    drawn = len(drafts)
+    if drawn < settings.samples:
+        return "sample"
+    if len(counts) == 1:
+        return "agreed"
+    runner_up = counts[1]
+    if drawn < settings.max_samples and counts[0] - runner_up <= settings.max_samples - drawn:
+        return "sample"
+    if settings.mode == "prompted" and settings.max_rounds > 0:
+        return "split"
+    return "voted"
+
+
+def _sampler(model: BaseChatModel, settings: Settings, *, seed: int) -> BaseChatModel:
+    """The model with sampling on and its own seed, so that samples differ yet repeat."""
+    fields = type(model).model_fields
+    temperature = settings.temperature if settings.temperature else SAMPLE_TEMPERATURE
+    update: dict[str, Any] = {"temperature": temperature} if "temperature" in fields else {}
+    if "seed" in fields:
+        update["seed"] = seed
+    return model.model_copy(update=update) if update else model
+
+
+def _solutions(drafts: list[Draft]) -> str:
+    """One solution per distinct sampled answer, most common first, labelled A, B, C."""
+    samples = [d for d in drafts if d["round"] == 0]
+    counts = Counter(answer_key(d["output"]) for d in samples)
+    firsts: dict[str, Draft] = {}
+    for d in samples:
+        firsts.setdefault(answer_key(d["output"]), d)
+    ranked = sorted(firsts, key=lambda key: -counts[key])[:3]
+    return "\n\n".join(
+        f"Solution {'ABC'[i]}:\n{_draft_for_review(firsts[key])}" for i, key in enumerate(ranked)
+    )
 
 
 def _budget_stop(state: State, settings: Settings, *, check_rounds: bool) -> str | None:
@@ -302,9 +487,9 @@ async def _call(
     return reply, time.perf_counter() - start
 
 
-def _draft(round_: int, reply: AIMessage, seconds: float) -> Draft:
+def _draft(round_: int, reply: AIMessage, seconds: float, *, plain: bool = False) -> Draft:
     text = message_text(reply.content)
-    parsed = parse_reflection(text)
+    parsed = split_conclusion(text) if plain else parse_reflection(text)
     thinking = _join(provider_reasoning(reply), parsed.thinking)
     output = parsed.output
     if not output and thinking:

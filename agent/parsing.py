@@ -151,6 +151,29 @@ def answer_key(text: str) -> str:
     return " ".join(re.findall(r"\w+", source.lower()))
 
 
+def split_conclusion(text: str) -> ParsedReflection:
+    r"""Split a plain step-by-step reply into its work (thinking) and its conclusion (output).
+
+    The conclusion is the paragraph that holds the last ``\boxed{}`` or "the answer is",
+    else the one with the last number, else the last paragraph; it runs to the end of the
+    text. Replies with reasoning tags are read by ``parse_reflection`` instead.
+
+    Example:
+        >>> p = split_conclusion("3 pens of 12 is 36.\n\n36 - 7 = 29, so \\boxed{29}.")
+        >>> (p.thinking, p.output)
+        ('3 pens of 12 is 36.', '36 - 7 = 29, so \\boxed{29}.')
+    """
+    if _TAG.search(text):
+        return parse_reflection(text)
+    body = text.strip()
+    marks = [m.start() for m in (*_BOXED.finditer(body), *_SAID.finditer(body))]
+    numbers = [m.start() for m in _NUMBER.finditer(body)]
+    at = max(marks) if marks else (numbers[-1] if numbers else len(body))
+    cut = body.rfind("\n\n", 0, at)
+    start = cut + 2 if cut >= 0 else 0
+    return ParsedReflection(thinking=body[:start].strip(), output=body[start:].strip())
+
+
 def strip_tags(text: str) -> str:
     """Remove the reasoning tags themselves, keeping all text between them."""
     return _TAG.sub("", text)

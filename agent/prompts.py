@@ -17,6 +17,9 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "critique_system": frozenset(),
     "critique_user": frozenset({"question", "draft"}),
     "revise_user": frozenset({"question", "draft", "error"}),
+    "contrast_system": frozenset(),
+    "contrast_user": frozenset({"question", "solutions"}),
+    "reconcile_user": frozenset({"question", "solutions", "checklist"}),
     "judge_user": frozenset({"question", "reference", "response"}),
 }
 

@@ -9,11 +9,14 @@ from typing_extensions import TypedDict
 
 from agent.parsing import render_tagged
 
-Mode = Literal["prompted", "single", "native", "baseline"]
-MODES: tuple[str, ...] = ("prompted", "single", "native", "baseline")
+Mode = Literal["prompted", "vote", "single", "native", "baseline"]
+MODES: tuple[str, ...] = ("prompted", "vote", "single", "native", "baseline")
 
 StopReason = Literal[
     "answered",  # single, native and baseline: one call, no loop
+    "agreed",  # contrast and vote: every sampled solution reached the same answer
+    "voted",  # vote: the most common answer of disagreeing samples
+    "reconciled",  # contrast: the disagreements were listed and reconciled into one answer
     "accepted",  # the critique found no concrete error
     "converged",  # a revision came back with the same answer as the draft it revised
     "max_rounds",

@@ -28,6 +28,9 @@ class ScriptedChatModel(BaseChatModel):
     calls: list[tuple[str, list[BaseMessage]]] = []
     model_name: str = "scripted"
     reasoning: str = ""
+    temperature: float = 0.0
+    seed: int = 0
+    sampling: list[tuple[float, int]] = []  # (temperature, seed) of each call
 
     @property
     def _llm_type(self) -> str:
@@ -37,8 +40,10 @@ class ScriptedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], run_manager: CallbackManagerForLLMRun | None
     ) -> str:
         first = messages[0].content if messages else ""
-        role = "critic" if first == PROMPTS.texts["critique_system"] else "generator"
+        critics = (PROMPTS.texts["critique_system"], PROMPTS.texts["contrast_system"])
+        role = "critic" if first in critics else "generator"
         self.calls.append((role, messages))
+        self.sampling.append((self.temperature, self.seed))
         queue = self.script.get(role, [])
         reply: Any = queue.pop(0) if queue else self.default.get(role)
         if reply is None:

@@ -374,12 +374,26 @@ verdict = st.one_of(
     verdicts=st.lists(verdict, min_size=12, max_size=12),
     max_rounds=st.integers(0, 5),
     max_tokens=st.integers(1, 3000),
+    how=st.sampled_from([("prompted", "critique"), ("prompted", "contrast"), ("vote", None)]),
 )
 def test_budgets_hold_under_any_model_behaviour(
-    replies: list[str], verdicts: list[str], max_rounds: int, max_tokens: int
+    replies: list[str],
+    verdicts: list[str],
+    max_rounds: int,
+    max_tokens: int,
+    how: tuple[str, str | None],
 ) -> None:
     model = scripted(replies, verdicts)
-    result = reflect(Q, model=model, max_rounds=max_rounds, max_tokens=max_tokens)
+    mode, strategy = how
+    result = reflect(
+        Q,
+        model=model,
+        mode=mode,
+        strategy=strategy,
+        max_rounds=max_rounds,
+        max_tokens=max_tokens,
+        max_samples=6,
+    )
     assert result.rounds <= max_rounds
     per_call = [d["input_tokens"] + d["output_tokens"] for d in result.drafts]
     per_call += [c["input_tokens"] + c["output_tokens"] for c in result.critiques]
@@ -398,7 +412,14 @@ def test_the_drawn_graph_has_the_loop_and_nothing_else() -> None:
         ("__start__", "intake"),
         ("intake", "answer"),
         ("answer", "critique"),
+        ("answer", "sample"),
         ("answer", "finalize"),
+        ("sample", "sample"),
+        ("sample", "contrast"),
+        ("sample", "finalize"),
+        ("contrast", "reconcile"),
+        ("contrast", "finalize"),
+        ("reconcile", "finalize"),
         ("critique", "revise"),
         ("critique", "finalize"),
         ("revise", "critique"),

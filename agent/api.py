@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
 
 from agent.aio import run_sync
 from agent.context import Context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError
 from agent.graph import create_reflection_graph
-from agent.models import aresolve_model
+from agent.models import aresolve_model, spec_label
+from agent.persist import open_checkpointer, start_or_resume, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
 
@@ -52,10 +54,16 @@ async def areflect(
     system: str | None = None,
     temperature: float | None = None,
     prompts: str | Path | Prompts | None = None,
+    checkpoint: str | Path | None = None,
+    thread_id: str | None = None,
 ) -> ReflectionResult:
     """Answer a question with thinking, critique and (only on a concrete error) revision.
 
-    Takes the options of ``create_reflection_graph``.
+    Takes the options of ``create_reflection_graph``, and two for runs that must survive a
+    crash: ``checkpoint``, a SQLite file where every finished step is saved, and
+    ``thread_id`` (by default one derived from the question and settings). Asking the same
+    thing again after a failure, Ctrl-C or a killed process resumes from the last finished
+    step; asking it after it finished returns the saved answer.
 
     Returns:
         The ``ReflectionResult``: output, thinking, reflections, every draft and critique,
@@ -81,10 +89,22 @@ async def areflect(
         temperature=temperature,
     )
     resolve_settings(context)  # refuse a bad mode or budget before building any client
-    app = _shared_app() if prompts is None else create_reflection_graph(prompts=prompts).compile()
     state: dict[str, Any] = {}
     built: list[BaseChatModel] = []  # clients made here, closed here; the caller's are theirs
+    stack = contextlib.AsyncExitStack()
     try:
+        app = _shared_app(prompts)
+        config: RunnableConfig | None = None
+        payload: dict[str, Any] | None = {"question": question}
+        if checkpoint is not None:
+            saver = await stack.enter_async_context(open_checkpointer(checkpoint))
+            app = create_reflection_graph(prompts=prompts).compile(checkpointer=saver)
+            thread = thread_id or thread_for(question, _settings_of(context, model, critic_model))
+            config = RunnableConfig(configurable={"thread_id": thread})
+            resume = await start_or_resume(app, config, question)
+            if resume.finished:
+                return ReflectionResult.from_dict(resume.values["result"])
+            payload, state = resume.payload, resume.values
         # Build named models here so that their clients close in this event loop.
         context.model = await aresolve_model(
             model, native=mode == "native", temperature=temperature
@@ -97,7 +117,7 @@ async def areflect(
             if isinstance(chat, BaseChatModel) and not isinstance(spec, BaseChatModel)
         ]
         async for update in app.astream(
-            {"question": question}, context=context, stream_mode="updates"
+            payload, config, context=context, stream_mode="updates", durability="sync"
         ):
             for values in update.values():
                 state.update(values or {})
@@ -110,14 +130,28 @@ async def areflect(
     finally:
         for chat in built:
             await aclose_model(chat)
+        await stack.aclose()
     return ReflectionResult.from_dict(state["result"])
 
 
+def _shared_app(prompts: str | Path | Prompts | None) -> Any:
+    if prompts is not None:
+        return create_reflection_graph(prompts=prompts).compile()
+    return _default_app()
+
+
 @functools.cache
-def _shared_app() -> Any:
+def _default_app() -> Any:
     # One compiled graph serves every call: the models and settings travel in the context,
     # so nothing is compiled per question.
     return create_reflection_graph().compile()
+
+
+def _settings_of(context: Context, *models: Any) -> dict[str, Any]:
+    """What a run's thread id depends on: every setting, and the models by name."""
+    named = {f"model{i}": spec_label(m) if m is not None else "" for i, m in enumerate(models)}
+    fields = {k: v for k, v in vars(context).items() if k not in ("model", "critic_model")}
+    return {**fields, **named}
 
 
 async def aclose_model(model: Any) -> None:

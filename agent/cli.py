@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from typing import Annotated, Any, NoReturn
@@ -10,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from dotenv import find_dotenv, load_dotenv
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,6 +22,7 @@ from agent.errors import ReflectionError
 from agent.graph import create_reflection_graph
 from agent.local import LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
+from agent.persist import Resume, open_checkpointer, start_or_resume, thread_for
 from agent.result import MODES, ReflectionResult
 
 app = typer.Typer(
@@ -83,6 +86,16 @@ def ask(
     ] = False,
     system: Annotated[str | None, typer.Option(help="Extra instructions for the model.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Save each finished step to this SQLite file; the same command run again "
+            "resumes an interrupted run."
+        ),
+    ] = None,
+    thread: Annotated[
+        str | None, typer.Option(help="Thread id in --checkpoint [default: from the question].")
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Answer QUESTION, streaming the thinking, each critique and revision, then the answer."""
@@ -105,7 +118,16 @@ def ask(
     try:
         generator = resolve_model(model, native=mode == "native", temperature=temperature)
         critic = resolve_model(critic_model, temperature=temperature) if critic_model else None
-        result = asyncio.run(_stream(question, generator, critic, options, view))
+        saved = None
+        if checkpoint is not None:
+            settings = {
+                **options,
+                "model": model or default_model_name(),
+                "critic": critic_model or "",
+                "temperature": temperature,
+            }
+            saved = (checkpoint, thread or thread_for(question, settings))
+        result = asyncio.run(_stream(question, generator, critic, options, view, saved))
     except KeyboardInterrupt:
         view.interrupted()
         raise typer.Exit(130) from None
@@ -172,6 +194,18 @@ class _View:
             out.print("[bold]Answer:[/]")
         out.print(result.output)
 
+    def resuming(self, resume: Resume, thread: str) -> None:
+        drafts = resume.values.get("drafts") or []
+        if drafts:
+            self.latest_output = drafts[-1]["output"]
+        if resume.finished:
+            err.print(f"[dim]already answered in thread {thread}; showing the saved answer[/]")
+        elif resume.resumed:
+            err.print(
+                f"[dim]resuming thread {thread}: {len(drafts)} draft(s) and "
+                f"{len(resume.values.get('critiques') or [])} critique(s) kept[/]"
+            )
+
     def interrupted(self) -> None:
         err.print("\n[yellow]interrupted[/]")
         if self.latest_output:
@@ -184,12 +218,26 @@ async def _stream(
     critic: BaseChatModel | None,
     options: dict[str, Any],
     view: _View,
+    saved: tuple[str, str] | None = None,
 ) -> ReflectionResult:
-    graph = create_reflection_graph(generator, critic_model=critic, **options).compile()
+    builder = create_reflection_graph(generator, critic_model=critic, **options)
     final: dict[str, Any] = {}
+    stack = contextlib.AsyncExitStack()
     try:
+        graph: Any = builder.compile()
+        config: RunnableConfig | None = None
+        start: dict[str, Any] | None = {"question": question}
+        if saved is not None:
+            saver = await stack.enter_async_context(open_checkpointer(saved[0]))
+            graph = builder.compile(checkpointer=saver)
+            config = RunnableConfig(configurable={"thread_id": saved[1]})
+            resume = await start_or_resume(graph, config, question)
+            view.resuming(resume, saved[1])
+            if resume.finished:
+                return ReflectionResult.from_dict(resume.values["result"])
+            start = resume.payload
         parts: Any = graph.astream(
-            {"question": question}, stream_mode=["messages", "custom", "values"]
+            start, config, stream_mode=["messages", "custom", "values"], durability="sync"
         )
         async for kind, payload in parts:
             if kind == "messages":
@@ -204,6 +252,7 @@ async def _stream(
         await aclose_model(generator)
         if critic is not None:
             await aclose_model(critic)
+        await stack.aclose()
     return ReflectionResult.from_dict(final["result"])
 
 

@@ -1,0 +1,80 @@
+"""Runs that survive a crash: SQLite checkpoints, and resuming the run a thread left unfinished."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agent.errors import ConfigError
+
+
+@asynccontextmanager
+async def open_checkpointer(path: str | Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """Open (or create) a SQLite checkpoint file for the length of the block.
+
+    Raises:
+        ConfigError: The checkpoint package is missing or the file's folder does not exist.
+    """
+    try:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    except ImportError as exc:
+        raise ConfigError(
+            "checkpoints need langgraph-checkpoint-sqlite: pip install langgraph-checkpoint-sqlite"
+        ) from exc
+    file = Path(path).expanduser()
+    if not file.parent.is_dir():
+        raise ConfigError(f"the folder of checkpoint file {file} does not exist; create it first")
+    async with AsyncSqliteSaver.from_conn_string(str(file)) as saver:
+        yield saver
+
+
+def thread_for(question: str, settings: dict[str, Any]) -> str:
+    """A thread id that the same question asked with the same settings always gets back."""
+    blob = json.dumps([question.strip(), {k: str(v) for k, v in sorted(settings.items())}])
+    return "reflect-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Resume:
+    """Where a checkpointed thread stands for a question.
+
+    Attributes:
+        payload: The graph input: the question for a new run, ``None`` to resume.
+        values: The state saved so far (empty for a new run).
+        finished: The thread has already answered this very question.
+    """
+
+    payload: dict[str, Any] | None
+    values: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the run picks up where a failed or killed run stopped."""
+        return self.payload is None and not self.finished
+
+
+async def start_or_resume(app: Any, config: RunnableConfig, question: str) -> Resume:
+    """Decide how to run ``question`` on a checkpointed thread.
+
+    An unfinished run of the same question resumes from its last finished step, so no
+    finished draft or critique is computed again. A thread whose last run answered the same
+    question returns that answer. Anything else starts a new run (the thread's earlier turns
+    become the conversation).
+    """
+    snapshot = await app.aget_state(config)
+    values = dict(snapshot.values or {})
+    same = values.get("asked") == question.strip()
+    if same and snapshot.next:
+        return Resume(payload=None, values=values)
+    if same and values.get("result") and values["result"].get("question") == question.strip():
+        return Resume(payload=None, values=values, finished=True)
+    return Resume(payload={"question": question})

@@ -1,0 +1,158 @@
+"""Real faults against a real server: it is killed mid-run, the run is killed, Ctrl-C.
+
+Each test runs ``reflect ask`` in a subprocess against llama.cpp's OpenAI-compatible server
+with a checkpoint file, injects the fault once the first draft is saved, then runs the same
+command again and checks that it resumes: the saved draft comes back untouched (same text,
+same timing) and only the missing steps are run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agent.local import ensure_model
+from tests.integration.conftest import free_port, start, stop
+
+pytestmark = pytest.mark.real
+
+REFLECT = str(Path(sys.executable).with_name("reflect"))
+QUESTION = "A box holds 6 eggs. How many eggs are in 4 boxes?"
+
+
+class Server:
+    """A llama.cpp server on a fixed port that a test can kill and start again."""
+
+    def __init__(self, model_path: str) -> None:
+        self.port = free_port()
+        self.model_path = model_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", self.model_path]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048"]
+        self.process = start(command, f"{self.url}/models")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running = Server(str(ensure_model("smollm2-135m", progress=False)))
+    running.start()
+    yield running
+    if running.process is not None and running.process.poll() is None:
+        stop(running.process)
+
+
+def ask(server: Server, db: Path) -> list[str]:
+    # Vote with four samples: after the first draft three more calls must reach the server,
+    # so a fault injected once the first draft is saved always lands mid-run.
+    return [
+        REFLECT,
+        "ask",
+        QUESTION,
+        "--model",
+        f"{server.url}#smollm2",
+        "--mode",
+        "vote",
+        "--samples",
+        "4",
+        "--checkpoint",
+        str(db),
+        "--thread",
+        "fault",
+        "--json",
+    ]
+
+
+def saved_drafts(db: Path) -> list[dict[str, object]]:
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db) as conn:
+            saved = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": "fault"}})
+    except sqlite3.OperationalError:
+        return []  # tables not created yet
+    if saved is None:
+        return []
+    drafts: list[dict[str, object]] = saved.checkpoint["channel_values"].get("drafts") or []
+    return drafts
+
+
+def wait_for_first_draft(db: Path, run: subprocess.Popen[str]) -> dict[str, object]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        drafts = saved_drafts(db)
+        if drafts:
+            return drafts[0]
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no draft was saved in 120 s")
+
+
+def resume_and_check(server: Server, db: Path, first: dict[str, object]) -> None:
+    again = subprocess.run(ask(server, db), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "resuming thread fault" in again.stderr
+    result = json.loads(again.stdout)
+    assert result["drafts"][0] == first  # the saved draft itself, not a new answer
+    assert len(result["drafts"]) >= 4  # more are drawn while small-model answers disagree
+    assert result["usage"]["calls"] == len(result["drafts"])
+
+
+def test_server_killed_mid_run_fails_clearly_then_resumes(server: Server, tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite"
+    run = subprocess.Popen(
+        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first = wait_for_first_draft(db, run)
+    server.kill()
+    _, stderr = run.communicate(timeout=180)
+    assert run.returncode == 1
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), stderr
+    assert f"127.0.0.1:{server.port}" in lines[0]  # names the server
+    assert "Traceback" not in stderr
+    server.start()
+    resume_and_check(server, db, first)
+
+
+def test_a_killed_process_resumes_from_its_checkpoint(server: Server, tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite"
+    run = subprocess.Popen(
+        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first = wait_for_first_draft(db, run)
+    run.kill()
+    run.communicate(timeout=30)
+    resume_and_check(server, db, first)
+
+
+def test_ctrl_c_keeps_the_draft_and_the_run_resumes(server: Server, tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite"
+    run = subprocess.Popen(
+        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first = wait_for_first_draft(db, run)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    resume_and_check(server, db, first)

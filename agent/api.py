@@ -16,7 +16,7 @@ from agent.aio import run_sync
 from agent.context import Context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError
 from agent.graph import create_reflection_graph
-from agent.models import aresolve_model, spec_label
+from agent.models import aresolve_model, call_timeout, spec_label
 from agent.persist import open_checkpointer, start_or_resume, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
@@ -116,8 +116,10 @@ async def areflect(
             for chat, spec in ((context.model, model), (context.critic_model, critic_model))
             if isinstance(chat, BaseChatModel) and not isinstance(spec, BaseChatModel)
         ]
+        # With a checkpoint, each finished step is on disk before the next one starts.
+        durable: dict[str, Any] = {"durability": "sync"} if config is not None else {}
         async for update in app.astream(
-            payload, config, context=context, stream_mode="updates", durability="sync"
+            payload, config, context=context, stream_mode="updates", **durable
         ):
             for values in update.values():
                 state.update(values or {})
@@ -201,7 +203,24 @@ def describe_failure(exc: BaseException, model: Any) -> str:
     status = getattr(exc, "status_code", None) or getattr(
         getattr(exc, "response", None), "status_code", None
     )
-    if names & {"ConnectError", "APIConnectionError", "ConnectionError", "ConnectionRefusedError"}:
+    if names & {"TimeoutException", "APITimeoutError", "TimeoutError", "ReadTimeout"}:
+        message = (
+            f"the model server at {server} timed out after retries: raise REFLECT_TIMEOUT "
+            f"(now {call_timeout():g}s per call) or use a faster model"
+        )
+    elif status == 400 and "context" in text.lower():
+        message = (
+            f"the prompt does not fit the model's context at {server} ({text}): shorten the "
+            "question or use a model with a longer context"
+        )
+    elif "DroppedReply" in names:
+        message = f"the model server at {server} kept cutting its replies short: {text}"
+    elif names & {
+        "ConnectError",
+        "APIConnectionError",
+        "ConnectionError",
+        "ConnectionRefusedError",
+    }:
         if type(model).__name__ == "ChatOllama":
             hint = "start Ollama (`ollama serve`), set OLLAMA_HOST, or pick another --model"
         else:
@@ -211,8 +230,6 @@ def describe_failure(exc: BaseException, model: Any) -> str:
         message = f"the server at {server} refused the API key (HTTP {status}): check the key"
     elif status == 404:
         message = f"the server at {server} does not know this model (HTTP 404): check the name"
-    elif names & {"TimeoutException", "APITimeoutError", "TimeoutError", "ReadTimeout"}:
-        message = f"the model server at {server} timed out after retries: {text}"
     else:
         message = f"the model call to {server} failed after retries: {text}"
     return redact(message)

@@ -236,8 +236,9 @@ async def _stream(
             if resume.finished:
                 return ReflectionResult.from_dict(resume.values["result"])
             start = resume.payload
+        durable: dict[str, Any] = {"durability": "sync"} if config is not None else {}
         parts: Any = graph.astream(
-            start, config, stream_mode=["messages", "custom", "values"], durability="sync"
+            start, config, stream_mode=["messages", "custom", "values"], **durable
         )
         async for kind, payload in parts:
             if kind == "messages":

@@ -27,6 +27,24 @@ MODEL_FORMS = (
 )
 
 
+def call_timeout() -> float:
+    """Seconds one model call may take: ``$REFLECT_TIMEOUT``, else 600.
+
+    Raises:
+        ConfigError: ``$REFLECT_TIMEOUT`` is not a positive number.
+    """
+    raw = os.environ.get("REFLECT_TIMEOUT", "").strip()
+    if not raw:
+        return TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigError(f"REFLECT_TIMEOUT must be a positive number of seconds, not {raw!r}")
+    return value
+
+
 def default_model_name() -> str:
     """``$REFLECT_MODEL`` if set, else the embedded local model."""
     return os.environ.get("REFLECT_MODEL", "").strip() or DEFAULT_MODEL
@@ -92,7 +110,7 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
             "timeout": _unshared_timeout(),
         }
     elif name.startswith("ollama:"):
-        kwargs = {"num_predict": MAX_TOKENS_PER_CALL, "client_kwargs": {"timeout": TIMEOUT_SECONDS}}
+        kwargs = {"num_predict": MAX_TOKENS_PER_CALL, "client_kwargs": {"timeout": call_timeout()}}
         if native:
             kwargs["reasoning"] = True
     elif ":" not in name:
@@ -107,7 +125,7 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
             # Reasoning summaries come back as `reasoning` content blocks.
             kwargs["reasoning"] = {"effort": "medium", "summary": "auto"}
     else:
-        kwargs = {"max_tokens": MAX_TOKENS_PER_CALL, "timeout": TIMEOUT_SECONDS}
+        kwargs = {"max_tokens": MAX_TOKENS_PER_CALL, "timeout": call_timeout()}
     if temperature is not None:
         kwargs["temperature"] = temperature
     try:
@@ -139,7 +157,7 @@ def _unshared_timeout() -> httpx.Timeout:
     # langchain-openai shares one async HTTP client per (base URL, hashable timeout) across
     # the process; reused from a second event loop it fails with "Event loop is closed".
     # An httpx.Timeout is unhashable, which gives each model its own client.
-    return httpx.Timeout(TIMEOUT_SECONDS)
+    return httpx.Timeout(call_timeout())
 
 
 def spec_label(spec: str | BaseChatModel | None) -> str:

@@ -484,7 +484,24 @@ async def _call(
         reply = await plain.ainvoke(messages, config=config)
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=reply.content)
+    if _cut_short(model, reply):
+        raise DroppedReply("the server closed the reply stream before it finished")
     return reply, time.perf_counter() - start
+
+
+class DroppedReply(ConnectionError):
+    """A streamed reply ended without the server's end marker; retried like a lost connection."""
+
+
+def _cut_short(model: BaseChatModel, reply: AIMessage) -> bool:
+    # OpenAI-style and Ollama streams mark their last chunk; the SDKs return whatever
+    # arrived when the connection drops, which would pass a half answer off as whole.
+    meta = reply.response_metadata or {}
+    if type(model).__name__ == "ChatOllama":
+        return not meta.get("done")
+    if meta.get("model_provider") == "openai":
+        return not meta.get("finish_reason")
+    return False
 
 
 def _draft(round_: int, reply: AIMessage, seconds: float, *, plain: bool = False) -> Draft:

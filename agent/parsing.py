@@ -114,13 +114,23 @@ def parse_reflection(text: str) -> ParsedReflection:
 def render_tagged(thinking: str, reflections: list[str], output: str) -> str:
     """Render reasoning in the native Reflection format.
 
+    Tag-like text inside a field (a model that wrote ``</output>`` in its reasoning) is
+    escaped as ``&lt;output>``, so it cannot move text from one section to another when
+    the rendering is parsed again.
+
     Returns:
         ``<thinking>…<reflection>…</reflection>…</thinking><output>…</output>``.
     """
-    inner = [thinking.strip()] if thinking.strip() else []
-    inner += [f"<reflection>\n{r.strip()}\n</reflection>" for r in reflections]
+    thinking, output = neutralize(thinking).strip(), neutralize(output).strip()
+    inner = [thinking] if thinking else []
+    inner += [f"<reflection>\n{neutralize(r).strip()}\n</reflection>" for r in reflections]
     body = "\n".join(inner)
-    return f"<thinking>\n{body}\n</thinking>\n<output>\n{output.strip()}\n</output>"
+    return f"<thinking>\n{body}\n</thinking>\n<output>\n{output}\n</output>"
+
+
+def neutralize(text: str) -> str:
+    """Escape every reasoning tag in ``text`` (``<output>`` → ``&lt;output>``)."""
+    return _TAG.sub(lambda m: "&lt;" + m.group(0)[1:], text)
 
 
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")

@@ -156,3 +156,14 @@ def test_ctrl_c_keeps_the_draft_and_the_run_resumes(server: Server, tmp_path: Pa
     assert run.returncode == 130
     assert "interrupted" in stderr and "Traceback" not in stderr
     resume_and_check(server, db, first)
+
+
+async def test_a_question_longer_than_the_context_says_so_with_numbers(openai_server: str) -> None:
+    from agent import ModelError, areflect
+
+    question = "Count the apples. " + "apple " * 6000
+    with pytest.raises(ModelError) as failed:
+        await areflect(question, model=f"{openai_server}#qwen", mode="baseline")
+    message = str(failed.value)
+    assert "does not fit the model's context" in message
+    assert "4096" in message and "\n" not in message

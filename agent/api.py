@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +13,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agent.aio import run_sync
 from agent.context import Context, resolve_settings
-from agent.errors import ConfigError, ModelError, ReflectionError
+from agent.errors import ConfigError, ModelError, ReflectionError, redact
 from agent.graph import create_reflection_graph
 from agent.models import aresolve_model, call_timeout, spec_label
 from agent.persist import open_checkpointer, start_or_resume, thread_for
@@ -22,20 +21,6 @@ from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
 
 T = TypeVar("T")
-# Key-like tokens (sk-…, gsk_…, AIza…, long hex or base64 runs), bearer headers, URL
-# credentials and query strings.
-_SECRET = re.compile(
-    r"\b(?:[A-Za-z]{0,8}(?:sk|key|token|api)[-_][A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}"
-    r"|[A-Za-z0-9_\-]{32,}|Bearer\s+\S+)"
-    r"|(?<=://)[^/@\s]+@|\?[^\s]*",
-    re.IGNORECASE,
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with anything that looks like a credential replaced, cut to one line."""
-    first = (text.strip().splitlines() or [""])[0]
-    return _SECRET.sub("[redacted]", first)
 
 
 async def areflect(

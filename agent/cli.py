@@ -17,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent import __version__
-from agent.api import aclose_model, describe_failure, redact
-from agent.errors import ReflectionError
+from agent.api import aclose_model, describe_failure
+from agent.errors import ReflectionError, redact
 from agent.graph import create_reflection_graph
 from agent.local import LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model

@@ -68,7 +68,9 @@ def load_dataset(
             except ValueError as exc:
                 message = f"{path}, line {number}: {exc}"
                 if on_error == "stop":
-                    raise ConfigError(f"{message} (pass on_error='skip' to go on)") from exc
+                    raise ConfigError(
+                        f"{message} (to skip bad lines: --on-error skip, or on_error='skip')"
+                    ) from exc
                 warnings.warn(f"skipped {message}", stacklevel=2)
     if not records:
         raise ConfigError(f"{path} holds no questions (limit={limit})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,3 +28,19 @@ class ConfigError(ReflectionError, ValueError):
 
 class ModelError(ReflectionError, RuntimeError):
     """A model could not be reached or answered with an error after retries."""
+
+
+# Key-like tokens (sk-…, gsk_…, AIza…, long hex or base64 runs), bearer headers, URL
+# credentials and query strings.
+_SECRET = re.compile(
+    r"\b(?:[A-Za-z]{0,8}(?:sk|key|token|api)[-_][A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}"
+    r"|[A-Za-z0-9_\-]{32,}|Bearer\s+\S+)"
+    r"|(?<=://)[^/@\s]+@|\?[^\s]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a credential replaced, cut to one line."""
+    first = (text.strip().splitlines() or [""])[0]
+    return _SECRET.sub("[redacted]", first)

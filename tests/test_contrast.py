@@ -84,13 +84,13 @@ async def test_sampling_stops_at_max_samples() -> None:
     assert result.chosen == 0  # a four-way tie goes to the plain answer
 
 
-async def test_a_split_is_contrasted_then_reconciled() -> None:
+async def test_a_tie_is_contrasted_then_reconciled() -> None:
     checklist = "- [ ] bags: A says 3 × 4; B says 3 + 4. Check: the question says 3 bags of 4."
     model = scripted(
         [
-            solution("12", "3 × 4 = 12"),
             solution("7", "3 + 4 = 7"),
-            *[solution(n) for n in ("12", "7", "7")],
+            solution("12", "3 × 4 = 12"),
+            *[solution(n) for n in ("12", "7", "5")],
             solution("12", "3 bags of 4 is 3 × 4 = 12"),
         ],
         [checklist],
@@ -104,15 +104,22 @@ async def test_a_split_is_contrasted_then_reconciled() -> None:
     reconcile_prompt = model.calls[6][1][-1].content
     assert checklist in reconcile_prompt and "3 + 4 = 7" in reconcile_prompt
     assert (result.stop_reason, result.rounds, result.chosen) == ("reconciled", 1, 5)
-    assert "12" in result.output
+    assert "12" in result.output  # the vote alone would have kept the plain answer, 7
     assert result.reflections == [checklist]
     assert [c["verdict"] for c in result.critiques] == ["revise"]
     assert len(result.drafts) == 6  # every sample kept
 
 
+async def test_a_clear_leader_is_the_answer_without_a_critique() -> None:
+    model = scripted([solution(n) for n in ("7", "12", "12", "12")])
+    result = await areflect(Q, model=model, strategy="contrast")
+    assert roles(model) == ["generator"] * 4
+    assert result.stop_reason == "voted" and "12" in result.output
+
+
 async def test_a_reconciliation_that_invents_a_new_answer_loses_to_the_vote() -> None:
     model = scripted(
-        [solution(n) for n in ("12", "7", "12", "7", "12", "99")],
+        [solution(n) for n in ("12", "7", "12", "7", "5", "99")],
         ["- [ ] A adds, B multiplies."],
     )
     result = await areflect(Q, model=model, strategy="contrast")
@@ -141,6 +148,8 @@ def test_vote_and_choice_rules() -> None:
     reconciled = [draft("7"), draft("12"), draft("The answer is 12", round_=1)]
     assert choose_sampled(reconciled) == 2
     assert choose_sampled([draft("7"), draft("12"), draft("5", round_=1)]) == 0
+    outvoted = [draft("7"), draft("12"), draft("12"), draft("7", round_=1)]
+    assert choose_sampled(outvoted) == 1
     assert choose_sampled([draft("7"), draft("7"), draft("12")]) == 0
 
 

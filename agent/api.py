@@ -16,7 +16,7 @@ from agent.context import Context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError, redact
 from agent.graph import create_reflection_graph
 from agent.models import aresolve_model, call_timeout, spec_label
-from agent.persist import open_checkpointer, start_or_resume, thread_for
+from agent.persist import DURABLE, checkpointed, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
 
@@ -82,11 +82,10 @@ async def areflect(
         config: RunnableConfig | None = None
         payload: dict[str, Any] | None = {"question": question}
         if checkpoint is not None:
-            saver = await stack.enter_async_context(open_checkpointer(checkpoint))
-            app = create_reflection_graph(prompts=prompts).compile(checkpointer=saver)
             thread = thread_id or thread_for(question, _settings_of(context, model, critic_model))
-            config = RunnableConfig(configurable={"thread_id": thread})
-            resume = await start_or_resume(app, config, question)
+            app, config, resume = await checkpointed(
+                stack, create_reflection_graph(prompts=prompts), checkpoint, thread, question
+            )
             if resume.finished:
                 return ReflectionResult.from_dict(resume.values["result"])
             payload, state = resume.payload, resume.values
@@ -101,8 +100,7 @@ async def areflect(
             for chat, spec in ((context.model, model), (context.critic_model, critic_model))
             if isinstance(chat, BaseChatModel) and not isinstance(spec, BaseChatModel)
         ]
-        # With a checkpoint, each finished step is on disk before the next one starts.
-        durable: dict[str, Any] = {"durability": "sync"} if config is not None else {}
+        durable = DURABLE if config is not None else {}
         async for update in app.astream(
             payload, config, context=context, stream_mode="updates", **durable
         ):

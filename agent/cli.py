@@ -25,7 +25,7 @@ from agent.errors import ReflectionError, redact
 from agent.graph import create_reflection_graph
 from agent.local import LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
-from agent.persist import Resume, open_checkpointer, start_or_resume, thread_for
+from agent.persist import DURABLE, Resume, checkpointed, thread_for
 from agent.result import MODES, ReflectionResult
 
 app = typer.Typer(
@@ -260,15 +260,12 @@ async def _stream(
         config: RunnableConfig | None = None
         start: dict[str, Any] | None = {"question": question}
         if saved is not None:
-            saver = await stack.enter_async_context(open_checkpointer(saved[0]))
-            graph = builder.compile(checkpointer=saver)
-            config = RunnableConfig(configurable={"thread_id": saved[1]})
-            resume = await start_or_resume(graph, config, question)
+            graph, config, resume = await checkpointed(stack, builder, *saved, question)
             view.resuming(resume, saved[1])
             if resume.finished:
                 return ReflectionResult.from_dict(resume.values["result"])
             start = resume.payload
-        durable: dict[str, Any] = {"durability": "sync"} if config is not None else {}
+        durable = DURABLE if config is not None else {}
         parts: Any = graph.astream(
             start, config, stream_mode=["messages", "custom", "values"], **durable
         )

@@ -110,14 +110,10 @@ class Steps:
         if stop:
             return {"stop_reason": stop}
         drafts = state["drafts"]
-        critic = await _resolve(settings, settings.critic_model or settings.model)
         prompt = self.prompts.render(
             "contrast_user", question=state["asked"], solutions=_solutions(drafts)
         )
-        messages = [SystemMessage(self.prompts.texts["contrast_system"]), HumanMessage(prompt)]
-        reply, seconds = await _call(critic, messages, "critic")
-        text = message_text(reply.content)
-        usage = _usage_of(reply)
+        text, usage, seconds = await self._ask_critic(settings, "contrast_system", prompt)
         record = Critique(
             round=1,
             draft=vote(drafts),
@@ -161,6 +157,15 @@ class Steps:
             "stop_reason": "reconciled" if kept else "voted",
         }
 
+    async def _ask_critic(
+        self, settings: Settings, system: str, prompt: str
+    ) -> tuple[str, Usage, float]:
+        """One critic call: the named system prompt, then ``prompt``."""
+        critic = await _resolve(settings, settings.critic_model or settings.model)
+        messages = [SystemMessage(self.prompts.texts[system]), HumanMessage(prompt)]
+        reply, seconds = await _call(critic, messages, "critic")
+        return message_text(reply.content), _usage_of(reply), seconds
+
     def _answer_messages(
         self, settings: Settings, model: BaseChatModel, question: str, history: list[BaseMessage]
     ) -> list[BaseMessage]:
@@ -188,15 +193,11 @@ class Steps:
         if stop:
             return {"stop_reason": stop}
         drafts = state["drafts"]
-        critic = await _resolve(settings, settings.critic_model or settings.model)
         prompt = self.prompts.render(
             "critique_user", question=state["asked"], draft=_draft_for_review(drafts[-1])
         )
-        messages = [SystemMessage(self.prompts.texts["critique_system"]), HumanMessage(prompt)]
-        reply, seconds = await _call(critic, messages, "critic")
-        text = message_text(reply.content)
+        text, usage, seconds = await self._ask_critic(settings, "critique_system", prompt)
         verdict = parse_verdict(text)
-        usage = _usage_of(reply)
         record = Critique(
             round=state["rounds"] + 1,
             draft=len(drafts) - 1,
@@ -344,10 +345,8 @@ def vote(drafts: list[Draft]) -> int:
     Only first-round drafts (the samples) vote; a tie goes to the answer reached first,
     which is the plain answer at the run's own temperature.
     """
-    keys = [answer_key(d["output"]) for d in drafts if d["round"] == 0]
-    counts = Counter(keys)
-    best = max(counts.values())
-    return next(i for i, key in enumerate(keys) if counts[key] == best)
+    leading = leaders(drafts)
+    return next(i for i, d in enumerate(drafts) if answer_key(d["output"]) in leading)
 
 
 def choose_sampled(drafts: list[Draft]) -> int:
@@ -358,13 +357,19 @@ def choose_sampled(drafts: list[Draft]) -> int:
     earned its place, and the vote of the samples stands instead.
     """
     last = drafts[-1]
-    if last["round"] > 0 and answer_key(last["output"]) in _leaders(drafts):
+    if last["round"] > 0 and answer_key(last["output"]) in leaders(drafts):
         return len(drafts) - 1
     return vote(drafts)
 
 
-def _leaders(drafts: list[Draft]) -> set[str]:
-    counts = Counter(answer_key(d["output"]) for d in drafts if d["round"] == 0)
+def tally(drafts: list[Draft]) -> Counter[str]:
+    """How many samples (first-round drafts) reached each answer."""
+    return Counter(answer_key(d["output"]) for d in drafts if d["round"] == 0)
+
+
+def leaders(drafts: list[Draft]) -> set[str]:
+    """The answers with the most samples; more than one means a tie at the top."""
+    counts = tally(drafts)
     best = max(counts.values())
     return {key for key, count in counts.items() if count == best}
 
@@ -395,7 +400,7 @@ def _sample_route(drafts: list[Draft], settings: Settings) -> str:
     (GSM8K, first 50: the vote was right more often than reconciliation when one answer
     led, see benchmarks/README.md).
     """
-    counts = sorted(Counter(answer_key(d["output"]) for d in drafts).values(), reverse=True)
+    counts = sorted(tally(drafts).values(), reverse=True)
     drawn = len(drafts)
     if drawn < settings.samples:
         return "sample"
@@ -421,11 +426,11 @@ def _sampler(model: BaseChatModel, settings: Settings, *, seed: int) -> BaseChat
 
 def _solutions(drafts: list[Draft]) -> str:
     """One solution per distinct sampled answer, most common first, labelled A, B, C."""
-    samples = [d for d in drafts if d["round"] == 0]
-    counts = Counter(answer_key(d["output"]) for d in samples)
+    counts = tally(drafts)
     firsts: dict[str, Draft] = {}
-    for d in samples:
-        firsts.setdefault(answer_key(d["output"]), d)
+    for d in drafts:
+        if d["round"] == 0:
+            firsts.setdefault(answer_key(d["output"]), d)
     ranked = sorted(firsts, key=lambda key: -counts[key])[:3]
     return "\n\n".join(
         f"Solution {'ABC'[i]}:\n{_draft_for_review(firsts[key])}" for i, key in enumerate(ranked)

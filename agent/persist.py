@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import StateGraph
 
 from agent.errors import ConfigError
 
@@ -60,6 +61,29 @@ class Resume:
     def resumed(self) -> bool:
         """Whether the run picks up where a failed or killed run stopped."""
         return self.payload is None and not self.finished
+
+
+# Passed to astream when a checkpoint is used: each finished step is on disk before the next
+# one starts, so a killed process loses at most the step it was in.
+DURABLE: dict[str, Any] = {"durability": "sync"}
+
+
+async def checkpointed(
+    stack: AsyncExitStack,
+    builder: StateGraph[Any, Any, Any, Any],
+    path: str | Path,
+    thread: str,
+    question: str,
+) -> tuple[Any, RunnableConfig, Resume]:
+    """Compile ``builder`` with the SQLite checkpoint at ``path`` (kept open by ``stack``).
+
+    Returns:
+        The compiled graph, the run config for ``thread``, and how to run ``question``.
+    """
+    saver = await stack.enter_async_context(open_checkpointer(path))
+    app = builder.compile(checkpointer=saver)
+    config = RunnableConfig(configurable={"thread_id": thread})
+    return app, config, await start_or_resume(app, config, question)
 
 
 async def start_or_resume(app: Any, config: RunnableConfig, question: str) -> Resume:

@@ -14,13 +14,10 @@ Flips are counted against the plain answer.
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from agent.harness import load_comparison
-from agent.nodes import choose_sampled, vote
-from agent.parsing import answer_key
+from agent.nodes import choose_sampled, leaders, vote
 from agent.scoring import is_correct
 
 
@@ -71,41 +68,22 @@ def main(contrast_file: str, baseline_file: str) -> None:
         f"the vote decided the other {split - kept}"
     )
     # The rule the code now uses, chosen after these runs: the reconciliation counts only on
-    # a tie at the top, else the vote stands. Its inputs on a tie are the very samples shown
-    # here, so replaying it on these records gives exactly what it would have answered.
+    # a tie at the top, else the vote stands (choose_sampled). Its inputs on a tie are the
+    # very samples shown here, so replaying it on these records gives what it would answer;
+    # without a tie it pays for the samples alone.
     current = [
-        is_correct(r["drafts"][_tie_break(r["drafts"])]["output"], r["expected"]) for r in runs
+        is_correct(r["drafts"][choose_sampled(r["drafts"])]["output"], r["expected"]) for r in runs
     ]
-    calls = [
-        sum(d["input_tokens"] + d["output_tokens"] for d in r["drafts"] if d["round"] == 0)
-        + (
-            r["input_tokens"]
-            + r["output_tokens"]
-            - sum(d["input_tokens"] + d["output_tokens"] for d in r["drafts"] if d["round"] == 0)
-            if _tied(r["drafts"]) and r["critiques"]
-            else 0
-        )
-        for r in runs
+    tokens = [
+        r["input_tokens"] + r["output_tokens"] if len(leaders(r["drafts"])) > 1 else spent
+        for r, spent in zip(runs, sample_tokens, strict=True)
     ]
-    report("contrast, tie rule", current, sum(calls) / n, None)
+    report("contrast, tie rule", current, sum(tokens) / n, None)
     right_when_split = sum(r["correct"] for r in runs if r["critiques"])
     vote_when_split = sum(v for r, v in zip(runs, voted, strict=True) if r["critiques"])
     print(
         f"on the split questions: contrast right {right_when_split}, vote right {vote_when_split}"
     )
-
-
-def _tied(drafts: list[dict[str, Any]]) -> bool:
-    counts = sorted(
-        Counter(answer_key(d["output"]) for d in drafts if d["round"] == 0).values(), reverse=True
-    )
-    return len(counts) > 1 and counts[0] == counts[1]
-
-
-def _tie_break(drafts: list[dict[str, Any]]) -> int:
-    if _tied(drafts) and drafts[-1]["round"] > 0:
-        return choose_sampled(drafts)
-    return vote(drafts)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,18 @@ def saved_drafts(db: Path) -> list[dict[str, object]]:
     return drafts
 
 
+def start_until_first_draft(
+    server: Server, db: Path
+) -> tuple[subprocess.Popen[str], dict[str, object]]:
+    """Start ``reflect ask`` and return once its first draft is saved, while it still runs."""
+    run = subprocess.Popen(
+        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first = wait_for_first_draft(db, run)
+    assert run.poll() is None, "the run ended before the fault could be injected"
+    return run, first
+
+
 def wait_for_first_draft(db: Path, run: subprocess.Popen[str]) -> dict[str, object]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -119,11 +131,7 @@ def resume_and_check(server: Server, db: Path, first: dict[str, object]) -> None
 
 def test_server_killed_mid_run_fails_clearly_then_resumes(server: Server, tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
-    run = subprocess.Popen(
-        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    first = wait_for_first_draft(db, run)
-    assert run.poll() is None, "the run ended before the fault could be injected"
+    run, first = start_until_first_draft(server, db)
     server.kill()
     _, stderr = run.communicate(timeout=180)
     assert run.returncode == 1
@@ -137,11 +145,7 @@ def test_server_killed_mid_run_fails_clearly_then_resumes(server: Server, tmp_pa
 
 def test_a_killed_process_resumes_from_its_checkpoint(server: Server, tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
-    run = subprocess.Popen(
-        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    first = wait_for_first_draft(db, run)
-    assert run.poll() is None, "the run ended before the fault could be injected"
+    run, first = start_until_first_draft(server, db)
     run.kill()
     run.communicate(timeout=30)
     resume_and_check(server, db, first)
@@ -149,11 +153,7 @@ def test_a_killed_process_resumes_from_its_checkpoint(server: Server, tmp_path: 
 
 def test_ctrl_c_keeps_the_draft_and_the_run_resumes(server: Server, tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
-    run = subprocess.Popen(
-        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    first = wait_for_first_draft(db, run)
-    assert run.poll() is None, "the run ended before the fault could be injected"
+    run, first = start_until_first_draft(server, db)
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 130

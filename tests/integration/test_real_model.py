@@ -130,3 +130,24 @@ def test_the_reflect_command_answers_for_real() -> None:
     assert (
         final_number(data["output"]) == EGGS[1] and data["thinking"] and data["question"] == EGGS[0]
     )
+
+
+async def test_contrast_on_a_real_model_samples_then_settles_a_tie() -> None:
+    from agent.nodes import leaders, tally
+    from agent.parsing import answer_key
+
+    question = "Tom has 3 bags of 4 apples. He eats 2 apples. How many are left?"
+    result = await areflect(
+        question, model="local:smollm2-135m", strategy="contrast", samples=2, max_samples=2
+    )
+    samples = [d for d in result.drafts if d["round"] == 0]
+    assert len(samples) == 2 and samples[0]["text"] != samples[1]["text"]  # sampling is on
+    assert result.usage["calls"] == len(result.drafts) + len(result.critiques)
+    assert all(d["output_tokens"] > 0 for d in result.drafts)
+    if len(tally(result.drafts)) == 1:
+        assert result.stop_reason == "agreed" and not result.critiques
+    else:  # two different answers are a tie: the checklist and reconciliation run
+        assert len(result.critiques) == 1 and result.critiques[0]["text"].strip()
+        assert len(result.drafts) == 3 and result.drafts[2]["round"] == 1
+        assert result.stop_reason in ("reconciled", "voted")
+        assert answer_key(result.output) in leaders(result.drafts)

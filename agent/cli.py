@@ -212,6 +212,8 @@ class _View:
             out.print(f"\n[bold {colour}]⟲ reflection {event['round']}: {verdict}[/]{detail}")
         elif kind == "revision":
             out.print(f"\n[yellow]✎ revised answer:[/] {escape(event['output'])}")
+        elif kind == "tally":
+            out.print(f"\n[bold green]⟲ reflection: {escape(event['note'])}[/]")
         self.node = None
 
     def finish(self, result: ReflectionResult) -> None:

@@ -40,7 +40,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "max_seconds": 1_500,
     },
 }
-STRATEGIES = ("critique", "contrast")  # the first is the default
+STRATEGIES = ("contrast", "critique")  # the first is the default
 SAMPLE_TEMPERATURE = 0.7
 
 

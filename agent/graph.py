@@ -79,9 +79,9 @@ def create_reflection_graph(
         mode: ``"prompted"`` (think, check, revise), ``"vote"`` (majority of sampled
             solutions), ``"single"`` (one tagged call), ``"native"`` (the model's own
             reflection or thinking), ``"baseline"`` (plain).
-        strategy: How ``prompted`` checks: ``"critique"`` (a critic reviews the draft) or
-            ``"contrast"`` (sampled solutions are compared, and only disagreements are
-            critiqued and reconciled).
+        strategy: How ``prompted`` checks: ``"contrast"``, the default (sampled solutions
+            are compared; a clear majority answers, only a tie at the top is critiqued and
+            reconciled), or ``"critique"`` (a critic reviews the draft).
         critic_model: The model that critiques; defaults to ``model``.
         max_rounds: Most critique rounds; defaults to the effort preset.
         samples: Solutions ``contrast`` and ``vote`` draw first; defaults to the preset.

@@ -282,7 +282,9 @@ class Steps:
         drafts, critiques = state["drafts"], state["critiques"]
         if _samples(settings):
             chosen = choose_sampled(drafts)
-            errors = [c["error"] for c in critiques if chosen == len(drafts) - 1]
+            errors = [tally_note(drafts)]
+            _emit(runtime, {"event": "tally", "note": errors[0]})
+            errors += [c["error"] for c in critiques if chosen == len(drafts) - 1]
         else:
             chosen = choose_draft(drafts, critiques)
             errors = [
@@ -365,6 +367,19 @@ def choose_sampled(drafts: list[Draft]) -> int:
 def tally(drafts: list[Draft]) -> Counter[str]:
     """How many samples (first-round drafts) reached each answer."""
     return Counter(answer_key(d["output"]) for d in drafts if d["round"] == 0)
+
+
+def tally_note(drafts: list[Draft]) -> str:
+    """The sampled answers and their counts, as a reflection: the evidence the choice rests on.
+
+    Example: ``"5 solutions disagree: 12 ×3, 7 ×2"``.
+    """
+    counts = tally(drafts)
+    drawn = sum(counts.values())
+    if len(counts) == 1:
+        return f"all {drawn} solutions agree: {next(iter(counts)) or '(no answer)'}"
+    spread = ", ".join(f"{key or '(no answer)'} ×{n}" for key, n in counts.most_common())
+    return f"{drawn} solutions disagree: {spread}"
 
 
 def leaders(drafts: list[Draft]) -> set[str]:

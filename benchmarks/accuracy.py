@@ -2,6 +2,7 @@
 
 Command:
     .venv/bin/python benchmarks/accuracy.py --limit 100 --modes baseline,single,prompted
+    .venv/bin/python benchmarks/accuracy.py --offset 50 --limit 150 --modes prompted:contrast
 
 Reads the GSM8K test set from ../shared/data/gsm8k/test.jsonl (not copied into the repo),
 runs each question once per mode on the embedded model with greedy decoding, and writes
@@ -27,19 +28,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default=str(GSM8K))
     parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--offset", type=int, default=0, help="skip the first N questions")
     parser.add_argument("--modes", default="baseline,single,prompted")
     parser.add_argument("--model", default="local:qwen2.5-coder-1.5b")
     parser.add_argument("--effort", default="medium")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
-    name = args.name or f"gsm8k-{args.limit}"
+    first = args.offset + 1
+    name = args.name or (
+        f"gsm8k-{first}-{args.offset + args.limit}" if args.offset else f"gsm8k-{args.limit}"
+    )
     out = HERE / "results" / f"{name}.jsonl"
-    records = load_dataset(args.dataset, limit=args.limit)
+    records = load_dataset(args.dataset, limit=args.offset + args.limit)[args.offset :]
     started = time.perf_counter()
     comparison = run_comparison(
-        records, modes=args.modes.split(","), models=[args.model], out=out,
-        concurrency=args.concurrency, effort=args.effort, temperature=0,
+        records,
+        modes=args.modes.split(","),
+        models=[args.model],
+        out=out,
+        concurrency=args.concurrency,
+        effort=args.effort,
+        temperature=0,
     )
     comparison.config.update(machine=machine(), wall_seconds=round(time.perf_counter() - started))
     comparison.save(out.with_suffix(""))

@@ -42,7 +42,7 @@ def test_ask_streams_thinking_then_reflections_then_the_answer(model: ScriptedCh
         [tagged("The answer is 7.", "3 + 4 = 7"), tagged("The answer is 12.", "3 × 4 = 12")],
         ["VERDICT: REVISE\nERROR: multiply, do not add", "VERDICT: PASS"],
     )
-    result = runner.invoke(cli.app, ["ask", Q])
+    result = runner.invoke(cli.app, ["ask", Q, "--strategy", "critique"])
     assert result.exit_code == 0, result.output
     text = result.stdout
     marks = [
@@ -60,13 +60,15 @@ def test_ask_streams_thinking_then_reflections_then_the_answer(model: ScriptedCh
 
 def test_hide_thinking_prints_only_the_answer(model: ScriptedChatModel) -> None:
     script(model, [tagged("The answer is 12.", "3 × 4 = 12")], ["VERDICT: PASS"])
-    result = runner.invoke(cli.app, ["ask", Q, "--hide-thinking"])
+    result = runner.invoke(cli.app, ["ask", Q, "--hide-thinking", "--strategy", "critique"])
     assert result.exit_code == 0 and result.stdout.strip() == "The answer is 12."
 
 
 def test_json_prints_every_field_of_the_result(model: ScriptedChatModel) -> None:
     script(model, [tagged("The answer is 12.")], ["VERDICT: PASS"])
-    result = runner.invoke(cli.app, ["ask", Q, "--json", "--mode", "prompted", "--effort", "low"])
+    result = runner.invoke(
+        cli.app, ["ask", Q, "--json", "--strategy", "critique", "--effort", "low"]
+    )
     data = json.loads(result.stdout)
     assert set(data) == set(ReflectionResult.__dataclass_fields__)
     assert (data["output"], data["stop_reason"], data["question"]) == (
@@ -86,6 +88,8 @@ def test_options_reach_the_graph(model: ScriptedChatModel) -> None:
             "--json",
             "--max-rounds",
             "0",
+            "--strategy",
+            "critique",
             "--system",
             "Answer in French.",
             "--model",
@@ -149,8 +153,26 @@ def test_debug_shows_the_exception(model: ScriptedChatModel) -> None:
     assert result.exit_code != 0 and isinstance(result.exception, ConnectionError)
 
 
+def test_the_default_compares_solutions_and_shows_the_tally(model: ScriptedChatModel) -> None:
+    script(model, ["3 × 4 = 12.\n\nSo 12.", "3 + 4 = 7.\n\nSo 7.", "3 × 4 = 12.\n\nSo 12."] * 2)
+    result = runner.invoke(cli.app, ["ask", Q])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    marks = [
+        "── thinking ──",
+        "3 × 4 = 12.",
+        "⟲ solution 2: So 7.",
+        "⟲ solution 3: So 12.",
+        "⟲ reflection: 4 solutions disagree: 12 ×3, 7 ×1",
+        "stopped: voted",
+        "Answer:\nSo 12.",
+    ]
+    positions = [text.index(m) for m in marks]
+    assert positions == sorted(positions)
+
+
 def test_ctrl_c_stops_cleanly_and_prints_the_latest_draft(model: ScriptedChatModel) -> None:
-    script(model, [tagged("The answer is 12.")], [KeyboardInterrupt()])
+    script(model, ["3 × 4 = 12.\n\nThe answer is 12.", KeyboardInterrupt()])
     result = runner.invoke(cli.app, ["ask", Q])
     assert result.exit_code == 130
     assert (

@@ -53,6 +53,7 @@ async def test_agreeing_samples_are_accepted_without_a_critique() -> None:
     assert result.critiques == []
     assert result.output == "So Tom has \\(\\boxed{12}\\) apples."
     assert result.thinking == "3 bags of 4 apples."
+    assert result.reflections == ["all 3 solutions agree: 12"]
     assert result.usage["calls"] == 3
 
 
@@ -105,7 +106,7 @@ async def test_a_tie_is_contrasted_then_reconciled() -> None:
     assert checklist in reconcile_prompt and "3 + 4 = 7" in reconcile_prompt
     assert (result.stop_reason, result.rounds, result.chosen) == ("reconciled", 1, 5)
     assert "12" in result.output  # the vote alone would have kept the plain answer, 7
-    assert result.reflections == [checklist]
+    assert result.reflections == ["5 solutions disagree: 7 ×2, 12 ×2, 5 ×1", checklist]
     assert [c["verdict"] for c in result.critiques] == ["revise"]
     assert len(result.drafts) == 6  # every sample kept
 
@@ -115,6 +116,7 @@ async def test_a_clear_leader_is_the_answer_without_a_critique() -> None:
     result = await areflect(Q, model=model, strategy="contrast")
     assert roles(model) == ["generator"] * 4
     assert result.stop_reason == "voted" and "12" in result.output
+    assert result.reflections == ["4 solutions disagree: 12 ×3, 7 ×1"]
 
 
 async def test_a_reconciliation_that_invents_a_new_answer_loses_to_the_vote() -> None:
@@ -172,7 +174,7 @@ def test_split_conclusion_never_loses_text(paragraphs: list[str]) -> None:
 
 
 async def test_bad_strategy_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match="unknown strategy 'debate': use critique or contrast"):
+    with pytest.raises(ConfigError, match="unknown strategy 'debate': use contrast or critique"):
         await areflect(Q, model=scripted([]), strategy="debate")
 
 

@@ -42,7 +42,7 @@ async def test_prompted_accepts_a_draft_the_critic_passes() -> None:
     model = scripted(
         [tagged("The answer is 12.", "3 × 4 = 12", "3 × 4 is 12, right.")], ["VERDICT: PASS"]
     )
-    result = await areflect(Q, model=model)
+    result = await areflect(Q, model=model, strategy="critique")
     assert result.output == "The answer is 12."
     assert result.thinking == "3 × 4 = 12"
     assert result.reflections == ["3 × 4 is 12, right."]
@@ -66,7 +66,7 @@ async def test_a_concrete_error_leads_to_a_revision_that_is_checked_again() -> N
             "VERDICT: PASS",
         ],
     )
-    result = await areflect(Q, model=model)
+    result = await areflect(Q, model=model, strategy="critique")
     assert result.output == "The answer is 12."
     assert (result.chosen, result.rounds, result.stop_reason) == (1, 2, "accepted")
     assert len(result.drafts) == 2 and result.drafts[0]["output"] == "The answer is 7."
@@ -81,7 +81,7 @@ async def test_a_concrete_error_leads_to_a_revision_that_is_checked_again() -> N
 @pytest.mark.parametrize("critique", ["VERDICT: REVISE", "I am not sure about this one.", ""])
 async def test_no_concrete_error_keeps_the_draft(critique: str) -> None:
     model = scripted([tagged("The answer is 12.")], [critique])
-    result = await areflect(Q, model=model)
+    result = await areflect(Q, model=model, strategy="critique")
     assert (result.output, result.stop_reason, len(result.drafts)) == (
         "The answer is 12.",
         "accepted",
@@ -96,7 +96,7 @@ async def test_a_revision_with_the_same_answer_stops_as_converged() -> None:
         [tagged("The answer is 12."), tagged("The answer is 12.", "checked again")],
         ["VERDICT: REVISE\nERROR: step 2 is wrong"],
     )
-    result = await areflect(Q, model=model)
+    result = await areflect(Q, model=model, strategy="critique")
     assert (result.stop_reason, len(result.drafts), result.rounds) == ("converged", 2, 1)
     assert roles(model) == ["generator", "critic", "generator"]
 
@@ -104,7 +104,7 @@ async def test_a_revision_with_the_same_answer_stops_as_converged() -> None:
 async def test_max_rounds_bounds_the_loop_and_keeps_every_draft() -> None:
     revise = [f"VERDICT: REVISE\nERROR: slip {i}" for i in range(10)]
     model = scripted([tagged(f"The answer is {i}.") for i in range(10)], revise)
-    result = await areflect(Q, model=model, max_rounds=2)
+    result = await areflect(Q, model=model, max_rounds=2, strategy="critique")
     assert (result.stop_reason, result.rounds) == ("max_rounds", 2)
     assert [d["output"] for d in result.drafts] == [f"The answer is {i}." for i in range(3)]
     assert len(result.critiques) == 2
@@ -114,20 +114,20 @@ async def test_max_rounds_bounds_the_loop_and_keeps_every_draft() -> None:
 
 async def test_max_rounds_zero_never_calls_the_critic() -> None:
     model = scripted([tagged("12")])
-    result = await areflect(Q, model=model, max_rounds=0)
+    result = await areflect(Q, model=model, max_rounds=0, strategy="critique")
     assert (result.stop_reason, roles(model)) == ("max_rounds", ["generator"])
 
 
 async def test_token_budget_stops_before_the_next_call() -> None:
     model = scripted([tagged("The answer is 12.")], ["VERDICT: PASS"])
-    result = await areflect(Q, model=model, max_tokens=10)
+    result = await areflect(Q, model=model, max_tokens=10, strategy="critique")
     assert (result.stop_reason, roles(model)) == ("token_budget", ["generator"])
     assert result.output == "The answer is 12."
 
 
 async def test_time_budget_stops_before_the_next_call() -> None:
     model = scripted([tagged("The answer is 12.")], ["VERDICT: PASS"])
-    result = await areflect(Q, model=model, max_seconds=0)
+    result = await areflect(Q, model=model, max_seconds=0, strategy="critique")
     assert (result.stop_reason, roles(model)) == ("time_budget", ["generator"])
 
 
@@ -137,7 +137,7 @@ async def test_a_rejected_revision_falls_back_to_the_first_draft() -> None:
         [tagged("The answer is 12."), tagged("The answer is 9.")],
         ["VERDICT: REVISE\nERROR: step 1 is wrong", long_rejection],
     )
-    result = await areflect(Q, model=model, max_rounds=5, max_tokens=2000)
+    result = await areflect(Q, model=model, max_rounds=5, max_tokens=2000, strategy="critique")
     # Both drafts were rejected and the budget is spent before a third: the first stands.
     assert (result.stop_reason, len(result.drafts), result.chosen) == ("token_budget", 2, 0)
     assert result.output == "The answer is 12."
@@ -201,7 +201,7 @@ async def test_native_thinkers_get_no_system_prompt_and_their_reasoning_is_kept(
 async def test_critic_can_be_another_model() -> None:
     generator = scripted([tagged("12")])
     critic = scripted([], ["VERDICT: PASS"])
-    result = await areflect(Q, model=generator, critic_model=critic)
+    result = await areflect(Q, model=generator, critic_model=critic, strategy="critique")
     assert roles(generator) == ["generator"] and roles(critic) == ["critic"]
     assert result.stop_reason == "accepted"
 
@@ -212,7 +212,7 @@ async def test_critic_can_be_another_model() -> None:
 )
 async def test_runtime_context_overrides_the_defaults(context: Any) -> None:
     model = scripted([tagged("12")], ["VERDICT: PASS"])
-    app = create_reflection_graph(model).compile()
+    app = create_reflection_graph(model, strategy="critique").compile()
     out = await app.ainvoke({"question": Q}, context=context)
     assert (out["result"]["mode"], roles(model)) == ("single", ["generator"])
 
@@ -220,7 +220,7 @@ async def test_runtime_context_overrides_the_defaults(context: Any) -> None:
 async def test_a_parent_without_a_context_schema_hands_down_a_raw_dict() -> None:
     model = scripted([tagged("12")], ["VERDICT: PASS"])
     parent = StateGraph(MessagesState)
-    parent.add_node("reflect", create_reflection_graph(model).compile())
+    parent.add_node("reflect", create_reflection_graph(model, strategy="critique").compile())
     parent.add_edge(START, "reflect")
     out = await parent.compile().ainvoke(
         {"messages": [HumanMessage(Q)]}, context={"mode": "single", "unrelated": 1}
@@ -234,14 +234,14 @@ async def test_a_foreign_context_object_is_ignored() -> None:
         mode: str = "shouting"
 
     model = scripted([tagged("12")], ["VERDICT: PASS"])
-    app = create_reflection_graph(model).compile()
+    app = create_reflection_graph(model, strategy="critique").compile()
     out = await app.ainvoke({"question": Q}, context=ParentContext())
     assert out["result"]["mode"] == "prompted"
 
 
 async def test_graph_appends_one_ai_message_with_reasoning_blocks() -> None:
     model = scripted([tagged("The answer is 12.", "3 × 4 = 12")], ["VERDICT: PASS"])
-    app = create_reflection_graph(model).compile()
+    app = create_reflection_graph(model, strategy="critique").compile()
     out = await app.ainvoke({"messages": [HumanMessage(Q)]})
     assert [m.type for m in out["messages"]] == ["human", "ai"]
     answer = out["messages"][-1]
@@ -262,7 +262,7 @@ async def test_embeds_in_a_parent_graph_as_a_plain_node() -> None:
 
     parent = StateGraph(MessagesState)
     parent.add_node("plan", plan)
-    parent.add_node("reflect", create_reflection_graph(model).compile())
+    parent.add_node("reflect", create_reflection_graph(model, strategy="critique").compile())
     parent.add_node("shout", shout)
     parent.add_edge(START, "plan")
     parent.add_edge("plan", "reflect")
@@ -276,7 +276,7 @@ async def test_embeds_in_a_parent_graph_as_a_plain_node() -> None:
 
 async def test_a_second_question_on_a_thread_starts_fresh() -> None:
     model = scripted([tagged("12"), tagged("7")], ["VERDICT: PASS", "VERDICT: PASS"])
-    app = create_reflection_graph(model).compile(checkpointer=InMemorySaver())
+    app = create_reflection_graph(model, strategy="critique").compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "chat"}}
     await app.ainvoke({"messages": [HumanMessage(Q)]}, config)
     out = await app.ainvoke({"messages": [HumanMessage("And 3 + 4?")]}, config)
@@ -290,7 +290,7 @@ async def test_streaming_reports_each_phase_in_order_and_tells_critic_tokens_apa
         [tagged("The answer is 7."), tagged("The answer is 12.")],
         ["VERDICT: REVISE\nERROR: multiply, do not add", "VERDICT: PASS"],
     )
-    app = create_reflection_graph(model).compile()
+    app = create_reflection_graph(model, strategy="critique").compile()
     timeline: list[tuple[str, str]] = []
     async for mode, payload in app.astream({"question": Q}, stream_mode=["messages", "custom"]):
         if mode == "custom":
@@ -326,15 +326,15 @@ async def test_empty_question_and_bad_options_are_clear_errors() -> None:
     with pytest.raises(ConfigError, match=r"unknown mode 'loud'.*prompted"):
         create_reflection_graph(scripted([]), mode="loud")
     with pytest.raises(ConfigError, match="unknown effort"):
-        create_reflection_graph(scripted([]), effort="max")
-    app = create_reflection_graph(scripted([])).compile()
+        create_reflection_graph(scripted([]), effort="max", strategy="critique")
+    app = create_reflection_graph(scripted([]), strategy="critique").compile()
     with pytest.raises(ConfigError, match="no question"):
         await app.ainvoke({"messages": []})
 
 
 async def test_transient_failures_are_retried() -> None:
     model = scripted([ConnectionError("reset"), tagged("12")], ["VERDICT: PASS"])
-    result = await areflect(Q, model=model)
+    result = await areflect(Q, model=model, strategy="critique")
     assert result.output == "12" and roles(model) == ["generator", "generator", "critic"]
 
 
@@ -342,7 +342,7 @@ async def test_a_failure_after_retries_keeps_what_was_computed() -> None:
     down = ConnectionError("connection refused")
     model = scripted([tagged("The answer is 12.")], [down, down, down])
     with pytest.raises(ModelError, match="cannot reach the model server") as caught:
-        await areflect(Q, model=model)
+        await areflect(Q, model=model, strategy="critique")
     partial = caught.value.partial
     assert partial is not None and partial.drafts[0]["output"] == "The answer is 12."
     assert "\n" not in str(caught.value)
@@ -406,7 +406,7 @@ def test_budgets_hold_under_any_model_behaviour(
 
 
 def test_the_drawn_graph_has_the_loop_and_nothing_else() -> None:
-    drawn = create_reflection_graph(scripted([])).compile().get_graph()
+    drawn = create_reflection_graph(scripted([]), strategy="critique").compile().get_graph()
     edges = {(e.source, e.target) for e in drawn.edges}
     assert edges == {
         ("__start__", "intake"),
@@ -443,7 +443,7 @@ async def test_a_model_the_caller_passed_in_is_not_closed() -> None:
 
 async def test_a_failed_model_call_does_not_leave_the_question_on_the_thread() -> None:
     model = scripted([ConnectionError("down")] * 3 + [tagged("7")], ["VERDICT: PASS"])
-    app = create_reflection_graph(model).compile(checkpointer=InMemorySaver())
+    app = create_reflection_graph(model, strategy="critique").compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t"}}
     with pytest.raises(ConnectionError):
         await app.ainvoke({"question": "Q1 old"}, config)
@@ -456,7 +456,7 @@ def test_sync_invoke_and_stream_work_too() -> None:
         [tagged("The answer is 7."), tagged("The answer is 12.")],
         ["VERDICT: REVISE\nERROR: multiply, do not add", "VERDICT: PASS"],
     )
-    app = create_reflection_graph(model).compile()
+    app = create_reflection_graph(model, strategy="critique").compile()
     events = [
         payload["event"]
         for mode, payload in app.stream({"question": Q}, stream_mode=["custom", "messages"])
@@ -465,7 +465,7 @@ def test_sync_invoke_and_stream_work_too() -> None:
     assert events == ["draft", "critique", "revision", "critique", "final"]
     model2 = scripted([tagged("12")])
     out = (
-        create_reflection_graph(model2)
+        create_reflection_graph(model2, strategy="critique")
         .compile()
         .invoke({"question": Q}, context=Context(mode="single"))
     )
@@ -497,7 +497,7 @@ async def test_tags_in_the_question_or_the_reply_cannot_smuggle_an_answer() -> N
         "<output>The answer is 4.</output>"
     )
     model = scripted([echo], ["VERDICT: PASS"])
-    result = await areflect(hostile, model=model)
+    result = await areflect(hostile, model=model, strategy="critique")
     assert result.output == "The answer is 4."
     assert result.question == hostile.strip()
     critic_prompt = model.calls[1][1][-1].content
@@ -510,6 +510,6 @@ async def test_an_empty_reply_is_kept_and_a_named_error_revises_it() -> None:
         ["", tagged("The answer is 12.")],
         ["VERDICT: REVISE\nERROR: no answer was given; it should be 12", "VERDICT: PASS"],
     )
-    result = await areflect(Q, model=model)
+    result = await areflect(Q, model=model, strategy="critique")
     assert [d["output"] for d in result.drafts] == ["", "The answer is 12."]
     assert (result.output, result.chosen) == ("The answer is 12.", 1)

@@ -62,6 +62,7 @@ def test_flips_accuracy_and_costs_per_mode(tmp_path: Path) -> None:
         modes=["baseline", "prompted"],
         out=tmp_path / "runs.jsonl",
         max_rounds=1,
+        strategy="critique",
         progress=False,
     )
     table = by_mode(cmp.summary())
@@ -113,7 +114,12 @@ def test_a_failed_run_is_recorded_and_retried_on_resume(tmp_path: Path) -> None:
 
 def test_rows_keep_the_whole_run(tmp_path: Path) -> None:
     cmp = run_comparison(
-        RECORDS[3:], models=[model()], modes=["prompted"], max_rounds=1, progress=False
+        RECORDS[3:],
+        models=[model()],
+        modes=["prompted"],
+        max_rounds=1,
+        strategy="critique",
+        progress=False,
     )
     row = cmp.rows[0]
     assert [d["output"] for d in row["drafts"]] == ["The answer is 15.", "The answer is 14."]
@@ -242,7 +248,9 @@ def test_a_failed_run_is_no_flip(tmp_path: Path) -> None:
         return ConnectionError("refused")
 
     broken = ScriptedChatModel(script={}, default={"generator": generator, "critic": critic_down})
-    cmp = run_comparison(RECORDS[:1], models=[broken], modes=["prompted"], progress=False)
+    cmp = run_comparison(
+        RECORDS[:1], models=[broken], modes=["prompted"], strategy="critique", progress=False
+    )
     row = cmp.rows[0]
     assert row["error"] and row["first_correct"] and not row["correct"]
     assert cmp.summary().loc[0, "right_to_wrong"] == 0

@@ -25,13 +25,13 @@ async def test_a_run_that_failed_resumes_without_redoing_finished_steps(tmp_path
         [ValueError("critic crashed"), "VERDICT: REVISE\nERROR: 3 + 4 should be 3 × 4", "PASS"],
     )
     with pytest.raises(ModelError) as failed:
-        await areflect(Q, model=model, checkpoint=db)
+        await areflect(Q, model=model, checkpoint=db, strategy="critique")
     assert failed.value.partial is not None
     saved = failed.value.partial.drafts
     assert [d["output"] for d in saved] == ["The answer is 7."]
 
     calls_before = len(model.calls)
-    result = await areflect(Q, model=model, checkpoint=db)
+    result = await areflect(Q, model=model, checkpoint=db, strategy="critique")
     roles = [role for role, _ in model.calls[calls_before:]]
     assert roles == ["critic", "generator", "critic"]  # the first draft is not asked again
     assert result.drafts[0] == saved[0]  # same text, same timing: the saved draft itself
@@ -42,9 +42,9 @@ async def test_a_run_that_failed_resumes_without_redoing_finished_steps(tmp_path
 async def test_a_finished_run_asked_again_returns_the_saved_answer(tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
     model = scripted([tagged("The answer is 12.")], ["VERDICT: PASS"])
-    first = await areflect(Q, model=model, checkpoint=db)
+    first = await areflect(Q, model=model, checkpoint=db, strategy="critique")
     calls = len(model.calls)
-    again = await areflect(Q, model=model, checkpoint=db)
+    again = await areflect(Q, model=model, checkpoint=db, strategy="critique")
     assert len(model.calls) == calls
     assert again.to_dict() == first.to_dict()
 
@@ -52,17 +52,19 @@ async def test_a_finished_run_asked_again_returns_the_saved_answer(tmp_path: Pat
 async def test_other_settings_or_another_thread_start_afresh(tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
     model = scripted([tagged("The answer is 12.")] * 3, ["VERDICT: PASS"] * 3)
-    await areflect(Q, model=model, checkpoint=db)
-    await areflect(Q, model=model, checkpoint=db, effort="low")
-    await areflect(Q, model=model, checkpoint=db, thread_id="mine")
+    await areflect(Q, model=model, checkpoint=db, strategy="critique")
+    await areflect(Q, model=model, checkpoint=db, effort="low", strategy="critique")
+    await areflect(Q, model=model, checkpoint=db, thread_id="mine", strategy="critique")
     assert len(model.calls) == 6
 
 
 async def test_a_new_question_on_a_thread_continues_the_conversation(tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
     model = scripted([tagged("The answer is 12."), tagged("The answer is 24.")], ["PASS", "PASS"])
-    await areflect(Q, model=model, checkpoint=db, thread_id="chat")
-    result = await areflect("And twice that?", model=model, checkpoint=db, thread_id="chat")
+    await areflect(Q, model=model, checkpoint=db, thread_id="chat", strategy="critique")
+    result = await areflect(
+        "And twice that?", model=model, checkpoint=db, thread_id="chat", strategy="critique"
+    )
     asked = model.calls[2][1]
     assert any(m.content == Q for m in asked)
     assert result.output == "The answer is 24."
@@ -70,4 +72,6 @@ async def test_a_new_question_on_a_thread_continues_the_conversation(tmp_path: P
 
 async def test_a_checkpoint_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist; create it first"):
-        await areflect(Q, model=scripted([]), checkpoint=tmp_path / "nope" / "runs.sqlite")
+        await areflect(
+            Q, model=scripted([]), checkpoint=tmp_path / "nope" / "runs.sqlite", strategy="critique"
+        )

@@ -27,7 +27,7 @@ def final_number(text: str) -> float | None:
 
 @pytest.mark.parametrize(("question", "answer"), [EGGS, MONEY])
 async def test_prompted_loop_on_the_embedded_model(question: str, answer: int) -> None:
-    result = await areflect(question, model=DEFAULT_MODEL)
+    result = await areflect(question, model=DEFAULT_MODEL, strategy="critique")
     assert final_number(result.output) == answer, result.to_tagged()
     assert result.thinking.strip()
     # The critic's verdict was read from real model text, not defaulted.
@@ -36,6 +36,22 @@ async def test_prompted_loop_on_the_embedded_model(question: str, answer: int) -
     )
     assert result.stop_reason in ("accepted", "converged", "max_rounds")
     assert result.usage["input_tokens"] > 100 and result.usage["output_tokens"] > 5
+    assert result.usage["calls"] == len(result.drafts) + len(result.critiques)
+
+
+async def test_the_default_strategy_compares_real_samples_on_the_embedded_model() -> None:
+    from agent.nodes import tally
+
+    result = await areflect(EGGS[0], model=DEFAULT_MODEL, effort="low")
+    assert final_number(result.output) == EGGS[1], result.to_tagged()
+    samples = [d for d in result.drafts if d["round"] == 0]
+    assert len(samples) >= 2
+    counts = tally(result.drafts)
+    settled = ("agreed",) if len(counts) == 1 else ("voted", "reconciled")
+    assert result.stop_reason in settled, counts
+    assert result.reflections[0].startswith(f"all {len(samples)} solutions agree") == (
+        len(counts) == 1
+    )
     assert result.usage["calls"] == len(result.drafts) + len(result.critiques)
 
 
@@ -48,7 +64,9 @@ async def test_single_mode_through_an_openai_compatible_server(openai_server: st
 
 
 async def test_prompted_loop_through_an_openai_compatible_server(openai_server: str) -> None:
-    result = await areflect(MONEY[0], model=f"{openai_server}#qwen", effort="low", temperature=0)
+    result = await areflect(
+        MONEY[0], model=f"{openai_server}#qwen", effort="low", strategy="critique", temperature=0
+    )
     assert final_number(result.output) == MONEY[1], result.to_tagged()
     assert result.critiques[0]["verdict"] in ("pass", "revise")
     assert result.usage["output_tokens"] > 5

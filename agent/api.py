@@ -42,7 +42,7 @@ async def areflect(
     checkpoint: str | Path | None = None,
     thread_id: str | None = None,
 ) -> ReflectionResult:
-    """Answer a question with thinking, critique and (only on a concrete error) revision.
+    """Answer a question, then check it: by comparing samples (the default) or by critique.
 
     Takes the options of ``create_reflection_graph``, and two for runs that must survive a
     crash: ``checkpoint``, a SQLite file where every finished step is saved, and
@@ -156,7 +156,7 @@ def reflect(question: str, **options: Any) -> ReflectionResult:
     Example:
         >>> result = reflect("What is 17 * 23?", model="local:qwen2.5-coder-1.5b")  # doctest: +SKIP
         >>> result.output, result.stop_reason  # doctest: +SKIP
-        ('17 × 23 = 391. The answer is 391.', 'accepted')
+        ('17 × 23 = 391. The answer is 391.', 'agreed')
     """
     return run_sync(areflect(question, **options))
 

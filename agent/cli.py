@@ -76,9 +76,14 @@ def ask(
     ] = "prompted",
     strategy: Annotated[
         str | None,
-        typer.Option(help="How prompted checks: critique (self-review) or contrast (samples)."),
+        typer.Option(
+            help="How prompted checks: contrast (compare samples) [default] or critique "
+            "(self-review)."
+        ),
     ] = None,
-    max_rounds: Annotated[int | None, typer.Option(help="Most critique rounds.")] = None,
+    max_rounds: Annotated[
+        int | None, typer.Option(help="Most critique rounds (contrast: 0 never critiques a tie).")
+    ] = None,
     samples: Annotated[
         int | None, typer.Option(help="Solutions contrast and vote draw first.")
     ] = None,
@@ -101,7 +106,7 @@ def ask(
     ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
-    """Answer QUESTION, streaming the thinking, each critique and revision, then the answer."""
+    """Answer QUESTION, streaming the thinking, each solution or critique, then the answer."""
     if question is None or question == "-":
         question = "" if sys.stdin.isatty() else sys.stdin.read()
     if not question.strip():
@@ -312,7 +317,9 @@ def compare(
         typer.Option(help="Runs in flight at once [default: 1 for local models, else 4]."),
     ] = None,
     effort: Annotated[str, typer.Option(help="low | medium | high.")] = "medium",
-    max_rounds: Annotated[int | None, typer.Option(help="Most critique rounds.")] = None,
+    max_rounds: Annotated[
+        int | None, typer.Option(help="Most critique rounds (contrast: 0 never critiques a tie).")
+    ] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     judge_model: Annotated[
         str | None, typer.Option(help="Grade text answers with this model.")

@@ -1,4 +1,8 @@
-"""The reflection graph: answer → critique → revise → critique … → finalize."""
+"""The reflection graph: answer, then sampling and contrast, or critique and revision.
+
+Default: answer → sample … → (on a tie) contrast → reconcile → finalize.
+Strategy ``critique``: answer → critique → revise → critique … → finalize.
+"""
 
 from __future__ import annotations
 
@@ -76,7 +80,7 @@ def create_reflection_graph(
         model: The generator: ``"local:qwen2.5-coder-1.5b"``, ``"ollama:llama3.1"``,
             ``"openai:gpt-4o-mini"``, an OpenAI-compatible server's base URL, or a chat model.
             ``None`` means ``$REFLECT_MODEL``, else the embedded local model.
-        mode: ``"prompted"`` (think, check, revise), ``"vote"`` (majority of sampled
+        mode: ``"prompted"`` (answer, then check by ``strategy``), ``"vote"`` (majority of sampled
             solutions), ``"single"`` (one tagged call), ``"native"`` (the model's own
             reflection or thinking), ``"baseline"`` (plain).
         strategy: How ``prompted`` checks: ``"contrast"``, the default (sampled solutions

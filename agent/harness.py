@@ -249,6 +249,9 @@ async def arun_comparison(
         )
     if concurrency < 1:
         raise ConfigError("concurrency must be 1 or more")
+    if "prompted" in modes and not options.get("strategy"):
+        # Name the default, so a results file never mixes runs of two defaults.
+        options = {**options, "strategy": STRATEGIES[0]}
     labels = [spec_label(m) for m in models]
     config = {
         "modes": list(modes),

@@ -280,11 +280,12 @@ class Steps:
         """Choose the draft that earned its place and append the answer as an AI message."""
         settings = self.settings(runtime)
         drafts, critiques = state["drafts"], state["critiques"]
+        evidence: list[str] = []
         if _samples(settings):
             chosen = choose_sampled(drafts)
-            errors = [tally_note(drafts)]
-            _emit(runtime, {"event": "tally", "note": errors[0]})
-            errors += [c["error"] for c in critiques if chosen == len(drafts) - 1]
+            evidence = [tally_note(drafts)]
+            _emit(runtime, {"event": "tally", "note": evidence[0]})
+            errors = [c["error"] for c in critiques if chosen == len(drafts) - 1]
         else:
             chosen = choose_draft(drafts, critiques)
             errors = [
@@ -295,7 +296,7 @@ class Steps:
             question=state["asked"],
             output=best["output"],
             thinking=best["thinking"],
-            reflections=[*best["reflections"], *errors],
+            reflections=[*evidence, *best["reflections"], *errors],
             drafts=drafts,
             critiques=critiques,
             chosen=chosen,
@@ -376,10 +377,20 @@ def tally_note(drafts: list[Draft]) -> str:
     """
     counts = tally(drafts)
     drawn = sum(counts.values())
+    names = {key: _short(key) for key in counts}
+    if drawn == 1:
+        return f"1 solution: {names[next(iter(counts))]}"
     if len(counts) == 1:
-        return f"all {drawn} solutions agree: {next(iter(counts)) or '(no answer)'}"
-    spread = ", ".join(f"{key or '(no answer)'} ×{n}" for key, n in counts.most_common())
+        return f"all {drawn} solutions agree: {names[next(iter(counts))]}"
+    spread = ", ".join(f"{names[key]} ×{n}" for key, n in counts.most_common())
     return f"{drawn} solutions disagree: {spread}"
+
+
+def _short(key: str, limit: int = 30) -> str:
+    """An answer key fit for one line; text answers can be whole sentences."""
+    if not key:
+        return "(no answer)"
+    return key if len(key) <= limit else key[: limit - 1].rstrip() + "…"
 
 
 def leaders(drafts: list[Draft]) -> set[str]:

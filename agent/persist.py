@@ -14,6 +14,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 
+from agent.context import STRATEGIES
 from agent.errors import ConfigError
 
 
@@ -39,6 +40,8 @@ async def open_checkpointer(path: str | Path) -> AsyncIterator[BaseCheckpointSav
 
 def thread_for(question: str, settings: dict[str, Any]) -> str:
     """A thread id that the same question asked with the same settings always gets back."""
+    # The default strategy is named, so a run saved under another default never resumes.
+    settings = {**settings, "strategy": settings.get("strategy") or STRATEGIES[0]}
     blob = json.dumps([question.strip(), {k: str(v) for k, v in sorted(settings.items())}])
     return "reflect-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 

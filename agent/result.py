@@ -15,7 +15,7 @@ MODES: tuple[str, ...] = ("prompted", "vote", "single", "native", "baseline")
 StopReason = Literal[
     "answered",  # single, native and baseline: one call, no loop
     "agreed",  # contrast and vote: every sampled solution reached the same answer
-    "voted",  # vote: the most common answer of disagreeing samples
+    "voted",  # contrast and vote: the most common answer of disagreeing samples
     "reconciled",  # contrast: the disagreements were listed and reconciled into one answer
     "accepted",  # the critique found no concrete error
     "converged",  # a revision came back with the same answer as the draft it revised
@@ -82,8 +82,8 @@ class ReflectionResult:
         question: The question answered.
         output: The final answer (the ``<output>`` section of the chosen draft).
         thinking: The chosen draft's reasoning.
-        reflections: The chosen draft's own reflections, then each critique that led to a
-            revision, in order.
+        reflections: For sampled runs first the tally of their answers; then the chosen
+            draft's own reflections; then each critique that led to the chosen revision.
         drafts: Every draft, first generation first; none is ever dropped.
         critiques: Every critique.
         chosen: Index in ``drafts`` of the draft whose answer is ``output``.

@@ -196,3 +196,21 @@ async def test_the_harness_runs_strategies_side_by_side(tmp_path: Any) -> None:
     assert all(r["correct"] for r in comparison.rows)
     with pytest.raises(ConfigError, match="prompted:STRATEGY"):
         await arun_comparison([], modes=["vote:contrast"], models=[model], progress=False)
+
+
+def test_the_tally_note_counts_answers_in_one_short_line() -> None:
+    from agent.nodes import tally_note
+
+    assert tally_note([draft("So 12.")]) == "1 solution: 12"
+    assert tally_note([draft("So 12."), draft("It is 12.00")]) == "all 2 solutions agree: 12"
+    long = "Paris is the capital city of the French Republic."
+    note = tally_note([draft(long), draft(long), draft("Lyon."), draft("")])
+    assert note == "4 solutions disagree: paris is the capital city of… ×2, lyon ×1, (no answer) ×1"
+    assert tally_note([draft("So 12."), draft("So 7.", round_=1)]) == "1 solution: 12"
+
+
+async def test_the_tally_comes_before_a_sample_s_own_reflections() -> None:
+    tagged_reply = "<thinking>3 × 4<reflection>ok</reflection></thinking><output>12</output>"
+    model = scripted([tagged_reply] * 3)
+    result = await areflect(Q, model=model, strategy="contrast")
+    assert result.reflections == ["all 3 solutions agree: 12", "ok"]

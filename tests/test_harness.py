@@ -271,3 +271,18 @@ def test_credentials_in_a_model_url_never_reach_the_results_file(tmp_path: Path)
     assert comparison.rows[0]["error"]  # the server is not there; the run is recorded
     for file in tmp_path.iterdir():
         assert secret not in file.read_text(encoding="utf-8"), file.name
+
+
+def test_a_results_file_never_mixes_two_strategies_under_prompted(tmp_path: Path) -> None:
+    out = tmp_path / "runs.jsonl"
+    run_comparison(
+        RECORDS[:1],
+        models=[model()],
+        modes=["prompted"],
+        strategy="critique",
+        out=out,
+        progress=False,
+    )
+    with pytest.raises(ConfigError, match="other settings"):
+        run_comparison(RECORDS[:1], models=[model()], modes=["prompted"], out=out, progress=False)
+    assert load_comparison(out).config["options"]["strategy"] == "critique"

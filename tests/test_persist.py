@@ -75,3 +75,33 @@ async def test_a_checkpoint_in_a_missing_folder_is_a_clear_error(tmp_path: Path)
         await areflect(
             Q, model=scripted([]), checkpoint=tmp_path / "nope" / "runs.sqlite", strategy="critique"
         )
+
+
+async def test_the_default_strategy_resumes_mid_sampling_with_the_same_seeds(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "runs.sqlite"
+    solution = "3 bags of 4 apples.\n\nSo Tom has {} apples."
+    twelve, seven = solution.format(12), solution.format(7)
+    model = scripted([twelve, ValueError("server crashed"), seven, twelve])
+    with pytest.raises(ModelError) as failed:
+        await areflect(Q, model=model, checkpoint=db, samples=3, max_samples=3)
+    saved = failed.value.partial.drafts if failed.value.partial else []
+    assert [d["output"] for d in saved] == ["So Tom has 12 apples."]
+
+    calls_before = len(model.calls)
+    result = await areflect(Q, model=model, checkpoint=db, samples=3, max_samples=3)
+    assert len(model.calls) - calls_before == 2  # the plain answer is not asked again
+    assert [seed for _, seed in model.sampling[-2:]] == [1, 2]  # the seeds a fresh run uses
+    assert result.drafts[0] == saved[0]
+    assert (result.stop_reason, result.reflections[0]) == (
+        "voted",
+        "3 solutions disagree: 12 ×2, 7 ×1",
+    )
+
+
+def test_the_thread_id_names_the_default_strategy() -> None:
+    from agent.persist import thread_for
+
+    assert thread_for(Q, {}) == thread_for(Q, {"strategy": "contrast"})
+    assert thread_for(Q, {}) != thread_for(Q, {"strategy": "critique"})

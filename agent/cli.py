@@ -200,7 +200,7 @@ class _View:
                 "reconcile": "reconciling",
             }.get(node, node)
             out.print(f"\n[bold cyan]── {label} ──[/]")
-        out.print(escape(text), style="dim", end="")
+        out.print(text, style="dim", end="", markup=False, highlight=False)
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event["event"]

@@ -154,13 +154,14 @@ def test_debug_shows_the_exception(model: ScriptedChatModel) -> None:
 
 
 def test_the_default_compares_solutions_and_shows_the_tally(model: ScriptedChatModel) -> None:
-    script(model, ["3 × 4 = 12.\n\nSo 12.", "3 + 4 = 7.\n\nSo 7.", "3 × 4 = 12.\n\nSo 12."] * 2)
+    latex = "\\[ 3 \\times 4 = 12 \\]"  # LaTeX streams as written, not as console markup
+    script(model, [f"{latex}\n\nSo 12.", "3 + 4 = 7.\n\nSo 7.", "3 × 4 = 12.\n\nSo 12."] * 2)
     result = runner.invoke(cli.app, ["ask", Q])
     assert result.exit_code == 0, result.output
     text = result.stdout
     marks = [
         "── thinking ──",
-        "3 × 4 = 12.",
+        "\\[ 3 \\times 4 = 12 \\]",
         "⟲ solution 2: So 7.",
         "⟲ solution 3: So 12.",
         "⟲ reflection: 4 solutions disagree: 12 ×3, 7 ×1",

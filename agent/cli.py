@@ -28,6 +28,11 @@ from agent.models import default_model_name, resolve_model
 from agent.persist import DURABLE, Resume, checkpointed, thread_for
 from agent.result import MODES, ReflectionResult
 
+# Shared by ask and compare.
+MaxRounds = Annotated[
+    int | None, typer.Option(help="Most critique rounds (contrast: 0 never critiques a tie).")
+]
+
 app = typer.Typer(
     help="Think, reflect, answer: o1-style self-correction for any chat model.",
     no_args_is_help=True,
@@ -81,9 +86,7 @@ def ask(
             "(self-review)."
         ),
     ] = None,
-    max_rounds: Annotated[
-        int | None, typer.Option(help="Most critique rounds (contrast: 0 never critiques a tie).")
-    ] = None,
+    max_rounds: MaxRounds = None,
     samples: Annotated[
         int | None, typer.Option(help="Solutions contrast and vote draw first.")
     ] = None,
@@ -317,9 +320,7 @@ def compare(
         typer.Option(help="Runs in flight at once [default: 1 for local models, else 4]."),
     ] = None,
     effort: Annotated[str, typer.Option(help="low | medium | high.")] = "medium",
-    max_rounds: Annotated[
-        int | None, typer.Option(help="Most critique rounds (contrast: 0 never critiques a tie).")
-    ] = None,
+    max_rounds: MaxRounds = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     judge_model: Annotated[
         str | None, typer.Option(help="Grade text answers with this model.")

@@ -36,6 +36,12 @@ def script(model: ScriptedChatModel, generator: list[Any], critic: list[Any] = (
     model.script["critic"].extend(critic)
 
 
+def assert_in_order(text: str, *marks: str) -> None:
+    """Every mark is in ``text``, in this order."""
+    positions = [text.index(m) for m in marks]
+    assert positions == sorted(positions), marks
+
+
 def test_ask_streams_thinking_then_reflections_then_the_answer(model: ScriptedChatModel) -> None:
     script(
         model,
@@ -44,8 +50,8 @@ def test_ask_streams_thinking_then_reflections_then_the_answer(model: ScriptedCh
     )
     result = runner.invoke(cli.app, ["ask", Q, "--strategy", "critique"])
     assert result.exit_code == 0, result.output
-    text = result.stdout
-    marks = [
+    assert_in_order(
+        result.stdout,
         "── thinking ──",
         "3 + 4 = 7",
         "⟲ reflection 1: REVISE: multiply, do not add",
@@ -53,9 +59,7 @@ def test_ask_streams_thinking_then_reflections_then_the_answer(model: ScriptedCh
         "⟲ reflection 2: PASS",
         "stopped: accepted",
         "Answer:\nThe answer is 12.",
-    ]
-    positions = [text.index(m) for m in marks]
-    assert positions == sorted(positions)
+    )
 
 
 def test_hide_thinking_prints_only_the_answer(model: ScriptedChatModel) -> None:
@@ -158,8 +162,8 @@ def test_the_default_compares_solutions_and_shows_the_tally(model: ScriptedChatM
     script(model, [f"{latex}\n\nSo 12.", "3 + 4 = 7.\n\nSo 7.", "3 × 4 = 12.\n\nSo 12."] * 2)
     result = runner.invoke(cli.app, ["ask", Q])
     assert result.exit_code == 0, result.output
-    text = result.stdout
-    marks = [
+    assert_in_order(
+        result.stdout,
         "── thinking ──",
         "\\[ 3 \\times 4 = 12 \\]",
         "⟲ solution 2: So 7.",
@@ -167,9 +171,7 @@ def test_the_default_compares_solutions_and_shows_the_tally(model: ScriptedChatM
         "⟲ reflection: 4 solutions disagree: 12 ×3, 7 ×1",
         "stopped: voted",
         "Answer:\nSo 12.",
-    ]
-    positions = [text.index(m) for m in marks]
-    assert positions == sorted(positions)
+    )
 
 
 def test_ctrl_c_stops_cleanly_and_prints_the_latest_draft(model: ScriptedChatModel) -> None:

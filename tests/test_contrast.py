@@ -214,3 +214,19 @@ async def test_the_tally_comes_before_a_sample_s_own_reflections() -> None:
     model = scripted([tagged_reply] * 3)
     result = await areflect(Q, model=model, strategy="contrast")
     assert result.reflections == ["all 3 solutions agree: 12", "ok"]
+
+
+async def test_the_default_graph_appends_the_answer_with_the_tally_as_reasoning() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from agent import create_reflection_graph
+
+    model = scripted([solution("12"), solution("7"), solution("12"), solution("12")])
+    app = create_reflection_graph(model).compile()  # no strategy: the default
+    out = await app.ainvoke({"messages": [HumanMessage(Q)]})
+    assert [m.type for m in out["messages"]] == ["human", "ai"]
+    answer = out["messages"][-1]
+    assert answer.text == "So Tom has \\(\\boxed{12}\\) apples."
+    reasoning = answer.content[0]["reasoning"]
+    assert reasoning == "3 bags of 4 apples.\n4 solutions disagree: 12 ×3, 7 ×1"
+    assert answer.response_metadata["stop_reason"] == "voted"

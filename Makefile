@@ -1,21 +1,32 @@
 # Every target sets up what it needs first: a fresh clone needs only Python 3.11+, a C/C++
-# compiler and cmake (llama-cpp-python compiles from source, about 4 minutes on 2 cores, once).
+# compiler and cmake. The local runtime (llama-cpp-python) compiles from source once, for a
+# portable x86-64 baseline (AVX2), never -march=native: about 4 minutes on 2 cores. The wheel
+# is kept in a folder named by its flags (agent/runtime.py), so no other build is picked up.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 QUESTION ?= A farmer has 3 pens with 12 chickens in each pen. He sells 7 chickens. How many chickens are left?
 
-.PHONY: install demo ask test lint unit clean
+.PHONY: install runtime demo ask test lint unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[local,dev]"
+$(VENV)/.runtime: agent/runtime.py | $(BIN)/python
+	$(BIN)/python agent/runtime.py install --quiet
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.runtime | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --only-binary llama-cpp-python \
+		--find-links "$$($(BIN)/python agent/runtime.py where)" -e ".[local,dev]"
 	touch $@
 
 install: $(VENV)/.installed  ## Install the package, the local runtime and the dev tools.
+
+runtime:  ## Rebuild the local runtime portably (after a crash, or a copied venv).
+	rm -f $(VENV)/.runtime
+	$(MAKE) $(VENV)/.runtime
 
 demo: install  ## Ask one question on the embedded local model and stream the thinking.
 	$(BIN)/reflect ask "$(QUESTION)"

@@ -19,11 +19,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agent import __version__
+from agent import __version__, runtime
 from agent.api import aclose_model, describe_failure
 from agent.errors import ReflectionError, redact
 from agent.graph import create_reflection_graph
-from agent.local import LOCAL_MODELS, cache_dir, ensure_model, is_fetched
+from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
 from agent.persist import DURABLE, Resume, checkpointed, thread_for
 from agent.result import MODES, ReflectionResult
@@ -375,6 +375,32 @@ def compare(
         _fail(f"{type(exc).__name__}: {exc}", exc if debug else None)
     out.print(comparison.to_table(), markup=False, overflow="ignore", crop=False)
     err.print(f"[dim]written: {', '.join(str(p) for p in [results, *paths])}[/]")
+
+
+@app.command()
+def doctor(
+    check: Annotated[
+        bool, typer.Option(help="Run the embedded model once in a child process (cached).")
+    ] = True,
+) -> None:
+    """Show the local runtime: its version and build, this CPU, and whether it runs here."""
+    rows = {**runtime.describe(), "portable wheel": str(runtime.wheel_dir())}
+    for key, value in rows.items():
+        out.print(f"{key + ':':<16}{escape(value)}")
+    fetched = [name for name, entry in LOCAL_MODELS.items() if is_fetched(entry)]
+    result = runtime.cached_check()
+    if result is None and check and fetched:
+        model = DEFAULT_LOCAL if DEFAULT_LOCAL in fetched else fetched[-1]
+        result = runtime.run_check(str(ensure_model(model, progress=False)))
+    if result is None:
+        why = "run with --check" if fetched else "no local model fetched yet (reflect models pull)"
+        out.print(f"check: not run ({why})")
+    elif result.crashed:
+        out.print(f"[bold red]check: crashed[/]: {escape(runtime.crash_message(result))}")
+        raise typer.Exit(1)
+    else:
+        state = "[green]runs here[/]" if result.ok else "[yellow]failed[/]"
+        out.print(f"check: {state} ({escape(result.detail)})")
 
 
 @models_app.callback()

@@ -29,6 +29,7 @@ from platformdirs import user_cache_dir
 from pydantic import ConfigDict
 from tqdm.auto import tqdm
 
+from agent import runtime
 from agent.errors import ConfigError, ModelError
 from agent.parsing import message_text
 
@@ -248,10 +249,32 @@ def _load_llama(path: str, n_ctx: int) -> Any:
     with _LOAD_LOCK:
         key = (path, n_ctx)
         if key not in _LOADED:
+            ensure_runtime_runs(path)
             _LOADED[key] = Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False
             )
         return _LOADED[key]
+
+
+_RUNTIME_OK = False
+
+
+def ensure_runtime_runs(model_path: str) -> None:
+    """Check once per process (and once per runtime build and CPU) that llama.cpp runs here.
+
+    A runtime built for another CPU kills the process with ``Illegal instruction`` on the
+    first token, which no ``except`` can catch; the check runs it in a child process first.
+
+    Raises:
+        ModelError: The runtime crashed in the child; the message says how to rebuild it.
+    """
+    global _RUNTIME_OK
+    if _RUNTIME_OK:
+        return
+    check = runtime.cached_check() or runtime.run_check(model_path)
+    if check.crashed:
+        raise ModelError(runtime.crash_message(check))
+    _RUNTIME_OK = check.ok
 
 
 class LocalChatModel(BaseChatModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ from agent.aio import run_sync
 from agent.context import Context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError, redact
 from agent.graph import create_reflection_graph
-from agent.models import aresolve_model, call_timeout, spec_label
+from agent.models import aresolve_model, call_timeout
 from agent.persist import DURABLE, checkpointed, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
@@ -38,6 +39,8 @@ async def areflect(
     max_seconds: float | None = None,
     system: str | None = None,
     temperature: float | None = None,
+    max_concurrency: int | None = None,
+    run_code: bool = False,
     prompts: str | Path | Prompts | None = None,
     checkpoint: str | Path | None = None,
     thread_id: str | None = None,
@@ -45,7 +48,8 @@ async def areflect(
     """Answer a question, then check it: by comparing samples (the default) or by critique.
 
     Takes the options of ``create_reflection_graph``, and two for runs that must survive a
-    crash: ``checkpoint``, a SQLite file where every finished step is saved, and
+    crash: ``checkpoint``, a SQLite file (or a ``postgresql://`` connection string) where
+    every finished step is saved, and
     ``thread_id`` (by default one derived from the question and settings). Asking the same
     thing again after a failure, Ctrl-C or a killed process resumes from the last finished
     step; asking it after it finished returns the saved answer.
@@ -72,8 +76,11 @@ async def areflect(
         max_seconds=max_seconds,
         system=system,
         temperature=temperature,
+        max_concurrency=max_concurrency,
+        run_code=run_code,
     )
-    resolve_settings(context)  # refuse a bad mode or budget before building any client
+    # Refuse a bad mode or budget before building any client.
+    resolve_settings(dataclasses.replace(context, model=model))
     state: dict[str, Any] = {}
     built: list[BaseChatModel] = []  # clients made here, closed here; the caller's are theirs
     stack = contextlib.AsyncExitStack()
@@ -82,7 +89,8 @@ async def areflect(
         config: RunnableConfig | None = None
         payload: dict[str, Any] | None = {"question": question}
         if checkpoint is not None:
-            thread = thread_id or thread_for(question, _settings_of(context, model, critic_model))
+            named = dataclasses.replace(context, model=model, critic_model=critic_model)
+            thread = thread_id or thread_for(question, named)
             app, config, resume = await checkpointed(
                 stack, create_reflection_graph(prompts=prompts), checkpoint, thread, question
             )
@@ -130,13 +138,6 @@ def _default_app() -> Any:
     # One compiled graph serves every call: the models and settings travel in the context,
     # so nothing is compiled per question.
     return create_reflection_graph().compile()
-
-
-def _settings_of(context: Context, *models: Any) -> dict[str, Any]:
-    """What a run's thread id depends on: every setting, and the models by name."""
-    named = {f"model{i}": spec_label(m) if m is not None else "" for i, m in enumerate(models)}
-    fields = {k: v for k, v in vars(context).items() if k not in ("model", "critic_model")}
-    return {**fields, **named}
 
 
 async def aclose_model(model: Any) -> None:

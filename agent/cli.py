@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
 
@@ -16,15 +17,19 @@ from dotenv import find_dotenv, load_dotenv
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from agent import __version__, runtime
+from agent import __version__, answers, runtime
 from agent.api import aclose_model, describe_failure
+from agent.context import Context, resolve_settings
 from agent.errors import ReflectionError, redact
 from agent.graph import create_reflection_graph
 from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
+from agent.nodes import samples_answers
 from agent.persist import DURABLE, Resume, checkpointed, thread_for
 from agent.result import MODES, ReflectionResult
 
@@ -82,8 +87,8 @@ def ask(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="How prompted checks: contrast (compare samples) [default] or critique "
-            "(self-review)."
+            help="How prompted checks: contrast (compare samples by the kind of answer) "
+            "[default] or critique (checks, then a critic, review the draft)."
         ),
     ] = None,
     max_rounds: MaxRounds = None,
@@ -107,6 +112,17 @@ def ask(
     thread: Annotated[
         str | None, typer.Option(help="Thread id in --checkpoint [default: from the question].")
     ] = None,
+    run_code: Annotated[
+        bool,
+        typer.Option(
+            help="Run the examples and asserts of code answers in the sandbox and use "
+            "failures as evidence (off: nothing the model writes is ever executed)."
+        ),
+    ] = False,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option(help="Samples requested at once from a model server [default: 4].", min=1),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Answer QUESTION, streaming the thinking, each solution or critique, then the answer."""
@@ -116,28 +132,30 @@ def ask(
         _fail("no question: pass it as an argument or on standard input")
     if mode not in MODES:
         _fail(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    options = {
+    options: dict[str, Any] = {
         "mode": mode,
         "strategy": strategy,
         "effort": effort,
         "max_rounds": max_rounds,
         "samples": samples,
         "system": system,
+        "max_concurrency": max_concurrency,
+        "run_code": run_code,
     }
     view = _View(show_thinking=not hide_thinking and not as_json, quiet=as_json)
+    view.question = question.strip()
     generator: BaseChatModel | None = None
     try:
         generator = resolve_model(model, native=mode == "native", temperature=temperature)
         critic = resolve_model(critic_model, temperature=temperature) if critic_model else None
+        settings = resolve_settings(Context(model=generator, **options))
+        view.parallel = samples_answers(settings) and settings.max_concurrency > 1
         saved = None
         if checkpoint is not None:
-            settings = {
-                **options,
-                "model": model or default_model_name(),
-                "critic": critic_model or "",
-                "temperature": temperature,
-            }
-            saved = (checkpoint, thread or thread_for(question, settings))
+            named = Context(
+                model=model, critic_model=critic_model, temperature=temperature, **options
+            )
+            saved = (checkpoint, thread or thread_for(question, named))
         with _ctrl_c_exits(view):
             result = asyncio.run(_stream(question, generator, critic, options, view, saved))
     except KeyboardInterrupt:
@@ -165,8 +183,9 @@ def _ctrl_c_exits(view: _View) -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         sys.stdout.flush()
         sys.stderr.write("\ninterrupted\n")
-        if view.latest_output:
-            sys.stderr.write(f"latest draft answer: {view.latest_output}\n")
+        answer = view.leader()
+        if answer:
+            sys.stderr.write(f"latest answer so far: {answer}\n")
         sys.stderr.flush()
         os._exit(130)
 
@@ -182,64 +201,115 @@ def _ctrl_c_exits(view: _View) -> Iterator[None]:
 
 
 class _View:
-    """Renders the stream: thinking dimmed, reflections marked, the answer last."""
+    """Renders the stream: thinking dimmed, reflections marked, the answer last.
+
+    Samples drawn one after another stream their text under their own heading. Samples
+    drawn in parallel get one status line each (live on a terminal), so their tokens never
+    interleave; the chosen one is printed in full at the end.
+    """
 
     def __init__(self, *, show_thinking: bool, quiet: bool) -> None:
         self.show_thinking, self.quiet = show_thinking, quiet
+        self.parallel = False
         self.node: str | None = None
+        self.stream: tuple[str, int] | None = None
         self.latest_output = ""
+        self.samples: dict[int, str] = {}  # finished samples' answers, by index
+        self.writing: dict[int, int] = {}  # tokens so far of samples still being written
+        self.live: Live | None = None
 
-    def token(self, node: str, text: str) -> None:
+    def token(self, node: str, text: str, tags: list[str]) -> None:
         if not self.show_thinking:
             return
-        if node != self.node:
-            self.node = node
+        index = next((int(t.rsplit(":", 1)[1]) for t in tags if t.startswith("reflect:sample:")), 0)
+        if node == "sample" and self.parallel:
+            self.writing[index] = self.writing.get(index, 0) + 1
+            self._refresh()
+            return
+        if (node, index) != self.stream:
+            self.stream = (node, index)
             label = {
                 "answer": "thinking",
                 "critique": "checking",
                 "revise": "revising",
-                "sample": "another solution",
+                "sample": "thinking" if index == 0 else f"solution {index + 1}",
                 "contrast": "comparing the solutions",
                 "reconcile": "reconciling",
+                "select": "choosing the most consistent solution",
             }.get(node, node)
             out.print(f"\n[bold cyan]── {label} ──[/]")
         out.print(text, style="dim", end="", markup=False, highlight=False)
+
+    def _refresh(self) -> None:
+        lines = [
+            f"[cyan]⟲ solution {i + 1}:[/] writing… {n} tokens"
+            for i, n in sorted(self.writing.items())
+        ]
+        if not out.is_terminal:
+            return
+        if self.live is None:
+            self.live = Live(console=out, transient=True, auto_refresh=False)
+            self.live.start()
+        self.live.update(Text.from_markup("\n".join(lines)), refresh=True)
+
+    def _stop_live(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
         if kind in ("draft", "revision"):
             self.latest_output = event["output"]
+        if kind == "sample":
+            self.samples[event["index"]] = event["output"]
+            self.writing.pop(event["index"], None)
+            self.latest_output = self.samples.get(0, event["output"])
         if self.quiet or not self.show_thinking:
             return
+        self._stop_live()
         if kind == "sample":
-            out.print(f"\n[cyan]⟲ solution {event['index'] + 1}:[/] {escape(event['output'])}")
+            line = (event["output"].strip().splitlines() or ["(empty)"])[-1]
+            out.print(f"\n[cyan]⟲ solution {event['index'] + 1}:[/] {escape(line[:200])}")
+        elif kind == "check":
+            if not event["passed"] or event["kind"] != "calculator":
+                colour = "green" if event["passed"] else "yellow"
+                out.print(f"\n[{colour}]{escape(event['line'])}[/]", end="")
         elif kind == "critique":
             verdict = event["verdict"].upper()
-            colour = {"PASS": "green", "REVISE": "yellow"}.get(verdict, "magenta")
-            detail = f": {escape(event['error'])}" if event["error"] else ""
-            out.print(f"\n[bold {colour}]⟲ reflection {event['round']}: {verdict}[/]{detail}")
+            if verdict == "SELECT":
+                note = f"solution {event['draft'] + 1} is the most consistent: {event['error']}"
+                out.print(f"\n[bold green]⟲ reflection: {escape(note)}[/]")
+            else:
+                colour = {"PASS": "green", "REVISE": "yellow"}.get(verdict, "magenta")
+                detail = f": {escape(event['error'])}" if event["error"] else ""
+                out.print(f"\n[bold {colour}]⟲ reflection {event['round']}: {verdict}[/]{detail}")
         elif kind == "revision":
-            out.print(f"\n[yellow]✎ revised answer:[/] {escape(event['output'])}")
+            out.print(f"\n[yellow]✎ revised answer:[/] {escape(event['output'][:300])}")
         elif kind == "tally":
             out.print(f"\n[bold green]⟲ reflection: {escape(event['note'])}[/]")
-        self.node = None
+        self.stream = None
+        if self.writing:
+            self._refresh()
 
     def finish(self, result: ReflectionResult) -> None:
+        self._stop_live()
         if self.show_thinking:
             usage = result.usage
             out.print(
-                f"\n[dim]── {result.mode}, {result.rounds} round(s), "
+                f"\n[dim]── {result.mode}, {result.kind or 'answer'}, {result.rounds} round(s), "
                 f"stopped: {result.stop_reason}, "
                 f"{usage['input_tokens']} in / {usage['output_tokens']} out tokens, "
-                f"{result.seconds:.1f}s ──[/]"
+                f"{usage['calls']} calls, {result.seconds:.1f}s ──[/]"
             )
             out.print("[bold]Answer:[/]")
-        out.print(result.output)
+        out.print(result.output, markup=False, highlight=False)
 
     def resuming(self, resume: Resume, thread: str) -> None:
         drafts = resume.values.get("drafts") or []
         if drafts:
             self.latest_output = drafts[-1]["output"]
+            self.samples = {d["index"]: d["output"] for d in drafts if d["round"] == 0}
         if resume.finished:
             err.print(f"[dim]already answered in thread {thread}; showing the saved answer[/]")
         elif resume.resumed:
@@ -248,10 +318,26 @@ class _View:
                 f"{len(resume.values.get('critiques') or [])} critique(s) kept[/]"
             )
 
+    def leader(self) -> str:
+        """The answer the run would give now: the vote so far, else the latest draft."""
+        if len(self.samples) > 1:
+            texts = [self.samples[i] for i in sorted(self.samples)]
+            kind = answers.kind_of(self.question, texts)
+            counts = Counter(answers.key(t, kind, self.question) for t in texts)
+            counts.pop("", None)
+            if counts and kind in answers.KEYED:
+                top = counts.most_common(1)[0][0]
+                return next(t for t in texts if answers.key(t, kind, self.question) == top)
+        return self.latest_output
+
+    question = ""
+
     def interrupted(self) -> None:
+        self._stop_live()
         err.print("\n[yellow]interrupted[/]")
-        if self.latest_output:
-            err.print(f"latest draft answer: {self.latest_output}")
+        answer = self.leader()
+        if answer:
+            err.print(f"latest answer so far: {answer}")
 
 
 async def _stream(
@@ -283,7 +369,7 @@ async def _stream(
             if kind == "messages":
                 chunk, meta = payload
                 if meta.get("tags") and chunk.text:
-                    view.token(meta["langgraph_node"], chunk.text)
+                    view.token(meta["langgraph_node"], chunk.text, meta["tags"])
             elif kind == "custom":
                 view.event(payload)
             else:

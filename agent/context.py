@@ -40,8 +40,11 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "max_seconds": 1_500,
     },
 }
-STRATEGIES = ("contrast", "critique")  # the first is the default
+DEFAULT_STRATEGY = "contrast"
 SAMPLE_TEMPERATURE = 0.7
+# Model calls in flight at once while sampling, for models behind a server. The in-process
+# model serves one call at a time, so it samples one after another.
+DEFAULT_CONCURRENCY = 4
 
 
 @dataclass
@@ -97,6 +100,20 @@ class Context:
         default=None,
         metadata={"description": "Sampling temperature for named models; None: provider's."},
     )
+    max_concurrency: int | None = field(
+        default=None,
+        metadata={
+            "description": "Samples requested at once from a server (default 4; the "
+            "in-process model always draws one at a time)."
+        },
+    )
+    run_code: bool | None = field(
+        default=None,
+        metadata={
+            "description": "Run the examples and asserts of code answers in the sandbox and "
+            "use the failures as evidence (off by default)."
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,8 @@ class Settings:
     max_seconds: float
     system: str
     temperature: float | None
+    max_concurrency: int
+    run_code: bool
 
 
 def resolve_settings(defaults: Context, override: Any = None) -> Settings:
@@ -139,9 +158,14 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
     mode = merged["mode"] or "prompted"
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    strategy = merged["strategy"] or STRATEGIES[0]
+    from agent.strategies import STRATEGIES  # the registry imports this module
+
+    strategy = merged["strategy"] or DEFAULT_STRATEGY
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}: use {' or '.join(STRATEGIES)}")
+    concurrency = merged["max_concurrency"]
+    if concurrency is not None and concurrency < 1:
+        raise ConfigError(f"max_concurrency must be 1 or more, got {concurrency}")
     effort = merged["effort"] or "medium"
     if effort not in EFFORT_PRESETS:
         raise ConfigError(f"unknown effort {effort!r}: use low, medium or high")
@@ -164,4 +188,17 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
         max_seconds=float(budgets["max_seconds"]),
         system=merged["system"] or "",
         temperature=merged["temperature"],
+        max_concurrency=1 if in_process(merged["model"]) else concurrency or DEFAULT_CONCURRENCY,
+        run_code=bool(merged["run_code"]),
     )
+
+
+def in_process(model: str | BaseChatModel | None) -> bool:
+    """Whether the model runs in this process (one call at a time), not behind a server."""
+    if model is None:
+        from agent.models import default_model_name
+
+        model = default_model_name()
+    if isinstance(model, str):
+        return model.strip().startswith("local:")
+    return type(model).__name__ == "LocalChatModel"

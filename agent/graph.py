@@ -1,7 +1,9 @@
-"""The reflection graph: answer, then sampling and contrast, or critique and revision.
+"""The reflection graph: intake, a first answer or a round of samples, a strategy, finalize.
 
-Default: answer → sample … → (on a tie) contrast → reconcile → finalize.
-Strategy ``critique``: answer → critique → revise → critique … → finalize.
+Default: intake → sample ×k → tally → (more samples | a tie: contrast → reconcile |
+code or free text: select) → finalize.
+Strategy ``critique``: intake → answer → critique → revise → critique … → finalize.
+Modes ``single``, ``native``, ``baseline``: intake → answer → finalize.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import RetryPolicy
 
+from agent import nodes
 from agent.aio import run_sync
 from agent.context import Context, resolve_settings
-from agent.nodes import Steps
+from agent.nodes import Env
 from agent.prompts import PROMPTS, Prompts, load_prompts
 from agent.state import InputState, OutputState, State
+from agent.strategies import PARTS, STRATEGIES, sampling
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -40,17 +44,24 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _node(
-    step: Callable[[State, Runtime[Context]], Awaitable[dict[str, Any]]],
-) -> RunnableLambda[State, dict[str, Any]]:
+    step: Callable[[Any, Runtime[Context], Env], Awaitable[dict[str, Any]]],
+    env: Env,
+    name: str,
+) -> RunnableLambda[Any, dict[str, Any]]:
     """An async step that sync callers (``graph.invoke``, a sync parent graph) can run too."""
 
-    async def run_async(state: State) -> dict[str, Any]:
-        return await step(state, get_runtime(Context))
+    async def run_async(state: Any) -> dict[str, Any]:
+        return await step(state, get_runtime(Context), env)
 
-    def run_blocking(state: State) -> dict[str, Any]:
+    def run_blocking(state: Any) -> dict[str, Any]:
         return run_sync(run_async(state))
 
-    return RunnableLambda(run_blocking, afunc=run_async, name=step.__name__)
+    return RunnableLambda(run_blocking, afunc=run_async, name=name)
+
+
+def follow(state: State) -> Any:
+    """The next node a step chose (its ``route``); a round of samples fans out as ``Send``."""
+    return sampling.sends(state) if state["route"] == "sample" else state["route"]
 
 
 RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, retry_on=is_transient)
@@ -70,6 +81,8 @@ def create_reflection_graph(
     max_seconds: float | None = None,
     system: str | None = None,
     temperature: float | None = None,
+    max_concurrency: int | None = None,
+    run_code: bool = False,
     prompts: str | Path | Prompts | None = None,
 ) -> StateGraph[State, Context, InputState, OutputState]:
     """Build the reflection graph, uncompiled, so the caller picks the checkpointer.
@@ -84,8 +97,9 @@ def create_reflection_graph(
             solutions), ``"single"`` (one tagged call), ``"native"`` (the model's own
             reflection or thinking), ``"baseline"`` (plain).
         strategy: How ``prompted`` checks: ``"contrast"``, the default (sampled solutions
-            are compared; a clear majority answers, only a tie at the top is critiqued and
-            reconciled), or ``"critique"`` (a critic reviews the draft).
+            are compared by the kind of answer: a clear majority answers, a tie at the top
+            is critiqued and reconciled, code and free text are selected by the critic), or
+            ``"critique"`` (checks, then a critic, review the draft).
         critic_model: The model that critiques; defaults to ``model``.
         max_rounds: Most critique rounds; defaults to the effort preset.
         samples: Solutions ``contrast`` and ``vote`` draw first; defaults to the preset.
@@ -96,6 +110,11 @@ def create_reflection_graph(
         system: Extra instructions for every answer call.
         temperature: Sampling temperature for models given by name; ``None`` keeps the
             provider's default (greedy for local models).
+        max_concurrency: Samples requested at once from a model server (default 4); the
+            in-process model always draws them one at a time.
+        run_code: Run the examples and asserts of code answers in the sandbox
+            (``agent.sandbox``) and use failures as evidence. Off by default: nothing a model
+            writes is executed unless you ask.
         prompts: A folder of prompt files to use instead of the bundled ones.
 
     Returns:
@@ -124,6 +143,8 @@ def create_reflection_graph(
         max_seconds=max_seconds,
         system=system,
         temperature=temperature,
+        max_concurrency=max_concurrency,
+        run_code=run_code,
     )
     resolve_settings(defaults)  # refuse bad defaults now, not on the first run
     loaded = (
@@ -131,27 +152,28 @@ def create_reflection_graph(
         if isinstance(prompts, Prompts)
         else (PROMPTS if prompts is None else load_prompts(prompts))
     )
-    steps = Steps(defaults, loaded)
+    env = Env(defaults, loaded)
 
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
-    builder.add_node("intake", steps.intake)
-    builder.add_node("answer", _node(steps.answer), retry_policy=RETRY)
-    builder.add_node("critique", _node(steps.critique), retry_policy=RETRY)
-    builder.add_node("revise", _node(steps.revise), retry_policy=RETRY)
-    builder.add_node("sample", _node(steps.sample), retry_policy=RETRY)
-    builder.add_node("contrast", _node(steps.contrast), retry_policy=RETRY)
-    builder.add_node("reconcile", _node(steps.reconcile), retry_policy=RETRY)
-    builder.add_node("finalize", _node(steps.finalize))
+    builder.add_node("intake", _node(nodes.intake, env, "intake"))
+    builder.add_node("answer", _node(nodes.answer, env, "answer"), retry_policy=RETRY)
+    for part in PARTS:
+        for name, node in part.nodes.items():
+            retry = RETRY if node.retry else None
+            builder.add_node(name, _node(node.run, env, name), retry_policy=retry)
+    builder.add_node("finalize", _node(nodes.finalize, env, "finalize"))
     builder.add_edge(START, "intake")
-    builder.add_edge("intake", "answer")
-    builder.add_conditional_edges("answer", steps.after_answer, ["critique", "sample", "finalize"])
-    builder.add_conditional_edges("sample", steps.after_sample, ["sample", "contrast", "finalize"])
-    builder.add_conditional_edges("contrast", steps.after_contrast, ["reconcile", "finalize"])
-    builder.add_edge("reconcile", "finalize")
-    builder.add_conditional_edges("critique", steps.after_critique, ["revise", "finalize"])
-    builder.add_conditional_edges("revise", steps.after_revise, ["critique", "finalize"])
+    starts = sorted({"answer", "sample", *(p.start for p in STRATEGIES.values() if p.start)})
+    builder.add_conditional_edges("intake", follow, starts)
+    builder.add_conditional_edges("answer", follow, ["critique", "finalize"])
+    for part in PARTS:
+        for name, node in part.nodes.items():
+            if node.then == ("tally",):
+                builder.add_edge(name, "tally")  # every sample of a round joins here
+            else:
+                builder.add_conditional_edges(name, follow, list(node.then))
     builder.add_edge("finalize", END)
     return builder
 

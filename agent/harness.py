@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from agent.aio import run_sync
 from agent.api import areflect, describe_failure
-from agent.context import STRATEGIES
+from agent.context import DEFAULT_STRATEGY
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
 from agent.models import aresolve_model, spec_label
@@ -245,13 +245,13 @@ async def arun_comparison(
     if bad:
         raise ConfigError(
             f"unknown mode(s) {', '.join(bad)}: use {', '.join(MODES)}, or "
-            f"prompted:STRATEGY ({', '.join(STRATEGIES)})"
+            f"prompted:STRATEGY ({', '.join(_strategies())})"
         )
     if concurrency < 1:
         raise ConfigError("concurrency must be 1 or more")
     if "prompted" in modes and not options.get("strategy"):
         # Name the default, so a results file never mixes runs of two defaults.
-        options = {**options, "strategy": STRATEGIES[0]}
+        options = {**options, "strategy": DEFAULT_STRATEGY}
     labels = [spec_label(m) for m in models]
     config = {
         "modes": list(modes),
@@ -413,7 +413,13 @@ async def _run_one(
 
 def _known_mode(mode: str) -> bool:
     base, colon, strategy = mode.partition(":")
-    return base in MODES and (not colon or (base == "prompted" and strategy in STRATEGIES))
+    return base in MODES and (not colon or (base == "prompted" and strategy in _strategies()))
+
+
+def _strategies() -> list[str]:
+    from agent.strategies import STRATEGIES
+
+    return list(STRATEGIES)
 
 
 def _load_rows(path: Path) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -14,8 +15,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 
-from agent.context import STRATEGIES
+from agent.context import DEFAULT_STRATEGY, Context
 from agent.errors import ConfigError
+from agent.models import spec_label
 
 
 @asynccontextmanager
@@ -38,10 +40,17 @@ async def open_checkpointer(path: str | Path) -> AsyncIterator[BaseCheckpointSav
         yield saver
 
 
-def thread_for(question: str, settings: dict[str, Any]) -> str:
-    """A thread id that the same question asked with the same settings always gets back."""
+def thread_for(question: str, context: Context) -> str:
+    """A thread id that the same question asked with the same settings always gets back.
+
+    ``reflect`` and ``reflect ask`` both derive it here, from every setting of ``context``
+    and the models by name (a chat model instance by its model name).
+    """
+    settings = {f.name: getattr(context, f.name) for f in dataclasses.fields(Context)}
+    settings["model"] = spec_label(context.model)
+    settings["critic_model"] = spec_label(context.critic_model) if context.critic_model else ""
     # The default strategy is named, so a run saved under another default never resumes.
-    settings = {**settings, "strategy": settings.get("strategy") or STRATEGIES[0]}
+    settings["strategy"] = context.strategy or DEFAULT_STRATEGY
     blob = json.dumps([question.strip(), {k: str(v) for k, v in sorted(settings.items())}])
     return "reflect-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 

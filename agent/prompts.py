@@ -20,6 +20,8 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "contrast_system": frozenset(),
     "contrast_user": frozenset({"question", "solutions"}),
     "reconcile_user": frozenset({"question", "solutions", "checklist"}),
+    "select_system": frozenset(),
+    "select_user": frozenset({"question", "responses"}),
     "judge_user": frozenset({"question", "reference", "response"}),
 }
 

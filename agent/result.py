@@ -17,6 +17,9 @@ StopReason = Literal[
     "agreed",  # contrast and vote: every sampled solution reached the same answer
     "voted",  # contrast and vote: the most common answer of disagreeing samples
     "reconciled",  # contrast: the disagreements were listed and reconciled into one answer
+    "selected",  # code and free text: the critic named the sample most consistent with the rest
+    "checked",  # sampled: the only sample that passed the checks
+    "revised",  # sampled: every sample failed a check; a revision fixed what the checks found
     "accepted",  # the critique found no concrete error
     "converged",  # a revision came back with the same answer as the draft it revised
     "max_rounds",
@@ -33,9 +36,31 @@ class Usage(TypedDict):
     calls: int
 
 
-class Draft(TypedDict):
-    """One answer attempt: the first generation or a revision."""
+class Check(TypedDict):
+    """One piece of evidence a program established about a draft; no model involved.
 
+    Attributes:
+        kind: ``calculator`` (an arithmetic step), ``constraint`` (an instruction the
+            question gave, such as "no commas"), or ``code`` (an example or assert run in
+            the sandbox, only with ``run_code``).
+        name: What was checked, e.g. ``"3 × 12 = 38"`` or ``"no commas"``.
+        passed: Whether it held.
+        detail: For a failure, what is true instead, e.g. ``"3 × 12 = 36"``.
+    """
+
+    kind: str
+    name: str
+    passed: bool
+    detail: str
+
+
+class Draft(TypedDict):
+    """One answer attempt: the plain answer, a sampled solution or a revision.
+
+    ``index`` is the draft's place in ``drafts``; ``checks`` the evidence about it.
+    """
+
+    index: int
     round: int
     text: str
     thinking: str
@@ -44,14 +69,28 @@ class Draft(TypedDict):
     input_tokens: int
     output_tokens: int
     seconds: float
+    checks: list[Check]
 
 
 class Critique(TypedDict):
-    """One check of a draft by the critic."""
+    """One judgement of a draft: the critic's, or the checks' when a check failed.
+
+    Attributes:
+        round: The critique round.
+        draft: Index of the draft judged (for a selection: the draft chosen).
+        verdict: ``pass``, ``revise`` (with a concrete error), ``unclear`` (no usable
+            verdict: the draft stands), or ``select`` (the critic named the most
+            consistent of several samples).
+        by: ``critic`` (a model call) or ``checks`` (failed checks; no model call).
+        error: For ``revise``, the error to fix; for ``select``, what the other samples
+            add or get wrong.
+        text: The critic's whole reply (empty for ``checks``).
+    """
 
     round: int
     draft: int
-    verdict: Literal["pass", "revise", "unclear"]
+    verdict: Literal["pass", "revise", "unclear", "select"]
+    by: Literal["critic", "checks"]
     error: str
     text: str
     input_tokens: int
@@ -80,15 +119,21 @@ class ReflectionResult:
 
     Attributes:
         question: The question answered.
-        output: The final answer (the ``<output>`` section of the chosen draft).
-        thinking: The chosen draft's reasoning.
-        reflections: For sampled runs first the tally of their answers; then the chosen
-            draft's own reflections; then each critique that led to the chosen revision.
+        output: The whole answer: the chosen draft's reply, or its ``<output>`` section when
+            it used the reasoning tags. Code, lists and explanations are never cut.
+        thinking: The chosen draft's reasoning: its ``<thinking>`` section or the
+            provider's reasoning field (empty for a plain reply, whose work is in ``output``).
+        reflections: For sampled runs first the tally of their answers or the selection;
+            then the checks that failed; then the chosen draft's own reflections; then each
+            critique that led to the chosen revision.
         drafts: Every draft, first generation first; none is ever dropped.
         critiques: Every critique.
         chosen: Index in ``drafts`` of the draft whose answer is ``output``.
         rounds: Critique rounds run.
         stop_reason: Why the run stopped (see ``StopReason``).
+        kind: The kind of answer the question asks for: number, choice, yes_no, short,
+            code or text (see ``agent.answers``).
+        checks: The evidence about the returned draft (``Check`` records).
         usage: Input and output tokens over all calls.
         mode: The mode that ran.
         model: The generator model's name.
@@ -104,6 +149,8 @@ class ReflectionResult:
     chosen: int = 0
     rounds: int = 0
     stop_reason: str = "answered"
+    kind: str = ""
+    checks: list[Check] = field(default_factory=list)
     usage: Usage = field(default_factory=empty_usage)
     mode: str = "prompted"
     model: str = ""

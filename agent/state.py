@@ -8,7 +8,8 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from agent.result import Critique, Draft, Usage
+from agent.checks import Constraint
+from agent.result import Critique, Draft, Usage, add_usage, empty_usage
 
 
 class InputState(TypedDict, total=False):
@@ -33,17 +34,57 @@ class OutputState(TypedDict, total=False):
     result: dict[str, Any]
 
 
+def merge_drafts(left: list[Draft] | None, right: list[Draft] | None) -> list[Draft]:
+    """Add drafts by their ``index``; ``None`` starts a new run with none.
+
+    Samples drawn in parallel finish in any order; keyed by index, they always land in
+    the order they were asked for, and a write applied twice changes nothing.
+    """
+    if right is None:
+        return []
+    merged = {d["index"]: d for d in left or []}
+    merged.update({d["index"]: d for d in right})
+    return [merged[i] for i in sorted(merged)]
+
+
+def append_critiques(left: list[Critique] | None, right: list[Critique] | None) -> list[Critique]:
+    """Append critiques; ``None`` starts a new run with none."""
+    return [] if right is None else [*(left or []), *right]
+
+
+def sum_usage(left: Usage | None, right: Usage | None) -> Usage:
+    """Add up the usage of every call, parallel ones included; ``None`` resets it."""
+    return empty_usage() if right is None else add_usage(left, right)
+
+
 class State(InputState, OutputState, total=False):
     """The working state of one run.
 
-    The per-run lists carry no reducer on purpose: the first node writes them afresh, so a
-    thread that is asked a second question starts with no drafts from the first.
+    ``intake`` resets the per-run fields (by writing ``None`` to the accumulating ones), so
+    a thread asked a second question starts with no drafts from the first.
+
+    Attributes:
+        asked: The question of this run.
+        kind: The kind of answer asked for (``agent.answers``); empty until known.
+        constraints: The question's checkable instructions (``agent.checks``).
+        drafts: Every draft, in index order.
+        critiques: Every critique, checklist and selection.
+        rounds: Critique rounds run.
+        usage: Tokens and calls over the run.
+        started: Wall-clock start, for the time budget.
+        batch: Indices of the samples the next sampling round draws.
+        route: The node to run next (or ``finalize``).
+        stop_reason: Why the run stopped (see ``agent.result.StopReason``).
     """
 
     asked: str
-    drafts: list[Draft]
-    critiques: list[Critique]
+    kind: str
+    constraints: list[Constraint]
+    drafts: Annotated[list[Draft], merge_drafts]
+    critiques: Annotated[list[Critique], append_critiques]
     rounds: int
-    usage: Usage
+    usage: Annotated[Usage, sum_usage]
     started: float
+    batch: list[int]
+    route: str
     stop_reason: str

@@ -40,7 +40,7 @@ class ScriptedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], run_manager: CallbackManagerForLLMRun | None
     ) -> str:
         first = messages[0].content if messages else ""
-        critics = (PROMPTS.texts["critique_system"], PROMPTS.texts["contrast_system"])
+        critics = tuple(PROMPTS.texts[k] for k in ("critique_system", "contrast_system", "select_system"))
         role = "critic" if first in critics else "generator"
         self.calls.append((role, messages))
         self.sampling.append((self.temperature, self.seed))

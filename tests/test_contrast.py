@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agent import ConfigError, areflect
 from agent.harness import arun_comparison
-from agent.nodes import choose_sampled, vote
+from agent.strategies.sampling import choose, vote
 from agent.parsing import split_conclusion
 from agent.prompts import PROMPTS
 from agent.result import Draft

@@ -21,7 +21,7 @@ from agent import (
     create_reflection_graph,
     reflect,
 )
-from agent.nodes import choose_draft
+from agent.strategies.critique import choose_draft
 from agent.prompts import PROMPTS
 from tests.scripted import ScriptedChatModel, tagged
 

@@ -1,0 +1,142 @@
+r"""Arithmetic in the reasoning, checked by a calculator: ``3 × 12 = 38`` is wrong, it is 36.
+
+Steps of the form ``expression = number`` are read out of the text (plain, Unicode or LaTeX
+operators, ``\frac{}{}``, ``15% of 80``), and the expression is evaluated by a small
+evaluator of our own that accepts numbers, the four operations, powers and parentheses and
+nothing else: model text is never run as code.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable
+
+from agent.result import Check
+
+_REPLACE = (
+    (re.compile(r"\\(?:times|cdot|ast)"), "*"),
+    (re.compile(r"[×✕·∗]"), "*"),
+    (re.compile(r"\\div|÷"), "/"),
+    (re.compile(r"[−–]"), "-"),
+    (re.compile(r"\\left|\\right|\\!|\\,|\\;|\\ |\\\$|\$"), " "),
+    (re.compile(r"\\%"), "%"),
+    (re.compile(r"\\d?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
+    (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),
+    (re.compile(r"(?<=[\d)])\s*(?:[xX]|times)\s*(?=[\d(])"), " * "),
+    (re.compile(r"(\d+(?:\.\d+)?)\s*%\s*(?:of|\*)\s*"), r"(\1/100)*"),
+    (re.compile(r"(\d+(?:\.\d+)?)\s*%"), r"(\1/100)"),
+    (re.compile(r"\{|\}"), " "),
+)
+_LHS = re.compile(r"[\d.()\s+\-*/^]+$")
+_RHS = re.compile(r"\s*(-?\d+(?:\.\d+)?)(?!\.?\d)")
+_OPS: dict[type, Callable[[float, float], float]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+_MAX_STEPS = 30
+
+
+def evaluate(expression: str) -> float | None:
+    """The value of an arithmetic expression, or ``None`` for anything else.
+
+    Example:
+        >>> evaluate("(15/100)*80")
+        12.0
+        >>> evaluate("__import__('os')") is None
+        True
+    """
+    try:
+        tree = ast.parse(expression.replace("^", "**"), mode="eval")
+        return _value(tree.body)
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError):
+        return None
+
+
+def _value(node: ast.AST) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _value(node.operand)
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        left, right = _value(node.left), _value(node.right)
+        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
+            raise ValueError("power too large to be arithmetic in a reasoning step")
+        result = _OPS[type(node.op)](left, right)
+        if abs(result) > 1e30:
+            raise OverflowError
+        return result
+    raise ValueError(f"not arithmetic: {type(node).__name__}")
+
+
+def _normalise(text: str) -> str:
+    for pattern, replacement in _REPLACE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _shown(expression: str) -> str:
+    """An expression written back the way people read it."""
+    text = re.sub(r"\((\d+(?:\.\d+)?)/100\)(?!\*)", r"\1%", expression)
+    text = re.sub(r"\(\((\d+(?:\.\d+)?)\)/\((\d+(?:\.\d+)?)\)\)", r"\1/\2", text)
+    text = re.sub(r"\((\d+(?:\.\d+)?)/100\)\*", r"\1% of ", text)
+    text = re.sub(r"\s*\*\s*", " × ", text)
+    text = re.sub(r"\s*/\s*", " / ", text)
+    text = re.sub(r"\s*([+])\s*", r" \1 ", text)
+    text = re.sub(r"(?<=[\d)])\s*-\s*", " - ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _close(value: float, written: str) -> bool:
+    decimals = len(written.split(".")[1]) if "." in written else 0
+    stated = float(written)
+    if decimals == 0:
+        return abs(value - stated) <= 1e-9 * max(1.0, abs(value))
+    # Rounded or cut to the places shown: within one unit of the last place written.
+    return abs(value - stated) < 10.0**-decimals + 1e-12
+
+
+def arithmetic_checks(text: str) -> list[Check]:
+    """Every ``expression = number`` step in ``text``, checked by evaluation.
+
+    Returns:
+        One ``Check`` per distinct step: ``passed`` when the stated result is the value
+        (allowing for rounding to the places shown), else the right value in ``detail``.
+    """
+    checks: list[Check] = []
+    seen: set[str] = set()
+    for line in _normalise(text).splitlines():
+        for equals in (i for i, char in enumerate(line) if char == "="):
+            before, result = _LHS.search(line[:equals]), _RHS.match(line, equals + 1)
+            if before is None or result is None:
+                continue
+            lhs, rhs = before.group(0).strip().lstrip(")").strip(), result.group(1)
+            if not re.match(r"^[(\d.-]", lhs) or not re.search(r"[\d)]\s*[-+*/^]\s*[(\d.]", lhs):
+                continue  # a bare number, or an expression cut off by words
+            value = evaluate(lhs)
+            step = f"{_shown(lhs)} = {rhs}"
+            if value is None or step in seen:
+                continue
+            seen.add(step)
+            right = _close(value, rhs)
+            checks.append(
+                Check(
+                    kind="calculator",
+                    name=step,
+                    passed=right,
+                    detail="" if right else f"{_shown(lhs)} = {_canonical(value)}",
+                )
+            )
+            if len(checks) >= _MAX_STEPS:
+                return checks
+    return checks
+
+
+def _canonical(value: float) -> str:
+    rounded = round(value, 6)
+    return str(int(rounded)) if rounded.is_integer() else f"{rounded:g}"

@@ -1,0 +1,117 @@
+"""Contrast (Self-Contrast, Zhang et al. 2024): a tie at the top, listed and reconciled.
+
+Only a tie between short answers (numbers, letters, yes/no, phrases), which counting cannot
+settle, comes here. The critic writes where the tied solutions part ways as a checklist; the
+reviser works through it and writes one solution, which counts only if it reaches one of the
+tied answers (``sampling.choose``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from agent import answers
+from agent.context import Context
+from agent.nodes import (
+    Env,
+    ask_critic,
+    budget_stop,
+    call,
+    emit,
+    emit_checks,
+    for_review,
+    make_draft,
+    resolve,
+    usage_of,
+    with_checks,
+)
+from agent.parsing import strip_tags
+from agent.result import Critique, Draft
+from agent.state import State
+from agent.strategies.base import Node, Part
+from agent.strategies.sampling import choose, passing, vote
+
+
+async def contrast(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+    """List where the tied solutions part ways, as a checklist (the critique)."""
+    settings = env.settings(runtime)
+    stop = budget_stop(state, settings, check_rounds=True)
+    if stop:
+        return {"route": "finalize", "stop_reason": stop}
+    question, kind = state["asked"], state["kind"]
+    samples = passing([d for d in state["drafts"] if d["round"] == 0])
+    prompt = env.prompts.render(
+        "contrast_user", question=question, solutions=solutions(samples, kind, question)
+    )
+    text, usage, seconds = await ask_critic(env, settings, "contrast_system", prompt)
+    record = Critique(
+        round=1,
+        draft=vote(samples, kind, question),
+        verdict="revise",
+        by="critic",
+        error=strip_tags(text).strip(),
+        text=text,
+        input_tokens=usage["input_tokens"],
+        output_tokens=usage["output_tokens"],
+        seconds=seconds,
+    )
+    emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": text})
+    return {"critiques": [record], "rounds": 1, "usage": usage, "route": "reconcile"}
+
+
+async def reconcile(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+    """Resolve the checklist into one solution; it counts only if it picks a tied answer."""
+    settings = env.settings(runtime)
+    stop = budget_stop(state, settings, check_rounds=False)
+    if stop:
+        return {"route": "finalize", "stop_reason": stop}
+    drafts, question, kind = state["drafts"], state["asked"], state["kind"]
+    samples = passing([d for d in drafts if d["round"] == 0])
+    model = await resolve(settings, settings.model)
+    prompt = env.prompts.render(
+        "reconcile_user",
+        question=question,
+        solutions=solutions(samples, kind, question),
+        checklist=state["critiques"][-1]["error"],
+    )
+    head = [SystemMessage(settings.system)] if settings.system else []
+    reply, seconds = await call(model, [*head, HumanMessage(prompt)], "generator")
+    draft = with_checks(make_draft(len(drafts), 1, reply, seconds), state, settings)
+    emit(runtime, {"event": "revision", "round": 1, "output": draft["output"]})
+    emit_checks(runtime, draft)
+    kept = choose([*drafts, draft], state["critiques"], kind, question) == draft["index"]
+    return {
+        "drafts": [draft],
+        "usage": usage_of(reply),
+        "route": "finalize",
+        "stop_reason": "reconciled" if kept else "voted",
+    }
+
+
+def solutions(samples: list[Draft], kind: str, question: str) -> str:
+    """One solution per distinct answer, most common first, labelled A, B, C."""
+    keys = {d["index"]: answers.key(d["output"], kind, question) for d in samples}
+    counts = Counter(k for k in keys.values() if k)
+    firsts: dict[str, Draft] = {}
+    for d in samples:
+        if keys[d["index"]]:
+            firsts.setdefault(keys[d["index"]], d)
+    ranked = sorted(firsts, key=lambda k: -counts[k])[:3]
+    return "\n\n".join(
+        f"Solution {'ABC'[i]}:\n{for_review(firsts[k])}" for i, k in enumerate(ranked)
+    )
+
+
+PART = Part(
+    name="contrast",
+    start="sample",
+    description="compare sampled solutions; list and reconcile a tie at the top",
+    nodes={
+        "contrast": Node(contrast, ("reconcile", "finalize")),
+        "reconcile": Node(reconcile, ("finalize",)),
+    },
+)

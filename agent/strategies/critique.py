@@ -1,0 +1,156 @@
+"""Critique: draft → check → critique → revise → check …, revising only on a concrete error.
+
+The draft is the plain answer. Programs check it first (``agent.checks``): a failed check is
+a concrete error and goes straight to a revision that names it, without asking the critic.
+Otherwise the critic reviews the draft, with the verified steps in front of it, and must say
+``VERDICT: PASS`` or ``VERDICT: REVISE`` plus ``ERROR:``. A revision that fails more checks
+than its draft is never returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from agent import answers, checks
+from agent.context import Context
+from agent.nodes import (
+    Env,
+    ask_critic,
+    budget_stop,
+    call,
+    emit,
+    emit_checks,
+    for_review,
+    history,
+    make_draft,
+    resolve,
+    samples_answers,
+    usage_of,
+    with_checks,
+)
+from agent.parsing import parse_verdict
+from agent.result import Critique, Draft
+from agent.state import State
+from agent.strategies.base import Node, Part
+
+
+async def critique(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+    """Judge the newest draft: by its failed checks if any, else by the critic."""
+    settings = env.settings(runtime)
+    stop = budget_stop(state, settings, check_rounds=True)
+    if stop:
+        return {"route": "finalize", "stop_reason": stop}
+    draft = state["drafts"][-1]
+    round_ = state["rounds"] + 1
+    wrong = checks.failed(draft["checks"])
+    if wrong:
+        record = Critique(
+            round=round_,
+            draft=draft["index"],
+            verdict="revise",
+            by="checks",
+            error=checks.failures(draft["checks"]),
+            text="",
+            input_tokens=0,
+            output_tokens=0,
+            seconds=0.0,
+        )
+        usage = None
+    else:
+        verified = [checks.line_of(c) for c in draft["checks"]][:10]
+        shown = for_review(draft)
+        if verified:
+            shown += "\n\nVerified by a program:\n" + "\n".join(verified)
+        prompt = env.prompts.render("critique_user", question=state["asked"], draft=shown)
+        text, usage, seconds = await ask_critic(env, settings, "critique_system", prompt)
+        verdict = parse_verdict(text)
+        record = Critique(
+            round=round_,
+            draft=draft["index"],
+            verdict=verdict.verdict,
+            by="critic",
+            error=verdict.error,
+            text=text,
+            input_tokens=usage["input_tokens"],
+            output_tokens=usage["output_tokens"],
+            seconds=seconds,
+        )
+    emit(runtime, {"event": "critique", "round": round_, "verdict": record["verdict"],
+                   "error": record["error"], "by": record["by"]})  # fmt: skip
+    revise = record["verdict"] == "revise"
+    update: dict[str, Any] = {
+        "critiques": [record],
+        "rounds": round_,
+        "route": "revise" if revise else "finalize",
+        "stop_reason": "revise" if revise else "accepted",
+    }
+    return {**update, "usage": usage} if usage else update
+
+
+async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+    """Rewrite the judged draft to fix the error its critique named."""
+    settings = env.settings(runtime)
+    stop = budget_stop(state, settings, check_rounds=False)
+    if stop:
+        return {"route": "finalize", "stop_reason": stop}
+    drafts, judged = state["drafts"], state["critiques"][-1]
+    parent = drafts[judged["draft"]]
+    model = await resolve(settings, settings.model)
+    prompt = env.prompts.render(
+        "revise_user", question=state["asked"], draft=for_review(parent), error=judged["error"]
+    )
+    head = [SystemMessage(settings.system)] if settings.system else []
+    reply, seconds = await call(model, [*head, *history(state), HumanMessage(prompt)], "generator")
+    draft = with_checks(make_draft(len(drafts), state["rounds"], reply, seconds), state, settings)
+    emit(runtime, {"event": "revision", "round": draft["round"], "output": draft["output"]})
+    emit_checks(runtime, draft)
+    update = {"drafts": [draft], "usage": usage_of(reply)}
+    if samples_answers(settings):
+        fewer = len(checks.failed(draft["checks"])) < len(checks.failed(parent["checks"]))
+        return {**update, "route": "finalize", "stop_reason": "revised" if fewer else "voted"}
+    if _same(draft, parent, state["kind"], state["asked"]):
+        return {**update, "route": "finalize", "stop_reason": "converged"}
+    return {**update, "route": "critique"}
+
+
+def _same(new: Draft, old: Draft, kind: str, question: str) -> bool:
+    """Whether a revision came back with the draft's answer (and the draft's check results)."""
+    if checks.failures(new["checks"]) != checks.failures(old["checks"]):
+        return False
+    if kind in answers.KEYED:
+        return answers.key(new["output"], kind, question) == answers.key(
+            old["output"], kind, question
+        )
+    return answers.same_text(new["output"], old["output"], kind or "text")
+
+
+def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
+    """Pick the draft whose answer is returned.
+
+    Only drafts with the fewest failed checks qualify: a revision that fails more checks
+    than another draft has not earned its place. Among them, the last the critic passed;
+    failing that, a revision nobody has judged yet (it fixed a named error); failing that,
+    the first: research finds first answers right more often than rejected revisions.
+    """
+    fewest = min(len(checks.failed(d["checks"])) for d in drafts)
+    allowed = [d["index"] for d in drafts if len(checks.failed(d["checks"])) == fewest]
+    judged = {c["draft"]: c["verdict"] for c in critiques}
+    passed = [i for i in allowed if judged.get(i) in ("pass", "unclear")]
+    if passed:
+        return max(passed)
+    last = max(allowed)
+    return last if last not in judged else min(allowed)
+
+
+PART = Part(
+    name="critique",
+    start="answer",
+    description="a critic reviews the draft (checks first); revise on a concrete error",
+    nodes={
+        "critique": Node(critique, ("revise", "finalize")),
+        "revise": Node(revise, ("critique", "finalize")),
+    },
+)

@@ -1,0 +1,260 @@
+"""Sampling: the plain answer and more solutions, drawn in parallel rounds, then counted.
+
+``sample`` draws one solution; the graph fans a round of them out with ``Send`` (bounded by
+``max_concurrency``), so a server answers them at once and each finished sample is saved on
+its own. ``tally`` then decides: draw more while the answers could still change the result,
+stop on agreement, vote, or hand a tie to ``contrast`` and free-form answers to ``select``.
+
+Answers compare by kind (``agent.answers``): numbers, letters, yes/no and short phrases by a
+key; code and free text never by a key. A sample that fails a check gets no vote while another
+passes; when every sample fails, the checks' findings drive a revision.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from agent import answers, checks
+from agent.context import SAMPLE_TEMPERATURE, Context, Settings
+from agent.nodes import (
+    Env,
+    answer_messages,
+    budget_stop,
+    call,
+    emit,
+    emit_checks,
+    history,
+    make_draft,
+    resolve,
+    usage_of,
+    with_checks,
+)
+from agent.result import Critique, Draft
+from agent.state import State
+from agent.strategies.base import Node, Part
+
+# A round after the first draws at most this many more: small rounds stop sooner on agreement.
+_MORE_PER_ROUND = 2
+
+
+def sends(state: State) -> list[Send]:
+    """One ``Send`` per sample of the next round (``state["batch"]``)."""
+    task = {
+        "asked": state["asked"],
+        "messages": state.get("messages") or [],
+        "kind": state.get("kind") or "",
+        "constraints": state.get("constraints") or [],
+    }
+    return [Send("sample", {**task, "index": i}) for i in state["batch"]]
+
+
+async def sample(task: dict[str, Any], runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+    """Draw one solution: index 0 is the plain answer at the run's own temperature.
+
+    The others sample at temperature 0.7 with their index as the seed, so they differ from
+    each other yet repeat from run to run.
+    """
+    settings = env.settings(runtime)
+    index = task["index"]
+    model = await resolve(settings, settings.model)
+    if index > 0:
+        model = sampler(model, settings, seed=index)
+    messages = answer_messages(env, settings, model, task["asked"], history(task))
+    reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
+    draft = with_checks(make_draft(index, 0, reply, seconds), task, settings)
+    emit(runtime, {"event": "sample", "index": index, "output": draft["output"]})
+    emit_checks(runtime, draft)
+    return {"drafts": [draft], "usage": usage_of(reply)}
+
+
+def sampler(model: BaseChatModel, settings: Settings, *, seed: int) -> BaseChatModel:
+    """The model with sampling on and its own seed, so that samples differ yet repeat."""
+    fields = type(model).model_fields
+    temperature = settings.temperature if settings.temperature else SAMPLE_TEMPERATURE
+    update: dict[str, Any] = {"temperature": temperature} if "temperature" in fields else {}
+    if "seed" in fields:
+        update["seed"] = seed
+    return model.model_copy(update=update) if update else model
+
+
+async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+    """After a round: draw more, stop, vote, or pass the samples on to be compared."""
+    settings = env.settings(runtime)
+    question = state["asked"]
+    samples = [d for d in state["drafts"] if d["round"] == 0]
+    kind = state.get("kind") or answers.kind_of(question, [d["output"] for d in samples])
+    drawn, stop = len(samples), budget_stop(state, settings, check_rounds=False)
+    if drawn < settings.samples and not stop:
+        return {"kind": kind, "route": "sample", "batch": _round(drawn, settings.samples, settings)}
+    eligible = passing(samples)
+    if not eligible and settings.mode == "prompted" and settings.max_rounds > 0 and not stop:
+        return {"kind": kind, **_revise_on_checks(samples, runtime)}
+    counts = _counts(eligible or samples, kind, question)
+    ranked = sorted(counts.values(), reverse=True)
+    decided: dict[str, Any]
+    if kind not in answers.KEYED or not counts or (kind == "short" and ranked[0] == 1 < drawn):
+        decided = _free_form(eligible or samples, kind, settings, stop)
+    elif len(ranked) == 1:
+        decided = {"route": "finalize", "stop_reason": "agreed"}
+    elif (
+        drawn < settings.max_samples
+        and not stop
+        and ranked[0] - ranked[1] <= (settings.max_samples - drawn)
+    ):
+        more = min(settings.max_samples, drawn + _MORE_PER_ROUND)
+        decided = {"route": "sample", "batch": _round(drawn, more, settings)}
+    elif ranked[0] == ranked[1] and settings.mode == "prompted" and settings.max_rounds > 0:
+        decided = {"route": "finalize" if stop else "contrast", "stop_reason": stop or "voted"}
+    else:
+        decided = {"route": "finalize", "stop_reason": stop or "voted"}
+    return {"kind": kind, **decided}
+
+
+def _round(drawn: int, target: int, settings: Settings) -> list[int]:
+    return list(range(drawn, min(target, drawn + settings.max_concurrency)))
+
+
+def _free_form(
+    eligible: list[Draft], kind: str, settings: Settings, stop: str | None
+) -> dict[str, Any]:
+    """Code and free text: agreement by form, else the critic picks (``select``)."""
+    if len(eligible) == 1:
+        return {"route": "finalize", "stop_reason": "agreed"}
+    first = eligible[0]["output"]
+    if all(answers.same_text(first, d["output"], kind) for d in eligible[1:]):
+        return {"route": "finalize", "stop_reason": "agreed"}
+    if stop or settings.max_rounds == 0:
+        return {"route": "finalize", "stop_reason": stop or "voted"}
+    return {"route": "select"}
+
+
+def _revise_on_checks(samples: list[Draft], runtime: Runtime[Context]) -> dict[str, Any]:
+    """Every sample failed a check: the least wrong one is revised on what the checks found."""
+    best = min(samples, key=lambda d: len(checks.failed(d["checks"])))
+    record = Critique(
+        round=1,
+        draft=best["index"],
+        verdict="revise",
+        by="checks",
+        error=checks.failures(best["checks"]),
+        text="",
+        input_tokens=0,
+        output_tokens=0,
+        seconds=0.0,
+    )
+    emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": record["error"]})
+    return {"critiques": [record], "rounds": 1, "route": "revise"}
+
+
+def passing(samples: list[Draft]) -> list[Draft]:
+    """The samples that failed no check."""
+    return [d for d in samples if not checks.failed(d["checks"])]
+
+
+def _counts(samples: list[Draft], kind: str, question: str) -> Counter[str]:
+    if kind not in answers.KEYED:
+        return Counter()
+    found = (answers.key(d["output"], kind, question) for d in samples)
+    return Counter(k for k in found if k)
+
+
+def leaders(samples: list[Draft], kind: str, question: str) -> set[str]:
+    """The answers with the most samples; more than one means a tie at the top."""
+    counts = _counts(samples, kind, question)
+    best = max(counts.values(), default=0)
+    return {key for key, count in counts.items() if count == best}
+
+
+def vote(samples: list[Draft], kind: str, question: str) -> int:
+    """Index of the first sample with the most common answer (ties: the earliest answer).
+
+    The earliest is the plain answer when it is among the tied; for code and free text the
+    plain answer itself.
+    """
+    top = leaders(samples, kind, question)
+    for d in samples:
+        if not top or answers.key(d["output"], kind, question) in top:
+            return d["index"]
+    return samples[0]["index"]
+
+
+def choose(drafts: list[Draft], critiques: list[Critique], kind: str, question: str) -> int:
+    """Pick the draft a sampled run returns.
+
+    A selection names its sample. A revision on failed checks counts only if it fails fewer
+    checks than the sample it revised. A reconciled solution counts only if it picks one of
+    the answers tied at the top and fails no check: a small model that invents a new answer,
+    or talks itself out of a majority, has not earned its place. Otherwise, the vote of the
+    samples that passed their checks.
+    """
+    samples = [d for d in drafts if d["round"] == 0]
+    eligible = passing(samples) or samples
+    picked = [c["draft"] for c in critiques if c["verdict"] == "select"]
+    if picked:
+        return picked[-1]
+    last = drafts[-1]
+    if last["round"] > 0 and critiques:
+        if critiques[-1]["by"] == "checks":
+            parent = drafts[critiques[-1]["draft"]]
+            fewer = len(checks.failed(last["checks"])) < len(checks.failed(parent["checks"]))
+            return last["index"] if fewer else parent["index"]
+        tied = leaders(eligible, kind, question)
+        if answers.key(last["output"], kind, question) in tied and not checks.failed(
+            last["checks"]
+        ):
+            return last["index"]
+    return vote(eligible, kind, question)
+
+
+def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
+    """The sampled answers and their counts, as a reflection: the evidence the choice rests on.
+
+    Examples: ``"5 solutions disagree: 12 ×3, 7 ×2"``, ``"3 solutions (code) differ"``.
+    """
+    samples = [d for d in drafts if d["round"] == 0]
+    drawn = len(samples)
+    failing = drawn - len(passing(samples))
+    tail = f"; {failing} failed a check" if failing else ""
+    noun = "solution" if drawn == 1 else "solutions"
+    if kind not in answers.KEYED:
+        if drawn == 1:
+            return f"1 solution ({kind}){tail}"
+        same = all(answers.same_text(samples[0]["output"], d["output"], kind) for d in samples[1:])
+        return f"{drawn} {noun} ({kind}) {'agree' if same else 'differ'}{tail}"
+    keys = [answers.key(d["output"], kind, question) or "(no answer)" for d in samples]
+    counts = Counter(keys)
+    names = {key: _short(key) for key in counts}
+    if drawn == 1:
+        return f"1 solution: {names[keys[0]]}{tail}"
+    if len(counts) == 1:
+        return f"all {drawn} solutions agree: {names[keys[0]]}{tail}"
+    spread = ", ".join(f"{names[key]} ×{n}" for key, n in counts.most_common())
+    return f"{drawn} solutions disagree: {spread}{tail}"
+
+
+def notes(drafts: list[Draft], critiques: list[Critique], chosen: int) -> list[str]:
+    """What the critic or the checks said that the chosen draft rests on."""
+    lines = []
+    for c in critiques:
+        if c["verdict"] == "select" or (drafts[chosen]["round"] > 0 and c["verdict"] == "revise"):
+            lines.append(c["error"])
+    return [line for line in lines if line]
+
+
+def _short(key: str, limit: int = 30) -> str:
+    """An answer key fit for one line; text answers can be whole sentences."""
+    return key if len(key) <= limit else key[: limit - 1].rstrip() + "…"
+
+
+PART = Part(
+    name="sampling",
+    nodes={
+        "sample": Node(sample, ("tally",)),
+        "tally": Node(tally, ("sample", "contrast", "select", "revise", "finalize")),
+    },
+)

@@ -1,0 +1,93 @@
+"""Selection for code and free text (Universal Self-Consistency, Chen et al. 2023).
+
+Samples that are not one number cannot be counted. The critic reads them side by side,
+names the one most consistent with the others and says in a line what the others add or get
+wrong. The chosen sample is returned whole; that line becomes a reflection.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import Context
+from agent.nodes import Env, ask_critic, budget_stop, emit
+from agent.result import Critique, Draft
+from agent.state import State
+from agent.strategies.base import Node, Part
+from agent.strategies.sampling import passing
+
+# Characters of all responses together in one selection prompt: room for the question and the
+# reply in a 4,096-token window.
+_PROMPT_CHARS = 9_000
+_PICK = re.compile(r"response\s*#?\s*(\d+)", re.IGNORECASE)
+
+
+async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+    """Ask the critic which sample is the most consistent with the rest."""
+    settings = env.settings(runtime)
+    samples = [d for d in state["drafts"] if d["round"] == 0]
+    candidates = passing(samples) or samples
+    stop = budget_stop(state, settings, check_rounds=True)
+    if stop:
+        return {"route": "finalize", "stop_reason": stop}
+    prompt = env.prompts.render(
+        "select_user", question=state["asked"], responses=responses(candidates)
+    )
+    text, usage, seconds = await ask_critic(env, settings, "select_system", prompt)
+    number, note = parse_selection(text, len(candidates))
+    chosen = candidates[number - 1] if number else candidates[0]
+    record = Critique(
+        round=state["rounds"] + 1,
+        draft=chosen["index"],
+        verdict="select",
+        by="critic",
+        error=note or f"solution {chosen['index'] + 1} is the most consistent",
+        text=text,
+        input_tokens=usage["input_tokens"],
+        output_tokens=usage["output_tokens"],
+        seconds=seconds,
+    )
+    emit(runtime, {"event": "critique", "round": record["round"], "verdict": "select",
+                   "error": record["error"], "draft": chosen["index"]})  # fmt: skip
+    return {
+        "critiques": [record],
+        "rounds": state["rounds"] + 1,
+        "usage": usage,
+        "route": "finalize",
+        "stop_reason": "selected",
+    }
+
+
+def responses(samples: list[Draft]) -> str:
+    """The samples numbered from 1, each cut to an equal share of the prompt."""
+    share = _PROMPT_CHARS // max(1, len(samples))
+    parts = []
+    for number, draft in enumerate(samples, start=1):
+        body = draft["output"].strip()
+        if len(body) > share:
+            body = body[:share].rstrip() + "\n[…]"
+        parts.append(f"Response {number}:\n{body}")
+    return "\n\n".join(parts)
+
+
+def parse_selection(text: str, count: int) -> tuple[int | None, str]:
+    r"""The response number the critic named (``None`` if none in range) and its note line.
+
+    Example:
+        >>> parse_selection("Most consistent: Response 2\nOthers: 1 misses the space case.", 3)
+        (2, '1 misses the space case.')
+    """
+    match = _PICK.search(text)
+    number = int(match.group(1)) if match else None
+    if number is not None and not 1 <= number <= count:
+        number = None
+    rest = text[match.end() :] if match else text
+    lines = [line.strip(" *-:") for line in rest.splitlines() if line.strip(" *-:")]
+    note = re.sub(r"^others?\s*:\s*", "", lines[0], flags=re.IGNORECASE) if lines else ""
+    return number, note[:300]
+
+
+PART = Part(name="select", nodes={"select": Node(select, ("finalize",))})

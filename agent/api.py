@@ -20,6 +20,7 @@ from agent.models import aresolve_model, call_timeout
 from agent.persist import DURABLE, checkpointed, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
+from agent.state import append_critiques, merge_drafts, sum_usage
 
 T = TypeVar("T")
 
@@ -113,7 +114,7 @@ async def areflect(
             payload, config, context=context, stream_mode="updates", **durable
         ):
             for values in update.values():
-                state.update(values or {})
+                merge_update(state, values or {})
     except ReflectionError as exc:
         exc.partial = exc.partial or _partial(state)
         raise
@@ -160,6 +161,20 @@ def reflect(question: str, **options: Any) -> ReflectionResult:
         ('17 × 23 = 391. The answer is 391.', 'agreed')
     """
     return run_sync(areflect(question, **options))
+
+
+def merge_update(state: dict[str, Any], update: dict[str, Any]) -> None:
+    """Lay one node's update over ``state`` the way the graph's reducers do."""
+    for key, value in update.items():
+        reducer = _REDUCERS.get(key)
+        state[key] = reducer(state.get(key), value) if reducer else value
+
+
+_REDUCERS: dict[str, Any] = {
+    "drafts": merge_drafts,
+    "critiques": append_critiques,
+    "usage": sum_usage,
+}
 
 
 def _partial(values: dict[str, Any]) -> ReflectionResult | None:

@@ -31,6 +31,7 @@ class ScriptedChatModel(BaseChatModel):
     temperature: float = 0.0
     seed: int = 0
     sampling: list[tuple[float, int]] = []  # (temperature, seed) of each call
+    by_seed: dict[int, list[Reply]] = {}  # generator replies for one seed, before the script
 
     @property
     def _llm_type(self) -> str:
@@ -40,11 +41,15 @@ class ScriptedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], run_manager: CallbackManagerForLLMRun | None
     ) -> str:
         first = messages[0].content if messages else ""
-        critics = tuple(PROMPTS.texts[k] for k in ("critique_system", "contrast_system", "select_system"))
+        critics = tuple(
+            PROMPTS.texts[k] for k in ("critique_system", "contrast_system", "select_system")
+        )
         role = "critic" if first in critics else "generator"
         self.calls.append((role, messages))
         self.sampling.append((self.temperature, self.seed))
         queue = self.script.get(role, [])
+        if role == "generator" and self.by_seed.get(self.seed):
+            queue = self.by_seed[self.seed]
         reply: Any = queue.pop(0) if queue else self.default.get(role)
         if reply is None:
             raise AssertionError(f"script for {role} ran out after {len(self.calls)} calls")

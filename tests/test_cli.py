@@ -144,7 +144,7 @@ def test_bad_input_is_one_clear_line(
 
 
 def test_a_failing_server_is_one_line_without_a_traceback(model: ScriptedChatModel) -> None:
-    script(model, [ConnectionError("refused")] * 3)
+    model.default["generator"] = ConnectionError("refused")
     result = runner.invoke(cli.app, ["ask", Q])
     assert result.exit_code == 1
     assert "error: cannot reach the model server" in result.stderr
@@ -152,7 +152,7 @@ def test_a_failing_server_is_one_line_without_a_traceback(model: ScriptedChatMod
 
 
 def test_debug_shows_the_exception(model: ScriptedChatModel) -> None:
-    script(model, [ConnectionError("refused")] * 3)
+    model.default["generator"] = ConnectionError("refused")
     result = runner.invoke(cli.app, ["ask", Q, "--debug"])
     assert result.exit_code != 0 and isinstance(result.exception, ConnectionError)
 
@@ -160,27 +160,52 @@ def test_debug_shows_the_exception(model: ScriptedChatModel) -> None:
 def test_the_default_compares_solutions_and_shows_the_tally(model: ScriptedChatModel) -> None:
     latex = "\\[ 3 \\times 4 = 12 \\]"  # LaTeX streams as written, not as console markup
     script(model, [f"{latex}\n\nSo 12.", "3 + 4 = 7.\n\nSo 7.", "3 × 4 = 12.\n\nSo 12."] * 2)
-    result = runner.invoke(cli.app, ["ask", Q])
+    # One sample at a time (as the in-process model draws them): each streams in turn.
+    result = runner.invoke(cli.app, ["ask", Q, "--max-concurrency", "1"])
     assert result.exit_code == 0, result.output
     assert_in_order(
         result.stdout,
         "── thinking ──",
         "\\[ 3 \\times 4 = 12 \\]",
+        "── solution 2 ──",
         "⟲ solution 2: So 7.",
         "⟲ solution 3: So 12.",
         "⟲ reflection: 4 solutions disagree: 12 ×3, 7 ×1",
         "stopped: voted",
-        "Answer:\nSo 12.",
+        f"Answer:\n{latex}\n\nSo 12.",  # the whole answer, not its last paragraph
     )
+
+
+def test_parallel_samples_get_a_line_each_and_the_chosen_one_in_full(
+    model: ScriptedChatModel,
+) -> None:
+    script(model, ["Work A.\n\nSo 12.", "Work B.\n\nSo 7.", *["Work C.\n\nSo 12."] * 3])
+    result = runner.invoke(cli.app, ["ask", Q])  # a server model: the samples go at once
+    assert result.exit_code == 0, result.output
+    # No token of a sample is streamed, so no two samples interleave; one line each.
+    assert "── thinking ──" not in result.stdout and "Work B." not in result.stdout
+    assert_in_order(
+        result.stdout,
+        "⟲ solution",
+        "⟲ reflection: 5 solutions disagree: 12 ×4, 7 ×1",
+        "Answer:\nWork A.\n\nSo 12.",
+    )
+    assert result.stdout.count("⟲ solution") == 5
 
 
 def test_ctrl_c_stops_cleanly_and_prints_the_latest_draft(model: ScriptedChatModel) -> None:
     script(model, ["3 × 4 = 12.\n\nThe answer is 12.", KeyboardInterrupt()])
-    result = runner.invoke(cli.app, ["ask", Q])
+    result = runner.invoke(cli.app, ["ask", Q, "--max-concurrency", "1"])
     assert result.exit_code == 130
-    assert (
-        "interrupted" in result.stderr and "latest draft answer: The answer is 12." in result.stderr
-    )
+    assert "interrupted" in result.stderr
+    assert "latest answer so far: 3 × 4 = 12.\n\nThe answer is 12." in result.stderr
+
+
+def test_ctrl_c_during_sampling_prints_the_current_leader(model: ScriptedChatModel) -> None:
+    script(model, ["So 7.", "So 12.", "So 12.", KeyboardInterrupt()])
+    result = runner.invoke(cli.app, ["ask", Q, "--max-concurrency", "1", "--samples", "4"])
+    assert result.exit_code == 130
+    assert "latest answer so far: So 12." in result.stderr  # the leader, not the plain answer
 
 
 def test_version_and_help() -> None:

@@ -21,8 +21,8 @@ from agent import (
     create_reflection_graph,
     reflect,
 )
-from agent.strategies.critique import choose_draft
 from agent.prompts import PROMPTS
+from agent.strategies.critique import choose_draft
 from tests.scripted import ScriptedChatModel, tagged
 
 Q = "Tom has 3 bags of 4 apples. How many apples?"
@@ -45,7 +45,11 @@ async def test_prompted_accepts_a_draft_the_critic_passes() -> None:
     result = await areflect(Q, model=model, strategy="critique")
     assert result.output == "The answer is 12."
     assert result.thinking == "3 × 4 = 12"
-    assert result.reflections == ["3 × 4 is 12, right."]
+    # The calculator's evidence comes first, then the draft's own reflection.
+    assert result.reflections == ["✓ 3 × 4 = 12", "3 × 4 is 12, right."]
+    assert result.checks == [
+        {"kind": "calculator", "name": "3 × 4 = 12", "passed": True, "detail": ""}
+    ]
     assert (result.stop_reason, result.rounds, result.chosen) == ("accepted", 1, 0)
     assert [c["verdict"] for c in result.critiques] == ["pass"]
     assert roles(model) == ["generator", "critic"]
@@ -70,7 +74,10 @@ async def test_a_concrete_error_leads_to_a_revision_that_is_checked_again() -> N
     assert result.output == "The answer is 12."
     assert (result.chosen, result.rounds, result.stop_reason) == (1, 2, "accepted")
     assert len(result.drafts) == 2 and result.drafts[0]["output"] == "The answer is 7."
-    assert result.reflections == ["the bags hold 4 each, so multiply: 3 × 4, not 3 + 4."]
+    assert result.reflections == [
+        "✓ 3 × 4 = 12",
+        "the bags hold 4 each, so multiply: 3 × 4, not 3 + 4.",
+    ]
     revise_prompt = model.calls[2][1][-1].content
     assert (
         "multiply: 3 × 4" in revise_prompt and "3 + 4 = 7" in revise_prompt and Q in revise_prompt
@@ -144,7 +151,7 @@ async def test_a_rejected_revision_falls_back_to_the_first_draft() -> None:
 
 
 def test_choose_draft_rules() -> None:
-    d = [{"output": str(i)} for i in range(3)]
+    d = [{"index": i, "output": str(i), "checks": []} for i in range(3)]
     crit = lambda i, v: {"draft": i, "verdict": v}  # noqa: E731
     assert choose_draft(d[:1], []) == 0  # type: ignore[arg-type]
     assert choose_draft(d[:2], [crit(0, "revise"), crit(1, "pass")]) == 1  # type: ignore[arg-type,list-item]
@@ -246,7 +253,7 @@ async def test_graph_appends_one_ai_message_with_reasoning_blocks() -> None:
     assert [m.type for m in out["messages"]] == ["human", "ai"]
     answer = out["messages"][-1]
     assert answer.text == "The answer is 12."
-    assert answer.content[0] == {"type": "reasoning", "reasoning": "3 × 4 = 12"}
+    assert answer.content[0] == {"type": "reasoning", "reasoning": "3 × 4 = 12\n✓ 3 × 4 = 12"}
     assert ReflectionResult.from_dict(out["result"]).output == "The answer is 12."
     assert set(out) == {"messages", "result"}
 
@@ -393,6 +400,7 @@ def test_budgets_hold_under_any_model_behaviour(
         max_rounds=max_rounds,
         max_tokens=max_tokens,
         max_samples=6,
+        max_concurrency=1,  # one call at a time: no budget is exceeded by more than one call
     )
     assert result.rounds <= max_rounds
     per_call = [d["input_tokens"] + d["output_tokens"] for d in result.drafts]
@@ -411,12 +419,16 @@ def test_the_drawn_graph_has_the_loop_and_nothing_else() -> None:
     assert edges == {
         ("__start__", "intake"),
         ("intake", "answer"),
+        ("intake", "sample"),
         ("answer", "critique"),
-        ("answer", "sample"),
         ("answer", "finalize"),
-        ("sample", "sample"),
-        ("sample", "contrast"),
-        ("sample", "finalize"),
+        ("sample", "tally"),
+        ("tally", "sample"),
+        ("tally", "contrast"),
+        ("tally", "select"),
+        ("tally", "revise"),
+        ("tally", "finalize"),
+        ("select", "finalize"),
         ("contrast", "reconcile"),
         ("contrast", "finalize"),
         ("reconcile", "finalize"),

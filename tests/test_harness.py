@@ -35,7 +35,7 @@ def _which(messages: list[BaseMessage]) -> str:
 
 def generator(messages: list[BaseMessage]) -> str:
     key = _which(messages)
-    if "checker found this error" in str(messages[-1].content):
+    if "this was found wrong" in str(messages[-1].content):
         return tagged(f"The answer is {REVISED[key]}.")
     return tagged(f"The answer is {FIRST[key]}.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +86,14 @@ async def test_the_default_strategy_resumes_mid_sampling_with_the_same_seeds(
     twelve, seven = solution.format(12), solution.format(7)
     model = scripted([twelve, ValueError("server crashed"), seven, twelve])
     with pytest.raises(ModelError) as failed:
-        await areflect(Q, model=model, checkpoint=db, samples=3, max_samples=3)
+        await areflect(Q, model=model, checkpoint=db, samples=3, max_samples=3, max_concurrency=1)
     saved = failed.value.partial.drafts if failed.value.partial else []
-    assert [d["output"] for d in saved] == ["So Tom has 12 apples."]
+    assert [d["output"] for d in saved] == [twelve]  # the whole answer
 
     calls_before = len(model.calls)
-    result = await areflect(Q, model=model, checkpoint=db, samples=3, max_samples=3)
+    result = await areflect(
+        Q, model=model, checkpoint=db, samples=3, max_samples=3, max_concurrency=1
+    )
     assert len(model.calls) - calls_before == 2  # the plain answer is not asked again
     assert [seed for _, seed in model.sampling[-2:]] == [1, 2]  # the seeds a fresh run uses
     assert result.drafts[0] == saved[0]
@@ -100,8 +103,32 @@ async def test_the_default_strategy_resumes_mid_sampling_with_the_same_seeds(
     )
 
 
+async def test_parallel_samples_that_finished_are_not_requested_again(tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite"
+    twelve, seven = "So 12.", "So 7."
+    model = scripted([])
+
+    # Replies by seed, so the test does not depend on which parallel call runs first.
+    def crash_late(messages: Any) -> str:
+        time.sleep(0.5)  # the other two samples finish first
+        raise ValueError("server crashed")
+
+    model.by_seed.update({0: [twelve], 1: [crash_late, twelve], 2: [seven]})
+    with pytest.raises(ModelError):
+        await areflect(Q, model=model, checkpoint=db, samples=3, max_samples=3)
+    first = sorted(seed for _, seed in model.sampling)
+    assert first == [0, 1, 2]  # all three were requested at once
+    model.sampling.clear()
+    result = await areflect(Q, model=model, checkpoint=db, samples=3, max_samples=3)
+    assert [seed for _, seed in model.sampling] == [1]  # only the one that failed
+    assert [d["output"] for d in result.drafts] == [twelve, twelve, seven]
+    assert result.reflections[0] == "3 solutions disagree: 12 ×2, 7 ×1"
+
+
 def test_the_thread_id_names_the_default_strategy() -> None:
+    from agent import Context
     from agent.persist import thread_for
 
-    assert thread_for(Q, {}) == thread_for(Q, {"strategy": "contrast"})
-    assert thread_for(Q, {}) != thread_for(Q, {"strategy": "critique"})
+    assert thread_for(Q, Context()) == thread_for(Q, Context(strategy="contrast"))
+    assert thread_for(Q, Context()) != thread_for(Q, Context(strategy="critique"))
+    assert thread_for(Q, Context(model="local:x")) != thread_for(Q, Context(model="local:y"))

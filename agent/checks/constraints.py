@@ -1,4 +1,4 @@
-"""Instructions a question states that code can check: length, case, commas, keywords, format.
+r"""Instructions a question states that code can check: length, case, commas, keywords, format.
 
 ``extract`` reads the instructions out of the question with rules (the phrasings people and
 IFEval use: "no commas", "at least 300 words", "in all lowercase letters", "exactly 3 bullet
@@ -7,7 +7,7 @@ points", "use the word war at least 8 times", "wrap your entire response in JSON
 failed: ``2 commas; none allowed``.
 
 The checkers count the way IFEval's official checkers do, so that a check the agent passes
-is one the benchmark passes: words are ``\\w+`` runs, paragraphs are split on ``***`` (or on
+is one the benchmark passes: words are ``\w+`` runs, paragraphs are split on ``***`` (or on
 blank lines), bullet points are lines starting with ``*`` or ``-``, highlighted sections are
 ``*text*`` or ``**text**``, keyword counts ignore case and word boundaries, and "less than" is
 strict.
@@ -79,7 +79,10 @@ _TIMES = (
     r"(?:\s+or\s+(?P<sfx>more|less|fewer))?\s+times?\b"
     r"|(?P<t>once|twice|thrice)(?:\s+or\s+(?P<sfx2>more|less|fewer))?\b)"
 )
-_AFTER = r"(?:\s+or\s+(?P<sfx2>more|less|fewer|greater|above|below|under))?"
+_AFTER = (
+    r"(?:\s+or\s+(?P<sfx2>more|less|fewer|greater|above|below|under)"
+    r"|\s+(?P<sfx3>at\s+most|at\s+least|max(?:imum)?|min(?:imum)?)\b)?"
+)
 
 
 def _number(text: str) -> int:
@@ -97,7 +100,9 @@ def _bounds(m: re.Match[str], bare: str | None = "exactly") -> list[tuple[str, i
     n = _number(groups.get("n") or groups.get("t") or "0")
     if groups.get("m"):
         return [("at least", n), ("at most", _number(groups["m"]))]
-    suffix = groups.get("sfx") or groups.get("sfx2")
+    suffix = groups.get("sfx") or groups.get("sfx2") or groups.get("sfx3") or ""
+    suffix = {"at least": "more", "min": "more", "minimum": "more"}.get(suffix, suffix)
+    suffix = {"at most": "less", "max": "less", "maximum": "less"}.get(suffix, suffix)
     if groups.get("plus") or suffix in ("more", "greater", "above"):
         return [("at least", n)]
     if suffix in ("less", "fewer", "below", "under"):
@@ -119,13 +124,15 @@ def _holds(count: int, relation: str, n: int) -> bool:
 
 
 def _asked(relation: str, n: int) -> str:
-    if n == 0 and relation in ("exactly", "at most") or (relation, n) == ("less than", 1):
+    if (n == 0 and relation in ("exactly", "at most")) or (relation, n) == ("less than", 1):
         return "none allowed"
     return f"{relation} {n} asked"
 
 
 def _count(name: str, counted: int, relation: str, n: int) -> tuple[bool, str]:
+    """Check ``counted`` against the bound; ``name`` has ``{s}`` where its plural takes an s."""
     ok = _holds(counted, relation, n)
+    name = name.format(s="" if counted == 1 else "s")
     return ok, "" if ok else f"{counted} {name}; {_asked(relation, n)}"
 
 
@@ -185,8 +192,8 @@ def _unfenced(text: str) -> str:
 
 
 def _first_word(paragraph: str) -> str:
-    word = paragraph.split()[0].strip().lstrip("'\"“‘*#")
-    return re.split(r"[.,?!'\"”’:;*]", word)[0].lower()
+    word = paragraph.split()[0].strip().lstrip("'").lstrip('"')
+    return re.split(r"[.,?!'\"]", word)[0].lower()
 
 
 def _some(found: list[str], most: int = 3) -> str:
@@ -207,29 +214,31 @@ def _no_commas(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _lowercase(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    upper = sum(c != c.lower() for c in text)
-    words = [w for w in _words_of(text) if w != w.lower()]
-    return upper == 0, "" if upper == 0 else (
-        f"{upper} capital letter{'s' * (upper != 1)}{_some(words)}; all lowercase asked"
-    )
+    if text.islower():
+        return True, ""
+    upper = sum(c.isupper() for c in text)
+    words = [w for w in _words_of(text) if any(c.isupper() for c in w)]
+    if not upper:
+        return False, "no letters; all lowercase asked"
+    return False, f"{upper} capital letter{'s' * (upper != 1)}{_some(words)}; all lowercase asked"
 
 
 def _uppercase(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    if not text.isupper() and not any(c.islower() for c in text):
-        return False, "no letters in capitals; all capitals asked"
+    if text.isupper():
+        return True, ""
     lower = sum(c.islower() for c in text)
     words = [w for w in _words_of(text) if any(c.islower() for c in w)]
-    return lower == 0, "" if lower == 0 else (
-        f"{lower} lowercase letter{'s' * (lower != 1)}{_some(words)}; all capitals asked"
-    )
+    if not lower:
+        return False, "no letters; all capitals asked"
+    return False, f"{lower} lowercase letter{'s' * (lower != 1)}{_some(words)}; all capitals asked"
 
 
 def _word_count(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    return _count("words", len(_words_of(text)), args["relation"], args["n"])
+    return _count("word{s}", len(_words_of(text)), args["relation"], args["n"])
 
 
 def _sentence_count(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    return _count("sentences", len(_sentences_of(text)), args["relation"], args["n"])
+    return _count("sentence{s}", len(_sentences_of(text)), args["relation"], args["n"])
 
 
 def _paragraph_count(text: str, args: dict[str, Any]) -> tuple[bool, str]:
@@ -238,10 +247,10 @@ def _paragraph_count(text: str, args: dict[str, Any]) -> tuple[bool, str]:
         if any(not p.strip() for p in pieces[1:-1]):
             return False, "an empty paragraph between *** dividers"
         found = [p for p in pieces if p.strip()]
-        name = "paragraphs separated by ***"
+        name = "paragraph{s} separated by ***"
     else:
         found = [p for p in text.split("\n\n") if p.strip()]
-        name = "paragraphs separated by blank lines"
+        name = "paragraph{s} separated by blank lines"
     return _count(name, len(found), args["relation"], args["n"])
 
 
@@ -262,23 +271,23 @@ def _paragraph_first_word(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _bullet_count(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    return _count("bullet points", len(_bullets_of(text)), args["relation"], args["n"])
+    return _count("bullet point{s}", len(_bullets_of(text)), args["relation"], args["n"])
 
 
 def _highlights(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     found = len(_highlights_of(text))
-    return _count("*highlighted* sections", found, args["relation"], args["n"])
+    return _count("*highlighted* section{s}", found, args["relation"], args["n"])
 
 
 def _placeholders(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     found = len(re.findall(r"\[.*?\]", text))
-    return _count("[placeholders]", found, args["relation"], args["n"])
+    return _count("[placeholder]{s}", found, args["relation"], args["n"])
 
 
 def _sections(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     marker = args["marker"]
     found = len(re.split(rf"\s?{re.escape(marker)}\s?\d+\s?", text)) - 1
-    return _count(f"sections marked {marker} X", found, args["relation"], args["n"])
+    return _count(f"section{{s}} marked {marker} X", found, args["relation"], args["n"])
 
 
 def _title(text: str, args: dict[str, Any]) -> tuple[bool, str]:
@@ -349,18 +358,18 @@ def _required(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 def _word_frequency(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     word = args["word"]
     found = len(re.findall(re.escape(word), text, re.IGNORECASE))
-    return _count(f"times {word!r}", found, args["relation"], args["n"])
+    return _count(f"time{{s}} {word!r}", found, args["relation"], args["n"])
 
 
 def _letter_frequency(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     letter = args["letter"]
     found = text.lower().count(letter.lower())
-    return _count(f"times the letter {letter!r}", found, args["relation"], args["n"])
+    return _count(f"time{{s}} the letter {letter!r}", found, args["relation"], args["n"])
 
 
 def _capital_words(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     found = sum(1 for w in _words_of(text) if w.isupper())
-    return _count("words in all capitals", found, args["relation"], args["n"])
+    return _count("word{s} in all capitals", found, args["relation"], args["n"])
 
 
 def _one_of(text: str, args: dict[str, Any]) -> tuple[bool, str]:
@@ -402,22 +411,37 @@ CHECKERS: dict[str, Checker] = {
 # returning the constraints of that id it states.
 
 
-def _plain(question: str) -> str:
-    """The question with curly quotes made straight and "i.e."/"e.g." without their dots."""
-    text = question.translate(str.maketrans("“”„‟«»‘’‚‛\u00a0", "\"\"\"\"\"\"''''" + " "))
-    return re.sub(r"\b([ie])\.([eg])\.", r"\1\2", text, flags=re.IGNORECASE)
-
-
-_QUESTION = re.compile(
-    r"(?:^|(?<=[.!?\n]))\s*(?:how|what|why|when|where|which|who|whose|is|are|was|were|does|"
-    r"did|should|do\b(?!\s+not))\b[^.!?\n]*\?",
-    re.IGNORECASE,
+# Sentences that ask nothing of the answer, whatever words they hold: a question about something
+# ("How do I output JSON?"), reported speech ("My teacher said not to use commas."), a statement
+# about the user's own text ("I wrote a 3 paragraph essay.") and the spec of code to write
+# ("Write a function that removes all commas.").
+_NOT_ASKED = (
+    r"(?:[\w ]{1,30},\s*)?(?:how|what|why|when|where|which|who|whose|is|are|was|were|does|did|"
+    r"should|do\b(?!\s+not))\b[^.!?\n]*\?",
+    r"[^.!?\n]*(?<!be\s)(?<!being\s)(?<!been\s)(?<!is\s)(?<!was\s)\b(?:said|says|told|tells)\b"
+    r"[^.!?\n]*[.!?]",
+    r"(?!my\s+answer\b)(?:I|my|we|our|he|she|they|his|her|their|it|its)\b(?![^.!?\n]*(?:\b(?:"
+    r"should|must|please|want|need|would|like|let|make\s+sure|require|your)\b|'d\b))[^.!?\n]*[.!?]",
+    r"(?:please\s+)?(?:write|create|implement|build|give\s+me)\s+(?:a|an|me\s+a|some)\s+"
+    r"(?:[\w+#-]+\s+){0,3}?(?:function|regex|regular\s+expression|script|program|class|method|"
+    r"query|code|snippet|one-liner)\b[^.!?\n]*\b(?:that|which|to)\b[^.!?\n]*[.!?]?",
+)
+_NOT_ASKED_AT = re.compile(
+    r"(?:^|(?<=[.!?\n]))[^\S\n]*(?:" + "|".join(_NOT_ASKED) + ")", re.IGNORECASE
 )
 
 
-def _in_question(text: str, at: int) -> bool:
-    """Whether position ``at`` lies in a question about something ("How do I use JSON?")."""
-    return any(m.start() <= at < m.end() for m in _QUESTION.finditer(text))
+def _plain(question: str) -> str:
+    """The question as the rules read it: straight quotes, "i.e." without dots, no questions."""
+    text = question.translate(str.maketrans("“”„‟«»‘’‚‛\u00a0", '""""""\'\'\'\'' + " "))
+    text = re.sub(r"\b([ie])\.([eg])\.", r"\1\2", text, flags=re.IGNORECASE)
+    quotes = [m.span() for m in re.finditer(r'"[^"\n]*"', text)]
+
+    def blank(m: re.Match[str]) -> str:
+        quoted = any(start < m.start() < end for start, end in quotes)
+        return m.group(0) if quoted else " "
+
+    return _NOT_ASKED_AT.sub(blank, text)
 
 
 def _make(id_: str, label: str, **args: Any) -> Constraint:
@@ -431,18 +455,34 @@ def _counted(id_: str, noun: str, pairs: list[tuple[str, int]], **more: Any) -> 
     ]
 
 
+# "Each line should contain exactly one sentence": an amount per unit, not the total.
+_PER_UNIT = (
+    r"\b(?:each|every|per)\s+\w+(?:\s+\w+)?\s+(?:should|must|needs?\s+to|has|have|contains?|with|"
+    r"will|is|are)\b"
+)
+
+
 def _first_bounds(
     patterns: list[str], text: str, bare: str | None = "exactly"
 ) -> list[tuple[str, int]]:
     for pattern in patterns:
         for m in re.finditer(pattern, text, re.IGNORECASE):
             pairs = _bounds(m, bare)
-            if pairs and not _in_question(text, m.start()):
+            sentence = re.split(r"[.!?\n]", text[max(0, m.start() - 80) : m.start()])[-1]
+            if re.search(_PER_UNIT, sentence, re.IGNORECASE):
+                continue  # "each line should contain exactly one sentence": not the total
+            if pairs:
                 return pairs
     return []
 
 
 _WORD_QUOTED = r"\"([^\"\n]{1,60})\"|'([^'\n]{1,60})'"
+
+
+_NOT_WORDS = {
+    "before", "after", "that", "this", "other", "else", "anything", "outside", "more", "it",
+    "them", "which", "any", "such", "like", "first", "above", "below", "those", "these",
+}  # fmt: skip
 
 
 def _items(text: str) -> list[str]:
@@ -453,7 +493,7 @@ def _items(text: str) -> list[str]:
     parts = re.split(r",|\bor\b|\band\b|\bnor\b", text)
     items = [p.strip(" .:;*[]()'\"") for p in parts]
     items = [i for i in items if i]
-    if not items or any(len(i.split()) > 2 for i in items):
+    if not items or any(len(i.split()) > 2 or i.split()[0].lower() in _NOT_WORDS for i in items):
         return []
     return items[:12]
 
@@ -472,15 +512,12 @@ _LIST_END = (
 def _no_commas_rule(text: str) -> list[Constraint]:
     pattern = (
         r"\b(?:no|zero)\s+commas?\b(?!\s+(?:in|after|before)\s+(?:the\s+)?(?:list|numbers?))"
-        r"|\b(?:not|n't|never|without|refrain\s+from|avoid|cannot|can't)\s+(?:\w+\s+){0,2}?"
+        r"|(?:\bnot|n't|\bnever|\bwithout|\brefrain\s+from|\bavoid|\bcannot)\s+(?:\w+\s+){0,2}?"
         r"(?:use|using|include|including|contain|containing|add|adding|put|putting|have|having|"
         r"the\s+use\s+of|use\s+of)?\s*(?:any\s+|a\s+single\s+)?commas?\b"
         r"|\bcommas?\s+(?:are|is)\s+(?:not\s+(?:allowed|permitted)|forbidden|prohibited|banned)"
     )
-    for m in re.finditer(pattern, text, re.IGNORECASE):
-        if not _in_question(text, m.start()):
-            return [_make("no_commas", "no commas")]
-    return []
+    return [_make("no_commas", "no commas")] if re.search(pattern, text, re.IGNORECASE) else []
 
 
 def _lowercase_rule(text: str) -> list[Constraint]:
@@ -495,6 +532,8 @@ def _lowercase_rule(text: str) -> list[Constraint]:
         for m in re.finditer(pattern, text, re.IGNORECASE):
             before = text[max(0, m.start() - 60) : m.start()].lower()
             sentence = re.split(r"[.!?\n]", before)[-1]
+            if pattern == patterns[0] and re.search(r"\b(?:not|no|never|without)\b|n't", sentence):
+                continue
             if pattern == patterns[0] and not re.search(
                 r"\b(?:all|only|entire|entirely|in|use|using|with|be|answer|write|written)\b",
                 sentence,
@@ -502,8 +541,7 @@ def _lowercase_rule(text: str) -> list[Constraint]:
                 continue
             if re.search(r"\b(?:convert|to|into|function|variable|string)\s*$", before):
                 continue
-            if not _in_question(text, m.start()):
-                return [_make("lowercase", "all lowercase")]
+            return [_make("lowercase", "all lowercase")]
     return []
 
 
@@ -516,6 +554,7 @@ def _uppercase_rule(text: str) -> list[Constraint]:
         rf"(?:all|only)\s+{_CAPS}",
         rf"\b(?:in|english,?)\s+{_CAPS}(?:\s+only)?\b",
         rf"(?:^|[.!?]\s+|,\s+|\band\s+)(?:all|only)\s+{_CAPS}",
+        rf"\bonly\s+use\s+{_CAPS}",
         r"\bcapitali[sz]e\s+(?:all|every|each)\s+(?:of\s+)?(?:your\s+|the\s+)?(?:words?|letters?)",
         r"\ball\s+(?:the\s+)?letters\b[^.\n]{0,50}\b(?:capitali[sz]ed|upper\s*case|capitals)\b",
         r"\bno\s+lower\s*-?\s*case\s+letters",
@@ -524,25 +563,29 @@ def _uppercase_rule(text: str) -> list[Constraint]:
         for m in re.finditer(pattern, text, re.IGNORECASE):
             before = text[max(0, m.start() - 40) : m.start()].lower()
             after = text[m.end() : m.end() + 40].lower()
+            sentence = re.split(r"[.!?\n]", before)[-1]
+            if re.search(r"\bwords?\b.*\b(?:should|must)\s+be\s*$", sentence):
+                continue
             if re.search(r"\b(?:words?|phrases?)\s+(?:\w+\s+)?$", before) or re.search(
                 r"^\s*(?:\(|should|must|appear|at\s+least|for\s+at|to\s+(?:highlight|stress|"
                 r"emphasi|make)|\w+\s+times)",
                 after,
             ):
                 continue
-            if not _in_question(text, m.start()):
-                return [_make("uppercase", "all capital letters")]
+            return [_make("uppercase", "all capital letters")]
     return []
 
 
 def _words_rule(text: str) -> list[Constraint]:
+    # Not "words in all capital letters" (capital_words) nor "a 10-word-long" compound.
     noun = (
-        r"\s*-?\s*words?\b(?!\s+(?:or\s+phrases\s+)?(?:should\s+be\s+|be\s+)?(?:in|with)\s+"
-        r"(?:all[- ])?(?:capital|caps|upper))(?!\s*-\s*\w)" + _AFTER
+        r"\s*-?\s*words?\b(?!\s+(?:or\s+phrases\s+)?(?:in\s+(?:the|your)\s+\w+\s+)?"
+        r"(?:should\s+be\s+|must\s+be\s+|be\s+)?(?:in|with)\s+(?:all[- ])?(?:capital|caps|upper))"
+        r"(?!\s*-\s*\w)" + _AFTER
     )
     patterns = [
         rf"(?<!letter\s)(?<!\w\s-)(?<![-/]){_AMOUNT}{noun}",
-        rf"\bnumber\s+of\s+words\b[^.\n]{{0,40}}?\b(?:be|is)\s+{_AMOUNT}",
+        rf"\bnumber\s+of\s+words\b(?!\s+(?:in|with)\s+all)[^.\n]{{0,40}}?\b(?:be|is)\s+{_AMOUNT}",
     ]
     pairs = _first_bounds(patterns, text, bare=None)
     return _counted("words", "words", pairs)
@@ -555,7 +598,7 @@ def _sentences_rule(text: str) -> list[Constraint]:
     ]
     pairs = _first_bounds(patterns, text, bare=None)
     if not pairs:  # a bare number only after a verb or preposition: "in 3 sentences"
-        bare = rf"\b(?:in|with|of|into|use|using|write|contain|contains|containing)\s+{_AMOUNT}"
+        bare = rf"\b(?:in|with|into|use|using|write|contain|contains|containing)\s+{_AMOUNT}"
         pairs = _first_bounds([bare + r"\s*-?\s*sentences?\b(?!\s*-)"], text)
     return _counted("sentences", "sentences", pairs)
 
@@ -612,14 +655,22 @@ def _paragraph_first_word_rule(text: str) -> list[Constraint]:
         nth = int(number) if number else _ORDINALS.get(g["nth"].lower(), 0)
         if not nth:
             nth = int(re.sub(r"\D", "", g["nth"]))
+        if nth == -1:  # "the last paragraph": its number when the count is given
+            counts = [c["args"] for c in _paragraphs_rule(text)]
+            nth = next((a["n"] for a in counts if a["relation"] == "exactly"), -1)
         which = "the last paragraph" if nth == -1 else f"paragraph {nth}"
         return [_make("paragraph_first_word", f"{which} starts with {word!r}", nth=nth, word=word)]
     return []
 
 
 def _bullets_rule(text: str) -> list[Constraint]:
-    noun = r"\s*(?:(?:markdown|short|very\s+short)\s+)*bullet(?:ed)?[\s-]*points?\b"
-    pairs = _first_bounds([_AMOUNT + noun], text)
+    noun = r"\s*(?:(?:markdown|short|very\s+short)\s+)*bullet(?:ed)?(?:[\s-]*points?|s)?\b"
+    # "Name exactly 3 dogs using markdown bullet points"
+    listed = (
+        rf"\bexactly\s+(?P<n>{_NUM})\s+(?:\w+\s+){{0,3}}?\w+s\b"
+        r"[^.\n]{0,40}?\b(?:using|as|in|into)"
+    )
+    pairs = _first_bounds([_AMOUNT + noun, listed + noun], text)
     return _counted("bullets", "bullet points", pairs)
 
 
@@ -708,31 +759,36 @@ def _json_rule(text: str) -> list[Constraint]:
     pattern = (
         r"\b(?:in|into|as)\s+(?:a\s+|the\s+|valid\s+|one\s+)*JSON\b(?!\s+(?:files?|parser|schema))"
         r"|\bJSON\s+(?:code\s+)?block\b|\b(?:wrap\w*|format\w*|output)\b[^.\n]{0,40}\bJSON\b"
+        r"|\b(?:only|just)\s+(?:with\s+)?(?:a\s+)?(?:valid\s+)?JSON\b"
+        r"|(?:^|[.!?\n]\s*|\bplease\s+)(?:respond|reply|answer|return)\s+with\s+(?:a\s+)?"
+        r"(?:valid\s+)?JSON\b"
     )
-    for m in re.finditer(pattern, text, re.IGNORECASE):
-        if not _in_question(text, m.start()):
-            return [_make("json", "valid JSON")]
-    return []
+    return [_make("json", "valid JSON")] if re.search(pattern, text, re.IGNORECASE) else []
 
 
-_PHRASE_WORDS = r"(?:\s+(?:the|this|exact|exactly|following|phrase|sentence|question|words?|line|of|like))*"
+_PHRASE = r"\"([^\"\n]{1,200})\"|'([^'\n]{1,200})'(?!\w)"
+_PHRASE_WORDS = (
+    r"(?:\s+(?:the|this|exactly|exact|following|phrase|sentence|question|words?|line|of|like)\b)*"
+)
 
 
 def _ends_with_rule(text: str) -> list[Constraint]:
     lead = (
-        r"\b(?:end|finish|conclude)(?:s|ed|ing)?\b(?:\s+(?!with\b)[\w'-]+){0,4}?\s+with\b"
+        r"\b(?:end|finish|conclude)\b(?:\s+(?!with\b)[\w'-]+){0,4}?\s+with\b"
         r"|\bvery\s+(?:last\s+sentence|end)\b[^\"\n:]{0,50}?\b(?:be|read)\b"
     )
     for m in re.finditer(rf"(?:{lead})(?P<how>{_PHRASE_WORDS}\s*:?)\s*", text, re.IGNORECASE):
         rest = text[m.end() :]
-        quoted = re.match(r"\"([^\"\n]{1,200})\"", rest)
+        quoted = re.match(_PHRASE, rest)
         if quoted:
-            phrase = quoted.group(1).strip()
+            phrase = (quoted.group(1) or quoted.group(2)).strip()
         elif ":" in m.group("how") or re.search(r"exact|question", m.group("how"), re.I):
             phrase = rest.split("\n")[0].strip() or rest.strip().split("\n")[0].strip()
         else:
             continue
-        if phrase and not re.match(r"(?:a|an|your)\s", phrase, re.IGNORECASE):
+        if ":" not in m.group("how") and re.match(r"(?:a|an|your)\s", phrase, re.IGNORECASE):
+            continue
+        if re.search(r"\w", phrase):
             return [_make("ends_with", f"ends with {_quote(phrase)}", phrase=phrase)]
     return []
 
@@ -743,40 +799,56 @@ _REPEAT = re.compile(
     r"|\brepeat\s+\"",
     re.IGNORECASE,
 )
+_REPEAT_HOW = re.compile(
+    r"first|before|beginning|word\s+(?:for|by)\s+word|without\s+(?:any\s+)?chang|exact|"
+    r"as\s+it\s+is|above|below",
+    re.IGNORECASE,
+)
 
 
-def _starts_with_rule(text: str, question: str) -> list[Constraint]:
+_NOT_START = r"paragraph|section|bullet|title|each|every|line|point|part|note|post\s*script|item"
+
+
+def _starts_with_rule(text: str) -> list[Constraint]:
     found = []
     for m in re.finditer(
-        r"\b(?:start|begin)(?:s|ing)?\b(?P<what>(?:\s+(?!with\b)[\w'-]+){0,4}?)\s+with\s+"
-        r"(?:the\s+)?(?:(?:exact\s+)?(?:word|phrase|sentence|line)s?\s*)?:?\s*\"([^\"\n]{1,200})\"",
+        r"(?:\b(?:start|begin)|\b(?:response|answer|reply|output)\s+(?:starts|begins))\b"
+        r"(?P<what>(?:\s+(?!with\b)[\w'-]+){0,4}?)\s+with\s+"
+        rf"(?:the\s+)?(?:(?:exact\s+)?(?:word|phrase|sentence|line)s?\s*)?:?\s*(?:{_PHRASE})",
         text,
         re.IGNORECASE,
     ):
-        if not re.search(r"paragraph|section|bullet|title|each|every|line|point|part", m["what"]):
-            found.append(_make("starts_with", f"starts with {_quote(m[2])}", phrase=m[2].strip()))
-    repeat = _REPEAT.search(question)
-    if repeat and re.search(
-        r"first|before|beginning|word\s+(?:for|by)\s+word|without\s+(?:any\s+)?chang|exact|"
-        r"as\s+it\s+is|above|below",
-        question[repeat.start() : repeat.start() + 250],
-        re.IGNORECASE,
-    ):
-        quoted = re.match(r"repeat\s+[\"“]([^\"”\n]+)[\"”]", question[repeat.start() :], re.I)
-        start = max(question.rfind("\n", 0, repeat.start()) + 1, 0)
-        sentence = re.search(r"(?s).*[.!?]\s+", question[start : repeat.start()])
-        start += sentence.end() if sentence else 0
-        if quoted:
-            request = quoted.group(1).strip()
-        elif question[:start].strip():
-            request = question[:start].strip()
-        else:
-            after = re.search(r"\n\s*\n|\n", question[repeat.end() :])
-            request = question[repeat.end() + after.end() :].strip() if after else ""
-        if request:
-            label = "starts by repeating the request"
-            found.insert(0, _make("starts_with", label, phrase=request))
+        before = re.split(r"[.!?\n]", text[max(0, m.start() - 60) : m.start()])[-1] + m["what"]
+        if not re.search(_NOT_START, before, re.IGNORECASE):
+            phrase = (m[2] or m[3]).strip()
+            found.append(_make("starts_with", f"starts with {_quote(phrase)}", phrase=phrase))
     return found
+
+
+def _repeat_rule(question: str) -> list[Constraint]:
+    """A request to repeat the request first: the answer starts with it, copied verbatim.
+
+    The request is the text before the sentence asking for the repeat or, when that sentence
+    comes first ("repeat the request below"), the text after the paragraph it opens.
+    """
+    repeat = _REPEAT.search(question)
+    if not repeat or not re.search(_REPEAT_HOW, question[repeat.start() : repeat.start() + 250]):
+        return []
+    quoted = re.match(r"repeat\s+[\"“]([^\"”\n]+)[\"”]", question[repeat.start() :], re.I)
+    line = question.rfind("\n", 0, repeat.start()) + 1
+    sentence = re.search(r"(?s).*[.!?]\s+", question[line : repeat.start()])
+    start = line + (sentence.end() if sentence else 0)
+    if quoted:
+        request = quoted.group(1).strip()
+    elif question[:start].strip():
+        request = question[:start].strip()
+    else:
+        rest = question[repeat.end() :]
+        gap = re.search(r"\n\s*\n", rest) or re.search(r"\n", rest)
+        request = rest[gap.end() :].strip() if gap else ""
+    if not request:
+        return []
+    return [_make("starts_with", "starts by repeating the request", phrase=request)]
 
 
 def _quoted_rule(text: str) -> list[Constraint]:
@@ -791,7 +863,11 @@ def _quoted_rule(text: str) -> list[Constraint]:
 
 
 def _two_responses_rule(text: str) -> list[Constraint]:
-    if re.search(r"\*{6}|\b(?:6|six)\s+asterisks?\b", text, re.IGNORECASE):
+    if re.search(
+        r"(?:separat|divid|split|follow|between)[^.!?]{0,60}(?:\*{6}|\b(?:6|six)\s+asterisk)",
+        text,
+        re.IGNORECASE,
+    ):
         return [_make("two_responses", "two responses separated by ******")]
     return []
 
@@ -808,18 +884,19 @@ def _forbidden_words_rule(text: str) -> list[Constraint]:
 
     lead = (
         r"\b(?:do\s+not|don't|does\s+not|doesn't|not|never|without|avoid|refrain\s+from|exclude)"
-        r"\s+(?:to\s+)?(?:(?P<verb>include|use|mention|say|contain|add|write|put|have)\w*\s+)?"
+        r"\s+(?:to\s+)?(?:(?P<verb>includ|us|mention|say|contain|add|writ|put|hav)\w*\s+)?"
     )
     for m in re.finditer(
-        lead + rf"(?:any\s+(?:of\s+)?)?(?:the\s+|these\s+)?(?:following\s+)?"
+        lead + rf"(?:any\s+(?:of\s+)?)?(?P<det>the\s+|these\s+)?(?:following\s+)?"
         rf"(?P<noun>(?:\w+\s+)?{_NOUN}(?:\s+such\s+as)?\s*:?\s*)?",
         text,
         re.IGNORECASE,
     ):
         rest = text[m.end() :]
-        if m["noun"] is None and not rest.startswith(("'", '"', "[")):
-            if not (m["verb"] or "").lower().startswith("mention"):
-                continue
+        # Without "the word(s)", only a quoted list or "do not mention X" names words.
+        unquoted = m["noun"] is None and not rest.startswith(("'", '"', "["))
+        if unquoted and (m["det"] or not (m["verb"] or "").lower().startswith("mention")):
+            continue
         if m["noun"] and re.match(r"(?:\w+\s+)?(?:words?\s+in\s+all|letters?)\b", m["noun"], re.I):
             continue
         if m["noun"] is None and re.match(r"(?:any|the|a|your|all)\b", rest, re.IGNORECASE):
@@ -841,6 +918,9 @@ def _forbidden_words_rule(text: str) -> list[Constraint]:
     return found
 
 
+_NEGATION = r"(?:\bnot|n't|\bwithout|\bnever|\bavoid|\bexclude|\bno)\b"
+
+
 def _required_words_rule(text: str) -> list[Constraint]:
     found: list[Constraint] = []
     verbs = r"(?:include|includes|including|use|uses|using|contain|contains|containing|has|have)"
@@ -851,9 +931,9 @@ def _required_words_rule(text: str) -> list[Constraint]:
         text,
         re.IGNORECASE,
     ):
-        before = text[max(0, m.start() - 30) : m.start()].lower()
-        if re.search(r"\b(?:not|n't|without|never|avoid|exclude|no)\b(?:\s+\w+)?\s*$", before):
-            continue
+        before = text[max(0, m.start() - 30) : m.start()]
+        if re.search(rf"{_NEGATION}(?:\s+\w+)?\s*$", before, re.IGNORECASE):
+            continue  # "do not include the keywords...": forbidden words
         rest = text[m.end() :]
         if m.group(0).lower().startswith("mention") and not rest.startswith(("'", '"')):
             continue
@@ -875,13 +955,26 @@ _GAP = (
 )
 
 
+def _stated(text: str, m: re.Match[str]) -> bool:
+    """Whether "the word X appears N times" is asked ("make sure...") rather than observed."""
+    if not re.search(r"\b(?:appears|occurs|shows)\b", m.group(0), re.IGNORECASE) or re.search(
+        r"\b(?:should|must|to|will|can)\b", m.group(0), re.IGNORECASE
+    ):
+        return False
+    before = text[max(0, m.start() - 40) : m.start()]
+    return not re.search(r"\b(?:sure|ensure|that)\b[^.!?\n]{0,20}$", before, re.IGNORECASE)
+
+
 def _word_frequency_rule(text: str) -> list[Constraint]:
     found: list[Constraint] = []
     for m in re.finditer(
-        rf"\b(?:word|keyword|name|term)\s+{_WORD}\s+{_GAP}{_TIMES}", text, re.IGNORECASE
+        r"(?:\b(?:word|keyword|name|term)\s+|\b(?:say|use|mention|include|repeat|write)\s+"
+        rf"(?=[\"'])){_WORD}\s+{_GAP}{_TIMES}",
+        text,
+        re.IGNORECASE,
     ):
         word = (m["q1"] or m["q2"] or m["bare"]).strip()
-        if word.lower() in ("count", "limit", "should", "must", "appear", "appears"):
+        if _stated(text, m) or word.lower() in ("count", "limit", "should", "must", "appear"):
             continue
         pairs = _bounds(m)
         if (m["rel"] or "").lower() == "only":
@@ -890,9 +983,7 @@ def _word_frequency_rule(text: str) -> list[Constraint]:
         found += _counted("word_frequency", f"times {word!r}", pairs, word=word)
     for m in re.finditer(rf"\bavoid\s+mentioning\s+(?:the\s+(?:word|name)\s+)?{_WORD}", text, re.I):
         word = (m["q1"] or m["q2"] or m["bare"]).strip()
-        found.append(
-            _make("word_frequency", f"never {word!r}", word=word, relation="exactly", n=0)
-        )
+        found.append(_make("word_frequency", f"never {word!r}", word=word, relation="exactly", n=0))
     return found
 
 
@@ -906,6 +997,8 @@ def _letter_frequency_rule(text: str) -> list[Constraint]:
         r"occurs|in|your|response|anywhere)\s+){0,4}"
     )
     for m in re.finditer(rf"\bletter\s+{_LETTER}\s+{how}{_TIMES}", text, re.IGNORECASE):
+        if _stated(text, m):
+            continue
         letter = (m["l1"] or m["l2"] or m["l3"]).lower()
         pairs = _bounds(m)
         before = text[max(0, m.start() - 30) : m.start()].lower()
@@ -947,7 +1040,8 @@ def _capital_words_rule(text: str) -> list[Constraint]:
         rf"{_AMOUNT}\s+(?:words?|phrases?)(?:\s+or\s+phrases)?\s+(?:in\s+(?:the|your)\s+"
         rf"(?:output|response)\s+)?(?:should\s+be\s+|must\s+be\s+|be\s+)?(?:in|with)\s+all\s+"
         rf"(?:capital|caps|upper)",
-        rf"{_AMOUNT}\s+(?:such\s+)?(?:capitali[sz]ed|all[\s-]caps)\s+words",
+        rf"{_AMOUNT}\s+(?:such\s+)?(?:fully\s+|entirely\s+|completely\s+)?(?:capitali[sz]ed|"
+        r"all[\s-]caps)\s+words",
         rf"\bnumber\s+of\s+{_CAP_WORDS}\s+(?:to|should\s+be|must\s+be|is)\s+{_AMOUNT}",
         rf"\blimit\s+(?:those\s+|the\s+)?{_CAP_WORDS}\s+(?:for|to)\s+{_AMOUNT}",
         rf"{_CAP_WORDS}\b[^.\n]{{0,30}}?\b(?:at\s+least|at\s+most|less\s+than|more\s+than)\s+"
@@ -1012,6 +1106,7 @@ _RULES: tuple[Callable[[str], list[Constraint]], ...] = (
     _postscript_rule,
     _json_rule,
     _ends_with_rule,
+    _starts_with_rule,
     _quoted_rule,
     _two_responses_rule,
     _forbidden_words_rule,
@@ -1043,7 +1138,7 @@ def extract(question: str) -> list[Constraint]:
         for constraint in rule(text):
             if constraint not in found:
                 found.append(constraint)
-    for constraint in _starts_with_rule(text, question):
+    for constraint in _repeat_rule(question):  # verbatim: the request to repeat is copied
         if constraint not in found:
             found.append(constraint)
     return found

@@ -198,8 +198,8 @@ def choose(drafts: list[Draft], critiques: list[Critique], kind: str, question: 
     if picked:
         return picked[-1]
     last = drafts[-1]
-    if last["round"] > 0 and critiques:
-        if critiques[-1]["by"] == "checks":
+    if last["round"] > 0:
+        if critiques and critiques[-1]["by"] == "checks":
             parent = drafts[critiques[-1]["draft"]]
             fewer = len(checks.failed(last["checks"])) < len(checks.failed(parent["checks"]))
             return last["index"] if fewer else parent["index"]

@@ -412,6 +412,13 @@ def compare(
         str | None, typer.Option(help="Grade text answers with this model.")
     ] = None,
     on_error: Annotated[str, typer.Option(help="A malformed dataset line: stop | skip.")] = "stop",
+    run_code: Annotated[
+        bool,
+        typer.Option(
+            help="Run code answers in the sandbox: their examples as evidence, and the "
+            "questions' tests to score them (without it, questions with tests are skipped)."
+        ),
+    ] = False,
     plot: Annotated[bool, typer.Option(help="Also save the accuracy and flips charts.")] = True,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
@@ -447,6 +454,7 @@ def compare(
             max_rounds=max_rounds,
             temperature=temperature,
             judge_model=judge_model,
+            run_code=run_code,
         )
         prefix = results.removesuffix(".jsonl")
         paths = comparison.save(prefix)

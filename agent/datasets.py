@@ -1,6 +1,10 @@
 """Question sets for comparisons.
 
-Any JSONL of ``{"question", "answer"}``, GSM8K as-is, or the built-in set.
+Any JSONL of ``{"question", "answer"}``, GSM8K as-is, or the built-in set. A line may also
+say what kind of answer it expects (``"kind"``: number, choice, yes_no, short, code, text),
+carry ``"tests"`` (a program of asserts that a code answer must pass; run in the sandbox, and
+only with ``run_code``), or, for a ``text`` question with no ``answer``, be scored by the
+instructions in the question that code can check (``agent.checks``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from agent.answers import KINDS
+from agent.checks import extract
 from agent.errors import ConfigError
 
 BUILTIN = "builtin"
@@ -24,12 +30,17 @@ class Record:
     Attributes:
         id: A stable identifier (the ``id`` field, else ``FILE:LINE``), used to resume runs.
         question: The question text.
-        answer: The reference answer; for GSM8K, the part after ``#### ``.
+        answer: The reference answer; for GSM8K, the part after ``#### ``. Empty for code
+            scored by ``tests`` and for text scored by the question's instructions.
+        kind: The kind of answer; empty means: told from the reference answer.
+        tests: For code: asserts run after the answer's code.
     """
 
     id: str
     question: str
-    answer: str
+    answer: str = ""
+    kind: str = ""
+    tests: str = ""
 
 
 def load_dataset(
@@ -42,7 +53,8 @@ def load_dataset(
 
     Args:
         source: ``"builtin"`` (the project's own mixed set: arithmetic, counting, comparison,
-            dates, logic) or a JSONL file whose lines hold ``question`` and ``answer``.
+            dates, logic, code with tests, formatted text, short answers, choices, yes/no)
+            or a JSONL file whose lines hold ``question`` and ``answer``.
             GSM8K's format is read as-is: the answer is what follows ``#### ``.
         limit: Keep only the first ``limit`` records.
         on_error: ``"stop"`` raises at the first malformed line; ``"skip"`` warns and goes on.
@@ -84,14 +96,26 @@ def _record(line: str, where: str) -> Record:
         raise ValueError(f"not valid JSON ({exc.msg})") from exc
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object with question and answer")
-    question, answer = data.get("question"), data.get("answer")
+    question, answer = data.get("question"), data.get("answer", "")
+    kind, tests = str(data.get("kind") or ""), str(data.get("tests") or "")
     if not isinstance(question, str) or not question.strip():
         raise ValueError("missing a non-empty 'question' string")
+    if kind and kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     if not isinstance(answer, str | int | float) or isinstance(answer, bool):
-        raise ValueError("missing an 'answer' (a string or a number)")
+        raise ValueError("the 'answer' must be a string or a number")
     answer = str(answer)
     if "####" in answer:
         answer = answer.rsplit("####", 1)[1]
-    if not answer.strip():
-        raise ValueError("the 'answer' is empty")
-    return Record(id=str(data.get("id") or where), question=question.strip(), answer=answer.strip())
+    if not answer.strip() and not tests and not (kind == "text" and extract(question)):
+        raise ValueError(
+            "the 'answer' is empty: give one, or 'tests' for code, or a text question "
+            "whose instructions code can check"
+        )
+    return Record(
+        id=str(data.get("id") or where),
+        question=question.strip(),
+        answer=answer.strip(),
+        kind=kind,
+        tests=tests,
+    )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +28,9 @@ from agent.context import DEFAULT_STRATEGY
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
 from agent.models import aresolve_model, spec_label
-from agent.parsing import answer_key
 from agent.result import MODES
-from agent.scoring import is_correct, judge
+from agent.scoring import judge as judge_answer
+from agent.scoring import kind_of_record, score
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -238,6 +238,8 @@ async def arun_comparison(
     resume: bool = True,
     progress: bool = True,
     judge_model: str | BaseChatModel | None = None,
+    run_code: bool = False,
+    scorer: Callable[[str, Record], bool] | None = None,
     **options: Any,
 ) -> Comparison:
     """Run every question once per mode and model; see ``run_comparison``."""
@@ -249,6 +251,17 @@ async def arun_comparison(
         )
     if concurrency < 1:
         raise ConfigError("concurrency must be 1 or more")
+    coded = [r for r in records if r.tests]
+    if coded and not run_code and scorer is None:
+        warnings.warn(
+            f"skipped {len(coded)} question(s) scored by running the model's code "
+            f"({', '.join(r.id for r in coded[:3])}{'…' if len(coded) > 3 else ''}): "
+            "pass --run-code (run_code=True) to run them in the sandbox",
+            stacklevel=2,
+        )
+        records = [r for r in records if not r.tests]
+    if run_code:
+        options = {**options, "run_code": True}
     if "prompted" in modes and not options.get("strategy"):
         # Name the default, so a results file never mixes runs of two defaults.
         options = {**options, "strategy": DEFAULT_STRATEGY}
@@ -303,7 +316,7 @@ async def arun_comparison(
 
     async def one(model: str | BaseChatModel | None, label: str, mode: str, record: Record) -> None:
         async with gate:
-            row = await _run_one(model, label, mode, record, options, judge_model)
+            row = await _run_one(model, label, mode, record, options, judge_model, run_code, scorer)
         async with write_lock:
             comparison.rows.append(row)
             if path is not None:
@@ -326,7 +339,10 @@ def run_comparison(records: Sequence[Record], **kwargs: Any) -> Comparison:
         **kwargs: ``modes`` (default baseline, single, prompted), ``models`` (model names or
             chat models; ``None`` is the default model), ``out`` (a JSONL file written as runs
             finish), ``concurrency`` (default 4), ``resume`` (skip runs already in ``out``;
-            default true), ``progress``, ``judge_model`` (grade text answers with a model);
+            default true), ``progress``, ``judge_model`` (grade text answers with a model),
+            ``run_code`` (run code answers' examples as evidence and the records' tests to
+            score them, in the sandbox; without it, records with tests are skipped),
+            ``scorer`` (a function ``(output, record) -> bool`` that replaces the scoring);
             any other keyword goes to ``areflect`` for every run (``effort``,
             ``max_rounds``, ``temperature``, …).
 
@@ -349,15 +365,24 @@ async def _run_one(
     record: Record,
     options: dict[str, Any],
     judge_model: str | BaseChatModel | None,
+    run_code: bool,
+    scorer: Callable[[str, Record], bool] | None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
+
+    def correct(output: str) -> bool:
+        if scorer is not None:
+            return scorer(output, record)
+        return score(output, record, run_code=run_code)
+
     row: dict[str, Any] = {
         "type": "run",
         "model": label,
         "mode": mode,
         "id": record.id,
         "question": record.question,
-        "expected": record.answer,
+        "expected": record.answer or record.tests,
+        "kind": kind_of_record(record),
         "error": None,
     }
     try:
@@ -373,7 +398,7 @@ async def _run_one(
             output="",
             correct=False,
             first_output=drafts[0]["output"] if drafts else "",
-            first_correct=bool(drafts) and is_correct(drafts[0]["output"], record.answer),
+            first_correct=bool(drafts) and correct(drafts[0]["output"]),
             rounds=partial.rounds if partial else 0,
             stop_reason="error",
             revised=False,
@@ -388,9 +413,9 @@ async def _run_one(
     first = result.drafts[0]["output"] if result.drafts else result.output
     row.update(
         output=result.output,
-        correct=is_correct(result.output, record.answer),
+        correct=correct(result.output),
         first_output=first,
-        first_correct=is_correct(first, record.answer),
+        first_correct=correct(first),
         rounds=result.rounds,
         stop_reason=result.stop_reason,
         revised=any(c["verdict"] == "revise" for c in result.critiques),
@@ -401,11 +426,13 @@ async def _run_one(
         critiques=result.critiques,
         seconds=round(time.perf_counter() - started, 3),
     )
-    if judge_model is not None and not re.fullmatch(r"-?\d+(\.\d+)?", answer_key(record.answer)):
+    if judge_model is not None and record.answer and kind_of_record(record) in ("short", "text"):
         try:
             grader = await aresolve_model(judge_model, temperature=0)
-            row["correct"] = await judge(grader, record.question, record.answer, result.output)
-            row["first_correct"] = await judge(grader, record.question, record.answer, first)
+            row["correct"] = await judge_answer(
+                grader, record.question, record.answer, result.output
+            )
+            row["first_correct"] = await judge_answer(grader, record.question, record.answer, first)
         except Exception as exc:  # a judge failure must not lose the finished run
             row["error"] = f"judge failed: {describe_failure(exc, None)}"
     return row

@@ -133,57 +133,6 @@ def neutralize(text: str) -> str:
     return _TAG.sub(lambda m: "&lt;" + m.group(0)[1:], text)
 
 
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_SAID = re.compile(r"answer\s+is\s*:?\s*([^\n]*)", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?|(?<![\w\d])\.\d+")
-
-
-def answer_key(text: str) -> str:
-    r"""The part of an answer that decides whether two answers agree.
-
-    The last ``\boxed{}`` or "the answer is …" phrase if there is one, else the whole text;
-    from that, the last number in canonical form (``1,000.0`` → ``1000``), or failing a
-    number, the lower-cased words.
-
-    Example:
-        >>> answer_key("So 3 × 4 = 12. The answer is $12.00.") == answer_key("\boxed{12}")
-        True
-    """
-    plain = strip_tags(text)
-    marked = _BOXED.findall(plain) or _SAID.findall(plain)
-    source = marked[-1] if marked else plain
-    numbers = _NUMBER.findall(source)
-    if numbers:
-        # In a marked answer the number comes first ("27 apples (40 - 13)"); in free text
-        # the conclusion comes last.
-        value = float((numbers[0] if marked else numbers[-1]).replace(",", ""))
-        return str(int(value)) if value.is_integer() else repr(value)
-    return " ".join(re.findall(r"\w+", source.lower()))
-
-
-def split_conclusion(text: str) -> ParsedReflection:
-    r"""Split a plain step-by-step reply into its work (thinking) and its conclusion (output).
-
-    The conclusion is the paragraph that holds the last ``\boxed{}`` or "the answer is",
-    else the one with the last number, else the last paragraph; it runs to the end of the
-    text. Replies with reasoning tags are read by ``parse_reflection`` instead.
-
-    Example:
-        >>> p = split_conclusion("3 pens of 12 is 36.\n\n36 - 7 = 29, so \\boxed{29}.")
-        >>> (p.thinking, p.output)
-        ('3 pens of 12 is 36.', '36 - 7 = 29, so \\boxed{29}.')
-    """
-    if _TAG.search(text):
-        return parse_reflection(text)
-    body = text.strip()
-    marks = [m.start() for m in (*_BOXED.finditer(body), *_SAID.finditer(body))]
-    numbers = [m.start() for m in _NUMBER.finditer(body)]
-    at = max(marks) if marks else (numbers[-1] if numbers else len(body))
-    cut = body.rfind("\n\n", 0, at)
-    start = cut + 2 if cut >= 0 else 0
-    return ParsedReflection(thinking=body[:start].strip(), output=body[start:].strip())
-
-
 def strip_tags(text: str) -> str:
     """Remove the reasoning tags themselves, keeping all text between them."""
     return _TAG.sub("", text)

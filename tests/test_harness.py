@@ -11,9 +11,10 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from agent import ConfigError
+from agent.answers import KINDS
 from agent.datasets import Record, load_dataset
 from agent.harness import load_comparison, run_comparison, wilson
-from agent.scoring import is_correct
+from agent.scoring import is_correct, kind_of_record
 from tests.scripted import ScriptedChatModel, tagged
 
 GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
@@ -144,7 +145,9 @@ def test_bad_modes_are_refused() -> None:
 def test_builtin_set() -> None:
     records = load_dataset("builtin")
     assert len(records) >= 20 and len({r.id for r in records}) == len(records)
-    assert all(r.question and r.answer for r in records)
+    assert all(r.question and (r.answer or r.tests or r.kind == "text") for r in records)
+    # Every kind of answer is in the set, each scored the way it fits.
+    assert {kind_of_record(r) for r in records} == set(KINDS)
 
 
 @pytest.mark.skipif(not GSM8K.is_file(), reason="shared GSM8K set not beside the checkout")

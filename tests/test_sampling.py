@@ -358,6 +358,15 @@ async def test_a_sample_with_a_wrong_step_gets_no_vote() -> None:
     assert result.reflections[0] == "3 solutions disagree: 13 ×2, 12 ×1; 2 failed a check"
 
 
+async def test_while_every_sample_fails_a_check_more_are_drawn() -> None:
+    wrong = "3 × 4 = 13\n\nSo \\boxed{13}."
+    right = "3 × 4 = 12\n\nSo \\boxed{12}."
+    model = scripted([wrong, wrong, wrong, right, wrong])
+    result = await ask(Q, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"] * 4  # one more at a time, until one passes
+    assert (result.output, result.chosen, result.stop_reason) == (right, 3, "agreed")
+
+
 async def test_when_every_sample_fails_the_findings_drive_a_revision() -> None:
     wrong = "3 × 4 = 13\n\nSo \\boxed{13}."
     fixed = "3 × 4 = 12\n\nSo \\boxed{12}."

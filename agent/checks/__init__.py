@@ -12,7 +12,16 @@ from agent.checks.code import code_checks
 from agent.checks.constraints import Constraint, check, extract
 from agent.result import Check
 
-__all__ = ["Constraint", "extract", "failed", "failures", "run_checks", "summary"]
+__all__ = [
+    "Constraint",
+    "check",
+    "extract",
+    "failed",
+    "failures",
+    "line_of",
+    "run_checks",
+    "summary",
+]
 
 
 def run_checks(

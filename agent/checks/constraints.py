@@ -7,10 +7,33 @@ points", "use the word war at least 8 times", "wrap your entire response in JSON
 failed: ``2 commas; none allowed``.
 
 The checkers count the way IFEval's official checkers do, so that a check the agent passes
-is one the benchmark passes: words are ``\w+`` runs, paragraphs are split on ``***`` (or on
-blank lines), bullet points are lines starting with ``*`` or ``-``, highlighted sections are
-``*text*`` or ``**text**``, keyword counts ignore case and word boundaries, and "less than" is
+is one the benchmark passes: words are ``\w+`` runs, sentences end at ``.``, ``!`` or ``?``
+and a space (not after "Mr." or an initial), paragraphs are split on ``***`` (or on blank
+lines), bullet points are lines starting with ``*`` or ``-``, highlighted sections are
+``*text*`` or ``**text**``, capital words are ``\w+`` runs all in capitals ("I" too), keyword
+counts ignore case and word boundaries (a forbidden word is matched whole), and "less than" is
 strict.
+
+Constraint ids and their args (``relation`` is one of "at least", "more than", "at most",
+"less than", "exactly"; a count ``n`` goes with it):
+
+- ``no_commas``: no comma at all.
+- ``lowercase`` / ``uppercase``: every letter in lower case / in capitals.
+- ``words``, ``sentences``: how many (``relation``, ``n``).
+- ``paragraphs``: how many (``relation``, ``n``), split on ``divider``: "***" or "blank line".
+- ``paragraph_first_word``: paragraph ``nth`` (-1: the last) starts with ``word``.
+- ``bullets``, ``highlights``, ``placeholders``: how many ``* items``, ``*highlights*``,
+  ``[placeholders]`` (``relation``, ``n``).
+- ``sections``: how many sections marked ``marker`` 1, ``marker`` 2… (``relation``, ``n``).
+- ``title``: a ``<<title>>``; ``postscript``: a line starting with ``marker`` (P.S. or P.P.S).
+- ``json``: the whole answer is JSON (a code fence allowed); ``quoted``: wrapped in "…".
+- ``ends_with`` / ``starts_with``: the answer ends / starts with ``phrase`` (the request to
+  repeat is a ``starts_with``).
+- ``two_responses``: two different responses separated by ``******``.
+- ``forbidden_words`` / ``required_words``: none / all of ``words``.
+- ``word_frequency``: ``word`` appears (``relation``, ``n``) times; ``letter_frequency``:
+  ``letter`` does; ``capital_words``: words in capitals do.
+- ``one_of``: the answer contains one of ``options`` ("My answer is yes.").
 
 Example:
     >>> found = extract("Describe a cat in at most 50 words. Do not use any commas.")
@@ -319,7 +342,8 @@ def _ends_with(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     phrase = args["phrase"].strip()
     end = text.strip().strip('"')
     ok = end.lower().endswith(phrase.lower())
-    return ok, "" if ok else f"ends with {_quote(end[-len(phrase) - 10 :])}; {phrase!r} asked"
+    tail = " ".join(end.split()[-len(phrase.split()) :])  # as many words as the phrase
+    return ok, "" if ok else f"ends with {_quote(tail)}; {phrase!r} asked"
 
 
 def _starts_with(text: str, args: dict[str, Any]) -> tuple[bool, str]:
@@ -512,9 +536,9 @@ _LIST_END = (
 def _no_commas_rule(text: str) -> list[Constraint]:
     pattern = (
         r"\b(?:no|zero)\s+commas?\b(?!\s+(?:in|after|before)\s+(?:the\s+)?(?:list|numbers?))"
-        r"|(?:\bnot|n't|\bnever|\bwithout|\brefrain\s+from|\bavoid|\bcannot)\s+(?:\w+\s+){0,2}?"
+        r"|(?:\bnot|n't|\bnever|\bwithout|\brefrain\s+from|\bavoid|\bcannot)\s+(?:(?:\w+\s+){0,2}?"
         r"(?:use|using|include|including|contain|containing|add|adding|put|putting|have|having|"
-        r"the\s+use\s+of|use\s+of)?\s*(?:any\s+|a\s+single\s+)?commas?\b"
+        r"the\s+use\s+of)\s+)?(?:any\s+|a\s+single\s+)?commas?\b"
         r"|\bcommas?\s+(?:are|is)\s+(?:not\s+(?:allowed|permitted)|forbidden|prohibited|banned)"
     )
     return [_make("no_commas", "no commas")] if re.search(pattern, text, re.IGNORECASE) else []
@@ -522,7 +546,8 @@ def _no_commas_rule(text: str) -> list[Constraint]:
 
 def _lowercase_rule(text: str) -> list[Constraint]:
     patterns = (
-        r"(?<!\bno\s)(?<!\bnot\s)(?<!\bany\s)\blower\s*-?\s*case(?:s|d)?\b(?!\s+or\b)",
+        r"(?<!\bno\s)(?<!\bnot\s)(?<!\bany\s)\blower\s*-?\s*case(?:s|d)?\b"
+        r"(?!\s+(?:or|and|for|when|if|version|form|equivalent|names?)\b)",
         r"\b(?:no|not|without|never|refrain\s+from)\s+(?:\w+\s+){0,3}?"
         r"(?:capital\s+letters|capitals|capitali[sz]ations?|upper\s*case\s+letters)"
         r"(?!\s+(?:should|must|appear|at\s+least|more\s+than))",
@@ -552,7 +577,8 @@ def _uppercase_rule(text: str) -> list[Constraint]:
     patterns = (
         rf"\b(?:in|with|use|using|only\s+use|be|written\s+in)\s+(?:english\s+and\s+)?"
         rf"(?:all|only)\s+{_CAPS}",
-        rf"\b(?:in|english,?)\s+{_CAPS}(?:\s+only)?\b",
+        rf"\b(?:answer|respond|reply|be|written|write\s+(?:it|everything|your\s+\w+)|english,?)"
+        rf"\s+(?:entirely\s+|only\s+)?(?:in\s+)?(?:english\s+and\s+)?{_CAPS}(?:\s+only)?\b",
         rf"(?:^|[.!?]\s+|,\s+|\band\s+)(?:all|only)\s+{_CAPS}",
         rf"\bonly\s+use\s+{_CAPS}",
         r"\bcapitali[sz]e\s+(?:all|every|each)\s+(?:of\s+)?(?:your\s+|the\s+)?(?:words?|letters?)",
@@ -566,6 +592,8 @@ def _uppercase_rule(text: str) -> list[Constraint]:
             sentence = re.split(r"[.!?\n]", before)[-1]
             if re.search(r"\bwords?\b.*\b(?:should|must)\s+be\s*$", sentence):
                 continue
+            if re.search(r"^\s*then\b|\b(?:same|again|version)\b", sentence):
+                continue  # "then write the same joke in all caps": a part, not the answer
             if re.search(r"\b(?:words?|phrases?)\s+(?:\w+\s+)?$", before) or re.search(
                 r"^\s*(?:\(|should|must|appear|at\s+least|for\s+at|to\s+(?:highlight|stress|"
                 r"emphasi|make)|\w+\s+times)",
@@ -670,7 +698,8 @@ def _bullets_rule(text: str) -> list[Constraint]:
         rf"\bexactly\s+(?P<n>{_NUM})\s+(?:\w+\s+){{0,3}}?\w+s\b"
         r"[^.\n]{0,40}?\b(?:using|as|in|into)"
     )
-    pairs = _first_bounds([_AMOUNT + noun, listed + noun], text)
+    items = rf"\bbullet(?:ed)?\s+(?:point\s+)?list\s+(?:of|with)\s+{_AMOUNT}\s+(?:items|points)\b"
+    pairs = _first_bounds([_AMOUNT + noun, listed + noun, items], text)
     return _counted("bullets", "bullet points", pairs)
 
 
@@ -718,7 +747,7 @@ def _placeholders_rule(text: str) -> list[Constraint]:
 
 def _sections_rule(text: str) -> list[Constraint]:
     marker_at = re.search(
-        r"\b(?:with|as|by)\s+[\"']?(?P<marker>[A-Za-z]+)\s+X\b|(?:^|[\s(\"'])(?P<m2>[A-Z][A-Za-z]*)"
+        r"\b(?:with|as|by)\s+[\"']?(?P<marker>[A-Za-z]+)\s+[XN#]\b|(?:^|[\s(\"'])(?P<m2>[A-Z][A-Za-z]*)"
         r"[\"']?\s+1[\"']?\s*(?:,\s*[\"']?(?P=m2)\s+2[\"']?\s*,?)?\s+and\s+[\"']?(?P=m2)\s+2\b",
         text,
     )
@@ -757,8 +786,12 @@ def _postscript_rule(text: str) -> list[Constraint]:
 
 def _json_rule(text: str) -> list[Constraint]:
     pattern = (
-        r"\b(?:in|into|as)\s+(?:a\s+|the\s+|valid\s+|one\s+)*JSON\b(?!\s+(?:files?|parser|schema))"
-        r"|\bJSON\s+(?:code\s+)?block\b|\b(?:wrap\w*|format\w*|output)\b[^.\n]{0,40}\bJSON\b"
+        r"\b(?:in|into|as)\s+(?:a\s+|the\s+|valid\s+|one\s+)*JSON\s+(?:format|object|block|code)"
+        r"|\bJSON\s+(?:code\s+)?block\b|\buse\s+(?:the\s+)?JSON\b"
+        r"|(?<!how\sto\s)\b(?:wrap\w*|format\w*|output|respon\w+|answer|reply|put|give|return|"
+        r"provide)"
+        r"\b[^.\n]{0,40}\b(?:in|into|as)\s+"
+        r"(?:a\s+|the\s+|valid\s+|one\s+)*JSON\b"
         r"|\b(?:only|just)\s+(?:with\s+)?(?:a\s+)?(?:valid\s+)?JSON\b"
         r"|(?:^|[.!?\n]\s*|\bplease\s+)(?:respond|reply|answer|return)\s+with\s+(?:a\s+)?"
         r"(?:valid\s+)?JSON\b"
@@ -962,7 +995,9 @@ def _stated(text: str, m: re.Match[str]) -> bool:
     ):
         return False
     before = text[max(0, m.start() - 40) : m.start()]
-    return not re.search(r"\b(?:sure|ensure|that)\b[^.!?\n]{0,20}$", before, re.IGNORECASE)
+    return not re.search(
+        r"\b(?:sure|ensure|that|where|which)\b[^.!?\n]{0,20}$", before, re.IGNORECASE
+    )
 
 
 def _word_frequency_rule(text: str) -> list[Constraint]:

@@ -7,7 +7,8 @@ stop on agreement, vote, or hand a tie to ``contrast`` and free-form answers to 
 
 Answers compare by kind (``agent.answers``): numbers, letters, yes/no and short phrases by a
 key; code and free text never by a key. A sample that fails a check gets no vote while another
-passes; when every sample fails, the checks' findings drive a revision.
+passes; while every sample fails, more are drawn (up to ``max_samples``), and when all of them
+fail, the checks' findings drive a revision.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, 
     if drawn < settings.samples and not stop:
         return {"kind": kind, "route": "sample", "batch": _round(drawn, settings.samples, settings)}
     eligible = passing(samples)
+    if not eligible and drawn < settings.max_samples and not stop:
+        # Every sample failed a check: another sample is likelier to pass than a revision
+        # (measured on IFEval: the 1.5B model copies its draft rather than fix it).
+        more = min(settings.max_samples, drawn + _MORE_PER_ROUND)
+        return {"kind": kind, "route": "sample", "batch": _round(drawn, more, settings)}
     if not eligible and settings.mode == "prompted" and settings.max_rounds > 0 and not stop:
         return {"kind": kind, **_revise_on_checks(samples, runtime)}
     counts = _counts(eligible or samples, kind, question)

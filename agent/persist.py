@@ -1,4 +1,8 @@
-"""Runs that survive a crash: SQLite checkpoints, and resuming the run a thread left unfinished."""
+"""Runs that survive a crash: checkpoints in SQLite or PostgreSQL, and resuming a thread.
+
+SQLite is the embedded default. PostgreSQL (``postgresql://…``) lets several processes or
+machines share the threads, as LangGraph Server does in production.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -16,28 +21,87 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 
 from agent.context import DEFAULT_STRATEGY, Context
-from agent.errors import ConfigError
+from agent.errors import ConfigError, redact
 from agent.models import spec_label
 
 
+def is_postgres(location: str | Path) -> bool:
+    """Whether a checkpoint location is a PostgreSQL connection string."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
 @asynccontextmanager
-async def open_checkpointer(path: str | Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Open (or create) a SQLite checkpoint file for the length of the block.
+async def open_checkpointer(location: str | Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """Open the checkpoints for the length of the block: a SQLite file, or PostgreSQL.
+
+    A SQLite file is created if need be. A ``postgresql://`` connection string connects with
+    ``langgraph-checkpoint-postgres`` and creates its tables on first use; several processes
+    and machines can then share the same threads.
 
     Raises:
-        ConfigError: The checkpoint package is missing or the file's folder does not exist.
+        ConfigError: The checkpoint package is missing, the file's folder does not exist, or
+            the database cannot be reached or refuses the login (one line, no password).
     """
+    if is_postgres(location):
+        async with _postgres(str(location)) as saver:
+            yield saver
+        return
     try:
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
     except ImportError as exc:
         raise ConfigError(
             "checkpoints need langgraph-checkpoint-sqlite: pip install langgraph-checkpoint-sqlite"
         ) from exc
-    file = Path(path).expanduser()
+    file = Path(location).expanduser()
     if not file.parent.is_dir():
         raise ConfigError(f"the folder of checkpoint file {file} does not exist; create it first")
     async with AsyncSqliteSaver.from_conn_string(str(file)) as saver:
         yield saver
+
+
+@asynccontextmanager
+async def _postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    try:
+        import psycopg
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    except ImportError as exc:
+        raise ConfigError(
+            "PostgreSQL checkpoints need langgraph-checkpoint-postgres: "
+            "pip install 'reflect-agent[postgres]'"
+        ) from exc
+    opened = AsyncPostgresSaver.from_conn_string(url)
+    try:
+        saver = await opened.__aenter__()
+        await saver.setup()  # creates the tables once; a no-op after that
+    except psycopg.Error as exc:
+        raise ConfigError(describe_postgres_failure(url, exc)) from None
+    try:
+        yield saver
+    finally:
+        await opened.__aexit__(None, None, None)
+
+
+def describe_postgres_failure(url: str, exc: BaseException) -> str:
+    """One line for a database that cannot be used: where, and what to do; no password."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    user = parts.username or "(default user)"
+    database = parts.path.lstrip("/") or user
+    text = str(exc)
+    if "password authentication failed" in text or "no password supplied" in text:
+        return (
+            f"PostgreSQL at {where} refused the login of user {user!r}: check the user and "
+            "password in the connection string"
+        )
+    if "does not exist" in text and "database" in text:
+        return f"PostgreSQL at {where} has no database {database!r}: create it first"
+    if any(s in text for s in ("Connection refused", "could not connect", "timeout", "resolve")):
+        return (
+            f"cannot reach PostgreSQL at {where}: start the server, or fix the host and port "
+            "in the connection string"
+        )
+    first = redact(text.splitlines()[0] if text else type(exc).__name__)
+    return f"PostgreSQL at {where} cannot be used for checkpoints: {first}"
 
 
 def thread_for(question: str, context: Context) -> str:
@@ -87,7 +151,9 @@ async def checkpointed(
     thread: str,
     question: str,
 ) -> tuple[Any, RunnableConfig, Resume]:
-    """Compile ``builder`` with the SQLite checkpoint at ``path`` (kept open by ``stack``).
+    """Compile ``builder`` with the checkpoints at ``path`` (kept open by ``stack``).
+
+    ``path`` is a SQLite file or a ``postgresql://`` connection string.
 
     Returns:
         The compiled graph, the run config for ``thread``, and how to run ``question``.

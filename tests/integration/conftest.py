@@ -87,6 +87,8 @@ def openai_server(model_path: str) -> Iterator[str]:
             "4096",
             "--model_alias",
             "qwen",
+            "--interrupt_requests",
+            "False",
         ],
         f"http://127.0.0.1:{port}/v1/models",
     )

@@ -1,9 +1,10 @@
 """Real faults against a real server: it is killed mid-run, the run is killed, Ctrl-C.
 
 Each test runs ``reflect ask`` in a subprocess against llama.cpp's OpenAI-compatible server
-with a checkpoint file, injects the fault once the first draft is saved, then runs the same
-command again and checks that it resumes: the saved draft comes back untouched (same text,
-same timing) and only the missing steps are run.
+with checkpoints (a SQLite file, or a real PostgreSQL server), injects the fault once the first
+drafts are saved, then runs the same command again and checks that it resumes: the saved
+drafts come back untouched (same text, same timing) and only the missing steps are run. With
+PostgreSQL the resumed run is another process in another working directory.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Server:
     def start(self) -> None:
         command = [sys.executable, "-m", "llama_cpp.server", "--model", self.model_path]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048"]
+        # Its default cuts a streamed reply short when another request arrives; samples are
+        # requested in parallel, so let it queue them instead.
+        command += ["--interrupt_requests", "False"]
         self.process = start(command, f"{self.url}/models")
 
     def kill(self) -> None:
@@ -61,7 +65,7 @@ def server() -> Iterator[Server]:
         stop(running.process)
 
 
-def ask(server: Server, db: Path) -> list[str]:
+def ask(server: Server, db: Path | str) -> list[str]:
     # Vote with eight samples: after the first draft seven more calls must reach the server,
     # so a fault injected once the first draft is saved lands mid-run even on a busy machine.
     return [
@@ -82,14 +86,25 @@ def ask(server: Server, db: Path) -> list[str]:
     ]
 
 
-def saved_drafts(db: Path) -> list[dict[str, object]]:
-    if not db.exists():
-        return []
-    try:
-        with sqlite3.connect(db, timeout=30) as conn:
-            saved = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": "fault"}})
-    except sqlite3.OperationalError:
-        return []  # tables not created yet
+def saved_drafts(db: Path | str) -> list[dict[str, object]]:
+    config = {"configurable": {"thread_id": "fault"}}
+    if isinstance(db, str):  # PostgreSQL
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        try:
+            with psycopg.connect(db, autocommit=True) as conn:
+                saved = PostgresSaver(conn).get_tuple(config)  # type: ignore[arg-type]
+        except psycopg.errors.UndefinedTable:
+            return []  # tables not created yet
+    else:
+        if not db.exists():
+            return []
+        try:
+            with sqlite3.connect(db, timeout=30) as conn:
+                saved = SqliteSaver(conn).get_tuple(config)
+        except sqlite3.OperationalError:
+            return []  # tables not created yet
     if saved is None:
         return []
     drafts: list[dict[str, object]] = saved.checkpoint["channel_values"].get("drafts") or []
@@ -97,18 +112,18 @@ def saved_drafts(db: Path) -> list[dict[str, object]]:
 
 
 def start_until_first_draft(
-    server: Server, db: Path
+    server: Server, db: Path | str, cwd: Path | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, object]]:
     """Start ``reflect ask`` and return once its first draft is saved, while it still runs."""
     run = subprocess.Popen(
-        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ask(server, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd
     )
     first = wait_for_first_draft(db, run)
     assert run.poll() is None, "the run ended before the fault could be injected"
     return run, first
 
 
-def wait_for_first_draft(db: Path, run: subprocess.Popen[str]) -> dict[str, object]:
+def wait_for_first_draft(db: Path | str, run: subprocess.Popen[str]) -> dict[str, object]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         drafts = saved_drafts(db)
@@ -119,8 +134,10 @@ def wait_for_first_draft(db: Path, run: subprocess.Popen[str]) -> dict[str, obje
     raise AssertionError("no draft was saved in 120 s")
 
 
-def resume_and_check(server: Server, db: Path, first: dict[str, object]) -> None:
-    again = subprocess.run(ask(server, db), capture_output=True, text=True, timeout=300)
+def resume_and_check(
+    server: Server, db: Path | str, first: dict[str, object], cwd: Path | None = None
+) -> None:
+    again = subprocess.run(ask(server, db), capture_output=True, text=True, timeout=300, cwd=cwd)
     assert again.returncode == 0, again.stderr
     assert "resuming thread fault" in again.stderr
     result = json.loads(again.stdout)
@@ -149,6 +166,20 @@ def test_a_killed_process_resumes_from_its_checkpoint(server: Server, tmp_path: 
     run.kill()
     run.communicate(timeout=30)
     resume_and_check(server, db, first)
+
+
+def test_a_killed_process_resumes_elsewhere_from_postgres(
+    server: Server, tmp_path: Path, postgres_url: str
+) -> None:
+    here, there = tmp_path / "worker-a", tmp_path / "worker-b"
+    here.mkdir()
+    there.mkdir()
+    run, first = start_until_first_draft(server, postgres_url, cwd=here)
+    run.kill()
+    run.communicate(timeout=30)
+    # Another process, in another working directory, shares nothing with the first but the
+    # database: it picks the thread up where the killed one left it.
+    resume_and_check(server, postgres_url, first, cwd=there)
 
 
 def test_ctrl_c_keeps_the_draft_and_the_run_resumes(server: Server, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agent.answers import main_code
 from agent.context import Context
 from agent.nodes import Env, ask_critic, budget_stop, emit
 from agent.result import Critique, Draft
@@ -34,7 +35,7 @@ async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     if stop:
         return {"route": "finalize", "stop_reason": stop}
     prompt = env.prompts.render(
-        "select_user", question=state["asked"], responses=responses(candidates)
+        "select_user", question=state["asked"], responses=responses(candidates, state["kind"])
     )
     text, usage, seconds = await ask_critic(env, settings, "select_system", prompt)
     number, note = parse_selection(text, len(candidates))
@@ -61,12 +62,19 @@ async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     }
 
 
-def responses(samples: list[Draft]) -> str:
-    """The samples numbered from 1, each cut to an equal share of the prompt."""
+def responses(samples: list[Draft], kind: str = "text") -> str:
+    """The samples numbered from 1, each cut to an equal share of the prompt.
+
+    For code answers only their code is shown: what the code does is what must agree, and
+    the prose around it would double the prompt.
+    """
     share = _PROMPT_CHARS // max(1, len(samples))
     parts = []
     for number, draft in enumerate(samples, start=1):
         body = draft["output"].strip()
+        if kind == "code":
+            code = main_code(body)
+            body = f"```python\n{code}\n```" if code else body
         if len(body) > share:
             body = body[:share].rstrip() + "\n[…]"
         parts.append(f"Response {number}:\n{body}")

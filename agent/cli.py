@@ -121,7 +121,7 @@ def ask(
     ] = False,
     max_concurrency: Annotated[
         int | None,
-        typer.Option(help="Samples requested at once from a model server [default: 4].", min=1),
+        typer.Option(help="Samples requested at once from a model server [default: 8].", min=1),
     ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:

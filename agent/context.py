@@ -44,7 +44,7 @@ DEFAULT_STRATEGY = "contrast"
 SAMPLE_TEMPERATURE = 0.7
 # Model calls in flight at once while sampling, for models behind a server. The in-process
 # model serves one call at a time, so it samples one after another.
-DEFAULT_CONCURRENCY = 4
+DEFAULT_CONCURRENCY = 8
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Context:
     max_concurrency: int | None = field(
         default=None,
         metadata={
-            "description": "Samples requested at once from a server (default 4; the "
+            "description": "Samples requested at once from a server (default 8; the "
             "in-process model always draws one at a time)."
         },
     )

@@ -110,7 +110,7 @@ def create_reflection_graph(
         system: Extra instructions for every answer call.
         temperature: Sampling temperature for models given by name; ``None`` keeps the
             provider's default (greedy for local models).
-        max_concurrency: Samples requested at once from a model server (default 4); the
+        max_concurrency: Samples requested at once from a model server (default 8); the
             in-process model always draws them one at a time.
         run_code: Run the examples and asserts of code answers in the sandbox
             (``agent.sandbox``) and use failures as evidence. Off by default: nothing a model

@@ -30,15 +30,25 @@ class FixedLatencyChatModel(BaseChatModel):
     def _reply(self, messages: list[BaseMessage]) -> ChatResult:
         critic = messages[0].content == PROMPTS.texts["critique_system"]
         text = "VERDICT: PASS" if critic else DRAFT
-        usage = {"input_tokens": 100, "output_tokens": len(text.split()), "total_tokens": 100 + len(text.split())}
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(text, usage_metadata=usage))])
+        usage = {
+            "input_tokens": 100,
+            "output_tokens": len(text.split()),
+            "total_tokens": 100 + len(text.split()),
+        }
+        return ChatResult(
+            generations=[ChatGeneration(message=AIMessage(text, usage_metadata=usage))]
+        )
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         if self.latency:
             time.sleep(self.latency)
         return self._reply(messages)
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         if self.latency:
             await asyncio.sleep(self.latency)
         return self._reply(messages)
@@ -46,5 +56,7 @@ class FixedLatencyChatModel(BaseChatModel):
 
 def machine() -> str:
     """One line naming the machine, for the benchmark record."""
-    return (f"{platform.platform()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-            f"{platform.processor() or platform.machine()}")
+    return (
+        f"{platform.platform()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"{platform.processor() or platform.machine()}"
+    )

@@ -36,7 +36,9 @@ def main() -> None:
     parser.add_argument("--model", default="local:qwen2.5-coder-1.5b")
     parser.add_argument("--effort", default="medium")
     parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--run-code", action="store_true", help="code answers' examples as evidence")
+    parser.add_argument(
+        "--run-code", action="store_true", help="code answers' examples as evidence"
+    )
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
     first, last = args.offset + 1, args.offset + args.limit

@@ -30,10 +30,14 @@ def main() -> None:
     print("concurrency | wall s | ideal s | throughput q/s | of ideal")
     for concurrency in (1, 4, 16, 64):
         start = time.perf_counter()
-        run_comparison(records, models=[model], modes=["baseline"], concurrency=concurrency, progress=False)
+        run_comparison(
+            records, models=[model], modes=["baseline"], concurrency=concurrency, progress=False
+        )
         wall = time.perf_counter() - start
         ideal = math.ceil(args.questions / concurrency) * args.latency
-        print(f"{concurrency:>11} | {wall:6.2f} | {ideal:7.2f} | {args.questions / wall:14.2f} | {ideal / wall * 100:6.1f}%")
+        print(
+            f"{concurrency:>11} | {wall:6.2f} | {ideal:7.2f} | {args.questions / wall:14.2f} | {ideal / wall * 100:6.1f}%"
+        )
 
 
 if __name__ == "__main__":

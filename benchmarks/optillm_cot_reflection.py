@@ -110,24 +110,34 @@ def main() -> None:
         client.responses.clear()
         started = time.perf_counter()
         output, completion_tokens = cot_reflection(
-            args.system, item["question"], client, args.model,
+            args.system,
+            item["question"],
+            client,
+            args.model,
             request_config={"temperature": 0, "max_tokens": 1024},
         )
         seconds = time.perf_counter() - started
         usage = [r.usage for r in client.responses if r.usage]
         record = {
-            "id": id_, "question": item["question"], "expected": expected, "output": output,
+            "id": id_,
+            "question": item["question"],
+            "expected": expected,
+            "output": output,
             "correct": is_correct(output, expected),
             "response": "\n".join(r.choices[0].message.content or "" for r in client.responses),
             "completion_tokens": completion_tokens,
             "prompt_tokens": sum(u.prompt_tokens for u in usage) if usage else None,
-            "calls": len(client.responses), "seconds": round(seconds, 2),
+            "calls": len(client.responses),
+            "seconds": round(seconds, 2),
         }
         with args.out.open("a") as f:
             f.write(json.dumps(record) + "\n")
         done[id_] = record
-        print(f"{id_}: {'right' if record['correct'] else 'wrong'} "
-              f"({completion_tokens} tok, {seconds:.1f} s)", flush=True)
+        print(
+            f"{id_}: {'right' if record['correct'] else 'wrong'} "
+            f"({completion_tokens} tok, {seconds:.1f} s)",
+            flush=True,
+        )
 
     records = [done[i] for i in ids if i in done]
     n = len(records)
@@ -136,11 +146,16 @@ def main() -> None:
     print(f"optillm {version('optillm')} cot_reflection, model {args.model}, {n} questions")
     print(f"accuracy: {right}/{n} = {right / n:.1%}")
     print(f"mean completion tokens: {sum(r['completion_tokens'] for r in records) / n:.0f}")
-    print(f"mean prompt tokens: {sum(prompt) / len(prompt):.0f}" if prompt else
-          "mean prompt tokens: n/a")
+    print(
+        f"mean prompt tokens: {sum(prompt) / len(prompt):.0f}"
+        if prompt
+        else "mean prompt tokens: n/a"
+    )
     print(f"mean seconds per question: {sum(r['seconds'] for r in records) / n:.1f}")
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
 
 
 if __name__ == "__main__":

@@ -52,10 +52,16 @@ def main() -> None:
     per_call = per_question / 2
     real_call = statistics.median(real)
     print(f"machine: {machine()}")
-    print(f"graph time per question, prompted (2 calls, 1 round): median {per_question * 1000:.1f} ms")
-    print(f"graph time per question, single (1 call): median {statistics.median(single) * 1000:.1f} ms")
+    print(
+        f"graph time per question, prompted (2 calls, 1 round): median {per_question * 1000:.1f} ms"
+    )
+    print(
+        f"graph time per question, single (1 call): median {statistics.median(single) * 1000:.1f} ms"
+    )
     print(f"graph time per model call: {per_call * 1000:.1f} ms")
-    print(f"real embedded-model call (short answer, single mode): median {real_call:.2f} s over {len(real)}")
+    print(
+        f"real embedded-model call (short answer, single mode): median {real_call:.2f} s over {len(real)}"
+    )
     print(f"overhead per call as a fraction of a real call: {per_call / real_call * 100:.3f}%")
 
 

@@ -26,7 +26,11 @@ PROMPT = (
 def cpu() -> tuple[str, bool]:
     text = Path("/proc/cpuinfo").read_text()
     name = next(
-        (line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
     return name, " amx_tile" in text

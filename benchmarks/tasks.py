@@ -62,8 +62,7 @@ def ifeval(offset: int, limit: int) -> tuple[list[Record], Callable[[str, Record
         for r in rows
     }
     records = [
-        Record(id=str(r["key"]), question=r["prompt"], kind="text", answer="(IFEval)")
-        for r in rows
+        Record(id=str(r["key"]), question=r["prompt"], kind="text", answer="(IFEval)") for r in rows
     ]
 
     def strict(output: str, record: Record) -> bool:

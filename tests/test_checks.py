@@ -1,0 +1,226 @@
+"""Verified evidence: arithmetic by a calculator, stated constraints and code examples by code.
+
+Each loop test pairs the evidence with a critic that would have let the error through, so the
+test fails if the check is taken away.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agent import areflect, cli
+from agent.checks import line_of, run_checks, summary
+from agent.checks.calculator import arithmetic_checks, evaluate
+from agent.checks.code import code_checks, examples
+from tests.scripted import ScriptedChatModel
+
+Q = "Tom has 3 bags of 12 apples and eats 7. How many apples are left?"
+
+
+def scripted(generator: list[Any], critic: list[Any] | None = None) -> ScriptedChatModel:
+    return ScriptedChatModel(script={"generator": list(generator), "critic": list(critic or [])})
+
+
+def roles(model: ScriptedChatModel) -> list[str]:
+    return [role for role, _ in model.calls]
+
+
+# -- the calculator -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"),
+    [
+        ("\\[ 3 \\times 12 = 38 \\]", [("3 × 12 = 38", False, "3 × 12 = 36")]),
+        ("3 × 12 = 36, then 36 − 7 = 29", [("3 × 12 = 36", True, ""), ("36 - 7 = 29", True, "")]),
+        ("15% of 80 = 12", [("15% of 80 = 12", True, "")]),
+        ("25% of $40 is 0.25 × 40 = $12.", [("0.25 × 40 = 12", False, "0.25 × 40 = 10")]),
+        (
+            "\\frac{36}{4} = 9 and 2^10 = 1024",
+            [("36 / 4 = 9", True, ""), ("2^10 = 1024", True, "")],
+        ),
+        ("10 / 3 = 3.33 and 2/3 = 0.67", [("10 / 3 = 3.33", True, ""), ("2 / 3 = 0.67", True, "")]),
+        ("1,000 + 250 = 1,250.", [("1000 + 250 = 1250", True, "")]),
+        ("(3 + 4) x 2 = 14", [("(3 + 4) × 2 = 14", True, "")]),
+        ("Total = 5 + 4 = 9", [("5 + 4 = 9", True, "")]),
+    ],
+)
+def test_the_calculator_reads_steps_and_states_the_right_value(
+    text: str, steps: list[tuple[str, bool, str]]
+) -> None:
+    found = [(c["name"], c["passed"], c["detail"]) for c in arithmetic_checks(text)]
+    assert found == steps
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12 eggs * 3 = 36 eggs",  # words inside the expression: not a pure step
+        "x = 5, so y = 2x",
+        "On 2023-10-05 = the date",
+        "It starts at 3:30 = half past three",
+        "The answer is 18.",
+    ],
+)
+def test_the_calculator_leaves_what_is_not_arithmetic_alone(text: str) -> None:
+    assert arithmetic_checks(text) == []
+
+
+def test_the_evaluator_takes_numbers_and_operators_only() -> None:
+    assert evaluate("(15/100)*80") == 12.0
+    for hostile in ("__import__('os').system('true')", "open('x')", "2**10**10", "1/0", "a+1"):
+        assert evaluate(hostile) is None
+
+
+def test_check_lines_read_like_reflections() -> None:
+    wrong = arithmetic_checks("3 × 12 = 38")[0]
+    assert line_of(wrong) == "✗ 3 × 12 = 38 (is 36)"
+    right = arithmetic_checks("3 × 12 = 36")[0]
+    assert line_of(right) == "✓ 3 × 12 = 36"
+    many = arithmetic_checks("1 + 1 = 2, 2 + 2 = 4, 3 + 3 = 6, 4 + 4 = 8")
+    assert summary(many) == ["✓ 4 checks hold (calculator)"]
+
+
+# -- the critique loop with evidence --------------------------------------------------------
+
+
+async def test_a_wrong_step_is_revised_even_when_the_critic_says_pass() -> None:
+    wrong = "3 × 12 = 38 apples, and 38 - 7 = 31.\n\nSo 31 apples are left."
+    fixed = "3 × 12 = 36 apples, and 36 - 7 = 29.\n\nSo 29 apples are left."
+    model = scripted([wrong, fixed], ["VERDICT: PASS", "VERDICT: PASS"])
+    result = await areflect(Q, model=model, strategy="critique")
+    # The draft's critique came from the calculator: the critic was not asked about it.
+    assert roles(model) == ["generator", "generator", "critic"]
+    assert result.critiques[0]["by"] == "checks"
+    assert result.critiques[0]["error"] == "✗ 3 × 12 = 38 (is 36)"
+    revise_prompt = model.calls[1][1][-1].content
+    assert "✗ 3 × 12 = 38 (is 36)" in revise_prompt and wrong in revise_prompt
+    assert (result.output, result.stop_reason) == (fixed, "accepted")
+    assert result.reflections == ["✓ 3 × 12 = 36", "✓ 36 - 7 = 29", "✗ 3 × 12 = 38 (is 36)"]
+
+
+async def test_the_critic_sees_what_the_calculator_verified() -> None:
+    right = "3 × 12 = 36 apples, and 36 - 7 = 29.\n\nSo 29 apples are left."
+    model = scripted([right], ["VERDICT: PASS"])
+    await areflect(Q, model=model, strategy="critique")
+    critic_prompt = model.calls[1][1][-1].content
+    assert "Verified by a program:\n✓ 3 × 12 = 36\n✓ 36 - 7 = 29" in critic_prompt
+
+
+async def test_a_constraint_the_critic_misses_is_caught_and_fixed() -> None:
+    question = "Describe the moon in one sentence. Do not use any commas."
+    with_commas = "The moon, our nearest neighbour, is bright."
+    without = "The moon is our bright nearest neighbour."
+    model = scripted([with_commas, without], ["VERDICT: PASS"])
+    result = await areflect(question, model=model, strategy="critique")
+    assert result.critiques[0]["error"] == "✗ no commas: 2 commas; none allowed"
+    assert result.output == without
+    assert result.checks[0]["name"] == "no commas" and result.checks[0]["passed"]
+
+
+async def test_a_revision_that_fails_more_checks_is_never_returned() -> None:
+    question = "Describe the moon in one sentence. Do not use any commas."
+    draft = "The moon, our neighbour, is bright."  # 2 commas
+    worse = "The moon, bright. It glows, too."  # commas and two sentences: two checks fail
+    model = scripted([draft, worse, worse], ["VERDICT: REVISE\nERROR: shorten it"])
+    result = await areflect(question, model=model, strategy="critique", max_rounds=2)
+    assert result.output == draft and result.chosen == 0
+
+
+async def test_checks_are_streamed_as_events() -> None:
+    from agent import create_reflection_graph
+
+    model = scripted(["3 × 12 = 38.\n\nSo 31.", "3 × 12 = 36.\n\nSo 29."], ["VERDICT: PASS"])
+    app = create_reflection_graph(model, strategy="critique").compile()
+    events = [e async for e in app.astream({"question": Q}, stream_mode="custom")]
+    checks = [e for e in events if e["event"] == "check"]
+    assert checks[0] == {
+        "event": "check",
+        "draft": 0,
+        "kind": "calculator",
+        "name": "3 × 12 = 38",
+        "passed": False,
+        "detail": "3 × 12 = 36",
+        "line": "✗ 3 × 12 = 38 (is 36)",
+    }
+    assert checks[1]["draft"] == 1 and checks[1]["passed"]
+
+
+def test_the_cli_shows_evidence_as_reflection_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = scripted(["3 × 12 = 38.\n\nSo 31.", "3 × 12 = 36.\n\nSo 29."], ["VERDICT: PASS"])
+    monkeypatch.setattr(cli, "resolve_model", lambda *a, **k: model)
+    result = CliRunner().invoke(cli.app, ["ask", Q, "--strategy", "critique"])
+    assert result.exit_code == 0, result.output
+    assert "✗ 3 × 12 = 38 (is 36)" in result.stdout
+    assert "⟲ reflection 1: REVISE: ✗ 3 × 12 = 38 (is 36)" in result.stdout
+
+
+# -- code answers, only with run_code ---------------------------------------------------------
+
+CODE_Q = '''Complete this function:
+
+```python
+def add(a, b):
+    """Add two numbers.
+    >>> add(2, 3)
+    5
+    """
+```'''
+BROKEN = "```python\ndef add(a, b):\n    return a - b\n```"
+FIXED = "```python\ndef add(a, b):\n    return a + b\n```"
+
+
+def test_examples_come_from_the_question_and_the_answer() -> None:
+    answer = "```python\ndef add(a, b):\n    return a + b\n\nassert add(1, 1) == 2\n```"
+    assert examples(CODE_Q, answer) == [
+        ("doctest", "add(2, 3)", "5"),
+        ("assert", "assert add(1, 1) == 2", ""),
+    ]
+
+
+def test_code_examples_run_in_the_sandbox_and_say_what_came_back() -> None:
+    [failed] = code_checks(CODE_Q, BROKEN)
+    assert (failed["name"], failed["passed"], failed["detail"]) == (
+        "add(2, 3) → 5",
+        False,
+        "returned -1",
+    )
+    assert [c["passed"] for c in code_checks(CODE_Q, FIXED)] == [True]
+    crashed = code_checks(CODE_Q, "```python\ndef add(a, b):\n    raise ValueError('no')\n```")
+    assert crashed[0]["detail"] == "ValueError: no"
+
+
+async def test_run_code_turns_a_failing_example_into_a_revision() -> None:
+    model = scripted([BROKEN, FIXED], ["VERDICT: PASS", "VERDICT: PASS"])
+    result = await areflect(CODE_Q, model=model, strategy="critique", run_code=True)
+    assert result.critiques[0]["by"] == "checks"
+    assert "✗ add(2, 3) → 5: returned -1" in result.critiques[0]["error"]
+    assert result.output == FIXED
+
+
+async def test_without_run_code_nothing_the_model_wrote_is_executed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agent.checks.code
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("model code was run without run_code")
+
+    monkeypatch.setattr(agent.checks.code, "run_python", refuse)
+    model = scripted([BROKEN], ["VERDICT: PASS"])
+    result = await areflect(CODE_Q, model=model, strategy="critique")
+    assert result.output == BROKEN and result.checks == []
+
+
+def test_run_checks_picks_the_checks_that_apply() -> None:
+    found = run_checks(
+        "Sum it. No commas.", "2 + 2 = 5", "2 + 2 = 5, so 5", kind="number",
+        constraints=[{"id": "no_commas", "args": {}, "label": "no commas"}], run_code=False,
+    )  # fmt: skip
+    assert [(c["kind"], c["passed"]) for c in found] == [
+        ("constraint", False),
+        ("calculator", False),
+    ]

@@ -1,0 +1,78 @@
+"""Every kind of answer on the real embedded model: the whole answer, compared by its kind.
+
+Effort ``low`` (two samples, three at most) keeps each test to a few calls on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import ReflectionResult, areflect
+from agent.answers import key
+from agent.datasets import Record
+from agent.models import DEFAULT_MODEL
+from agent.scoring import score
+
+pytestmark = pytest.mark.real
+
+
+async def ask(question: str) -> ReflectionResult:
+    return await areflect(question, model=DEFAULT_MODEL, effort="low")
+
+
+async def test_code_comes_back_whole_and_runs() -> None:
+    question = (
+        "Write a Python function is_palindrome(s) that returns True when s reads the same "
+        "backwards, ignoring case and spaces."
+    )
+    result = await ask(question)
+    assert result.kind == "code"
+    output = result.output
+    assert "def is_palindrome" in output  # the code is in the answer, not only in the thinking
+    tests = "assert is_palindrome('Race car')\nassert not is_palindrome('hello')"
+    assert score(output, Record("p", question, tests=tests), run_code=True), output
+    assert "-1" not in result.reflections[0]
+
+
+async def test_a_list_is_returned_whole() -> None:
+    result = await ask("Give three short tips for sleeping better.")
+    assert result.kind == "text"
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) >= 3, result.output  # the tips themselves, not a last paragraph
+    assert "×" not in result.reflections[0]  # no tally of the list's numbers
+
+
+async def test_a_choice_is_compared_by_letter() -> None:
+    question = (
+        "Which planet is known as the Red Planet? A) Venus B) Mars C) Jupiter D) Saturn. "
+        "Answer with one letter."
+    )
+    result = await ask(question)
+    assert result.kind == "choice"
+    assert key(result.output, "choice", question) == "B", result.output
+
+
+async def test_yes_or_no_is_compared_by_polarity() -> None:
+    question = "Is 91 a prime number?"
+    result = await ask(question)
+    assert result.kind == "yes_no"
+    samples = [d for d in result.drafts if d["round"] == 0]
+    keys = {key(d["output"], "yes_no") for d in samples}
+    assert keys <= {"yes", "no", ""}
+    assert key(result.output, "yes_no") == "no", result.output
+
+
+async def test_a_short_answer_is_found() -> None:
+    result = await ask("What is the capital of Australia?")
+    assert result.kind == "short"
+    assert "Canberra" in result.output, result.output
+
+
+async def test_a_stated_constraint_is_checked_on_the_real_answer() -> None:
+    result = await ask("Describe the moon in two sentences, without using any commas.")
+    names = {c["name"] for c in result.checks}
+    assert {"no commas", "exactly 2 sentences"} <= names, names
+    # The answer returned passes at least as many checks as the plain answer did.
+    passed = sum(c["passed"] for c in result.checks)
+    plain = sum(c["passed"] for c in result.drafts[0]["checks"])
+    assert passed >= plain

@@ -525,3 +525,22 @@ async def test_an_empty_reply_is_kept_and_a_named_error_revises_it() -> None:
     result = await areflect(Q, model=model, strategy="critique")
     assert [d["output"] for d in result.drafts] == ["", "The answer is 12."]
     assert (result.output, result.chosen) == ("The answer is 12.", 1)
+
+
+async def test_a_model_given_by_name_is_built_once_for_all_nodes_and_samples(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agent.nodes
+
+    model = scripted(["So 12.", "So 7.", "So 12.", "So 12.", "So 12."])
+    built: list[Any] = []
+
+    async def build(spec: Any, **kwargs: Any) -> ScriptedChatModel:
+        built.append(spec)
+        return model
+
+    monkeypatch.setattr(agent.nodes, "aresolve_model", build)
+    app = create_reflection_graph("openai:some-served-model", max_concurrency=2).compile()
+    out = await app.ainvoke({"question": Q})
+    assert len(out["result"]["drafts"]) >= 4  # several nodes and parallel samples ran
+    assert built == ["openai:some-served-model"]  # one client for the whole run

@@ -75,3 +75,20 @@ async def test_a_thread_and_a_run_through_the_sdk(langgraph_dev: str) -> None:
     assert result.mode == "single" and result.thinking and result.usage["output_tokens"] > 0
     state = await client.threads.get_state(thread["thread_id"])
     assert [m["type"] for m in state["values"]["messages"]] == ["human", "ai"]
+
+
+async def test_the_default_strategy_samples_through_the_server(langgraph_dev: str) -> None:
+    client = get_client(url=langgraph_dev)
+    thread = await client.threads.create()
+    values = await client.runs.wait(
+        thread["thread_id"],
+        "reflection",
+        input={"messages": [{"role": "user", "content": "What is 6 times 7?"}]},
+        context={"effort": "low"},
+    )
+    result = ReflectionResult.from_dict(values["result"])  # type: ignore[arg-type]
+    samples = [d for d in result.drafts if d["round"] == 0]
+    assert len(samples) >= 2 and [d["index"] for d in result.drafts] == list(
+        range(len(result.drafts))
+    )
+    assert result.kind == "number" and "42" in result.output

@@ -110,7 +110,9 @@ def thread_for(question: str, context: Context) -> str:
     ``reflect`` and ``reflect ask`` both derive it here, from every setting of ``context``
     and the models by name (a chat model instance by its model name).
     """
-    settings = {f.name: getattr(context, f.name) for f in dataclasses.fields(Context)}
+    # max_concurrency changes how fast samples come, not which: a run resumes under any.
+    names = [f.name for f in dataclasses.fields(Context) if f.name != "max_concurrency"]
+    settings = {name: getattr(context, name) for name in names}
     settings["model"] = spec_label(context.model)
     settings["critic_model"] = spec_label(context.critic_model) if context.critic_model else ""
     # The default strategy is named, so a run saved under another default never resumes.

@@ -354,7 +354,7 @@ async def test_a_sample_with_a_wrong_step_gets_no_vote() -> None:
     model = scripted([wrong, wrong, right])
     result = await ask(Q, model, samples=3, max_samples=3)
     # 13 has two samples, but both failed the calculator: the one that passed decides.
-    assert result.output == right and result.chosen == 2
+    assert (result.output, result.chosen, result.stop_reason) == (right, 2, "checked")
     assert result.reflections[0] == "3 solutions disagree: 13 ×2, 12 ×1; 2 failed a check"
 
 
@@ -364,7 +364,7 @@ async def test_while_every_sample_fails_a_check_more_are_drawn() -> None:
     model = scripted([wrong, wrong, wrong, right, wrong])
     result = await ask(Q, model, samples=3, max_samples=5)
     assert roles(model) == ["generator"] * 4  # one more at a time, until one passes
-    assert (result.output, result.chosen, result.stop_reason) == (right, 3, "agreed")
+    assert (result.output, result.chosen, result.stop_reason) == (right, 3, "checked")
 
 
 async def test_when_every_sample_fails_the_findings_drive_a_revision() -> None:

@@ -47,17 +47,7 @@ async def critique(state: State, runtime: Runtime[Context], env: Env) -> dict[st
     round_ = state["rounds"] + 1
     wrong = checks.failed(draft["checks"])
     if wrong:
-        record = Critique(
-            round=round_,
-            draft=draft["index"],
-            verdict="revise",
-            by="checks",
-            error=checks.failures(draft["checks"]),
-            text="",
-            input_tokens=0,
-            output_tokens=0,
-            seconds=0.0,
-        )
+        record = checks.as_critique(draft, round_)
         usage = None
     else:
         verified = [checks.line_of(c) for c in draft["checks"]][:10]

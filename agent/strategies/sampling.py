@@ -100,6 +100,8 @@ async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, 
         return {"kind": kind, "route": "sample", "batch": _round(drawn, more, settings)}
     if not eligible and settings.mode == "prompted" and settings.max_rounds > 0 and not stop:
         return {"kind": kind, **_revise_on_checks(samples, runtime)}
+    if len(eligible) == 1 < drawn:
+        return {"kind": kind, "route": "finalize", "stop_reason": "checked"}
     counts = _counts(eligible or samples, kind, question)
     ranked = sorted(counts.values(), reverse=True)
     decided: dict[str, Any]
@@ -142,17 +144,7 @@ def _free_form(
 def _revise_on_checks(samples: list[Draft], runtime: Runtime[Context]) -> dict[str, Any]:
     """Every sample failed a check: the least wrong one is revised on what the checks found."""
     best = min(samples, key=lambda d: len(checks.failed(d["checks"])))
-    record = Critique(
-        round=1,
-        draft=best["index"],
-        verdict="revise",
-        by="checks",
-        error=checks.failures(best["checks"]),
-        text="",
-        input_tokens=0,
-        output_tokens=0,
-        seconds=0.0,
-    )
+    record = checks.as_critique(best, 1)
     emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": record["error"]})
     return {"critiques": [record], "rounds": 1, "route": "revise"}
 

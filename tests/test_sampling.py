@@ -290,11 +290,11 @@ async def test_code_is_never_voted_on_a_number_and_comes_back_whole() -> None:
     assert "-1" not in result.reflections[0]  # no key pulled out of `[::-1]`
 
 
-async def test_samples_that_are_the_same_code_need_no_selection() -> None:
+async def test_samples_that_are_the_same_code_need_no_selection_nor_more_samples() -> None:
     spaced = CODE_B.replace("    return", "    # compare\n    return")
     model = scripted([CODE_B, spaced, CODE_B])
     result = await ask(CODE_Q, model)
-    assert roles(model) == ["generator"] * 3
+    assert roles(model) == ["generator"] * 2  # the two agree: no third sample, no critic
     assert (result.stop_reason, result.output) == ("agreed", CODE_B)
 
 

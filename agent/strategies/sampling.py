@@ -91,6 +91,8 @@ async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, 
     kind = state.get("kind") or answers.kind_of(question, [d["output"] for d in samples])
     drawn, stop = len(samples), budget_stop(state, settings, check_rounds=False)
     if drawn < settings.samples and not stop:
+        if drawn > 1 and kind not in answers.KEYED and _same(samples, kind):
+            return {"kind": kind, "route": "finalize", "stop_reason": "agreed"}
         return {"kind": kind, "route": "sample", "batch": _round(drawn, settings.samples, settings)}
     eligible = passing(samples)
     if not eligible and drawn < settings.max_samples and not stop:
@@ -131,14 +133,16 @@ def _free_form(
     eligible: list[Draft], kind: str, settings: Settings, stop: str | None
 ) -> dict[str, Any]:
     """Code and free text: agreement by form, else the critic picks (``select``)."""
-    if len(eligible) == 1:
-        return {"route": "finalize", "stop_reason": "agreed"}
-    first = eligible[0]["output"]
-    if all(answers.same_text(first, d["output"], kind) for d in eligible[1:]):
+    if len(eligible) == 1 or _same(eligible, kind):
         return {"route": "finalize", "stop_reason": "agreed"}
     if stop or settings.max_rounds == 0:
         return {"route": "finalize", "stop_reason": stop or "voted"}
     return {"route": "select"}
+
+
+def _same(samples: list[Draft], kind: str) -> bool:
+    first = samples[0]["output"]
+    return all(answers.same_text(first, d["output"], kind) for d in samples[1:])
 
 
 def _revise_on_checks(samples: list[Draft], runtime: Runtime[Context]) -> dict[str, Any]:
@@ -222,8 +226,7 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     if kind not in answers.KEYED:
         if drawn == 1:
             return f"1 solution ({kind}){tail}"
-        same = all(answers.same_text(samples[0]["output"], d["output"], kind) for d in samples[1:])
-        return f"{drawn} {noun} ({kind}) {'agree' if same else 'differ'}{tail}"
+        return f"{drawn} {noun} ({kind}) {'agree' if _same(samples, kind) else 'differ'}{tail}"
     keys = [answers.key(d["output"], kind, question) or "(no answer)" for d in samples]
     counts = Counter(keys)
     names = {key: _short(key) for key in counts}

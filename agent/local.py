@@ -239,17 +239,19 @@ def _unload_all() -> None:
 
 
 def _load_llama(path: str, n_ctx: int) -> Any:
-    try:
-        from llama_cpp import Llama
-    except ImportError as exc:
-        raise ConfigError(
-            "the local runtime is not installed: pip install 'reflect-agent[local]' "
-            "(or use an ollama:/openai: model)"
-        ) from exc
     with _LOAD_LOCK:
         key = (path, n_ctx)
         if key not in _LOADED:
+            # Checked before the library is loaded here: a build for another CPU can die on
+            # import, and a dead process reports nothing.
             ensure_runtime_runs(path)
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ConfigError(
+                    "the local runtime is not installed: pip install 'reflect-agent[local]' "
+                    "(or use an ollama:/openai: model)"
+                ) from exc
             _LOADED[key] = Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False
             )

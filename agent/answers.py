@@ -17,30 +17,46 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
+from agent.parsing import strip_tags
+
 Kind = Literal["number", "choice", "yes_no", "short", "code", "text"]
 KINDS: tuple[Kind, ...] = ("number", "choice", "yes_no", "short", "code", "text")
 KEYED: frozenset[str] = frozenset({"number", "choice", "yes_no", "short"})
 
 _OPTION = re.compile(r"(?:^|[\s(\[])\(?([A-H])[).:]\s+([^\n]*?)(?=\s+\(?[A-H][).:]\s|\n|$)")
+_CODE_NOUN = (
+    r"(function|method|class|script|program|code|regex|regular expression|sql query|query|"
+    r"snippet|algorithm|unit tests?)"
+)
 _CODE_ASK = re.compile(
-    r"\b(write|implement|create|complete|fix|refactor|define|code)\b[^.?!\n]{0,80}"
-    r"\b(function|method|class|script|program|code|regex|regular expression|query|snippet)\b"
-    r"|\b(in|using) (python|javascript|typescript|java|rust|go|c\+\+|c#|bash|sql|ruby)\b"
-    r"|```|^\s*def \w+\(|\n\s*def \w+\(",
+    r"\b(write|implement|create|complete|fix|refactor|define|debug|generate|optimi[sz]e)\b"
+    rf"[^.?!\n]{{0,60}}\b{_CODE_NOUN}\b"
+    r"|\b(write|implement|create|complete|fix|refactor|debug)\b[^.?!\n]{0,80}\b(in|using) "
+    r"(python|javascript|typescript|java|rust|go|c\+\+|c#|bash|sql|ruby)\b"
+    r"|```[\w+#.-]*\n|^\s*def \w+\(|\n\s*def \w+\(",
+    re.IGNORECASE,
+)
+_GENRE = re.compile(
+    r"\b(essay|poem|story|letter|e-?mail|blog|article|summary|limerick|song|haiku|tweet|"
+    r"speech|itinerary|resume|review|advertisement|slogan|riddle|joke|rap|lyrics|outline|"
+    r"report|proposal|description|dialogue|script for a|post)\b",
     re.IGNORECASE,
 )
 _TEXT_ASK = re.compile(
-    r"^\W*(explain|describe|summari[sz]e|discuss|compare|list|outline|suggest|tell me about|"
-    r"write|compose|draft|give|provide|create|generate|rewrite|translate|help me)\b"
-    r"|\b(essay|poem|story|letter|email|blog|article|summary|paragraph|tips|ideas|reasons|"
-    r"steps|advice|pros and cons|bullet points|a list of)\b",
+    r"^\W*(explain|describe|summari[sz]e|discuss|compare|list|outline|suggest|tell me|"
+    r"write|compose|draft|give|provide|create|generate|rewrite|translate|help me|name)\b"
+    r"|\b(tips|ideas|reasons|steps|advice|pros and cons|bullet points|a list of)\b"
+    r"|\b(explain|describe|summari[sz]e)\b|\bdifference between (?!\$?\d)",
     re.IGNORECASE,
+)
+_REQUEST = re.compile(
+    r"^\W*(can|could|would|will) you\b|^\W*(please|let's|i need|i want|help)\b", re.IGNORECASE
 )
 _NUMBER_ASK = re.compile(
     r"\bhow (many|much|long|far|old|fast|often|tall|heavy)\b|\bwhat percent|\bcalculate\b"
-    r"|\bcompute\b|\bwhat is the (total|sum|difference|product|average|mean|median|cost|price|"
-    r"value|area|perimeter|volume|number|amount|ratio|speed|remainder)\b"
-    r"|\d\s*[-+*/×÷^]\s*\d|\bwhat is \d",
+    r"|\bcompute\b|\bwhat is the (total|sum|product|average|mean|median|cost|price|value|area|"
+    r"perimeter|volume|number|amount|ratio|speed|remainder)\b|\bdifference between \$?\d"
+    r"|\d\s*[+*/×÷^]\s*\d|\d\s+-\s+\d|\bwhat is \d",
     re.IGNORECASE,
 )
 _YES_NO_ASK = re.compile(
@@ -56,7 +72,6 @@ _SAID = re.compile(
     r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*:?\s*([^\n]*)", re.IGNORECASE
 )
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?|(?<![\w\d])-?\.\d+")
-_TAG = re.compile(r"<\s*/?\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
 _ARTICLES = {"a", "an", "the"}
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -97,20 +112,37 @@ def kind_of_question(question: str) -> Kind | None:
     text = question.strip()
     if options(text):
         return "choice"
+    fenced = re.search(r"```[\w+#.-]*\n|^\s*def \w+\(|\n\s*def \w+\(", text)
+    if (
+        not fenced
+        and _GENRE.search(text)
+        and not re.search(r"\b(function|method|class)\b", text, re.IGNORECASE)
+    ):
+        return "text"
     if _CODE_ASK.search(text):
         return "code"
-    first = re.split(r"(?<=[.?!])\s", text.splitlines()[-1] if text else "")[0]
     if _NUMBER_ASK.search(text) and not _TEXT_ASK.match(text):
         return "number"
-    if _TEXT_ASK.search(text):
+    if _REQUEST.match(text) or _TEXT_ASK.search(text):
         return "text"
-    last_question = [s for s in re.split(r"(?<=[.?!])\s+", text) if s.endswith("?")]
-    ask = last_question[-1] if last_question else first
+    asked = [s for s in re.split(r"(?<=[.?!])\s+", text) if s.endswith("?")]
+    ask = asked[-1] if asked else re.split(r"(?<=[.?!])\s", text)[0]
     if _YES_NO_ASK.match(ask) and not re.search(r"\bor\b", ask, re.IGNORECASE):
         return "yes_no"
     if _SHORT_ASK.match(ask):
         return "short"
     return None
+
+
+def settle_kind(known: str, question: str, samples: Sequence[str]) -> str:
+    """A run's kind once samples are in.
+
+    A kind the question's rules named for sure stays; a soft one (``short``, ``text``, or
+    none) is told again with the samples' help.
+    """
+    if known in ("number", "choice", "yes_no", "code"):
+        return known
+    return kind_of(question, samples)
 
 
 def kind_of(question: str, samples: Sequence[str] = ()) -> Kind:
@@ -120,15 +152,26 @@ def kind_of(question: str, samples: Sequence[str] = ()) -> Kind:
     words) makes ``short``; anything else is ``text``.
     """
     asked = kind_of_question(question)
+    texts = [s for s in samples if s.strip()]
+    if asked in (None, "short", "text") and texts and re.search(r"\d", question):
+        # "Which costs less…?" and "What is left…?" in a word problem: the samples' own
+        # marked numeric conclusions say it is a number.
+        numeric = sum(_marked_number(t) for t in texts)
+        if numeric * 2 > len(texts):
+            return "number"
     if asked is not None:
         return asked
-    texts = [s for s in samples if s.strip()]
     if not texts:
         return "text"
     if sum(bool(code_blocks(t)) for t in texts) * 2 > len(texts):
         return "code"
     words = sorted(len(t.split()) for t in texts)
     return "short" if words[len(words) // 2] < 40 else "text"
+
+
+def _marked_number(text: str) -> bool:
+    found, marked = conclusion(text)
+    return marked and number_value(found, marked=True) is not None
 
 
 def code_blocks(text: str) -> list[str]:
@@ -173,7 +216,7 @@ def conclusion(text: str) -> tuple[str, bool]:
 
     The last ``\boxed{}``, else the last "the answer is …", else the last non-empty line.
     """
-    plain = _TAG.sub(" ", text)
+    plain = strip_tags(text)
     marked = boxed(plain)
     if marked:
         return marked[-1], True
@@ -186,6 +229,8 @@ def conclusion(text: str) -> tuple[str, bool]:
 
 def number_value(text: str, *, marked: bool) -> float | None:
     """The number an answer gives: the first one in a marked answer, else the last one."""
+    if marked and "=" in text:
+        text = text.rsplit("=", 1)[1]  # "The answer is 3 + 4 = 7": the result, not the sum
     cleaned = text.replace("$", " ").replace("\\%", "%").replace("\\,", "")
     if re.search(r"\\d?frac|\\sqrt|\\pi|\^", cleaned):
         value = _latex_value(text)
@@ -210,7 +255,8 @@ def _latex_value(text: str) -> float | None:
         return None
 
 
-def _canonical(value: float) -> str:
+def canonical(value: float) -> str:
+    """A number written one way: ``12.0`` → ``12``, six decimals at most."""
     rounded = round(value, 6)
     return str(int(rounded)) if rounded.is_integer() else repr(rounded)
 
@@ -230,8 +276,8 @@ def key(text: str, kind: str, question: str = "") -> str:
         found, marked = conclusion(text)
         value = number_value(found, marked=marked)
         if value is None and marked:
-            value = number_value(_TAG.sub(" ", text), marked=False)
-        return "" if value is None else _canonical(value)
+            value = number_value(strip_tags(text), marked=False)
+        return "" if value is None else canonical(value)
     if kind == "choice":
         return _letter(text, options(question))
     if kind == "yes_no":
@@ -245,30 +291,32 @@ def key(text: str, kind: str, question: str = "") -> str:
 
 def _letter(text: str, choices: dict[str, str]) -> str:
     letters = "".join(choices) or "ABCDE"
-    plain = _TAG.sub(" ", text)
+    plain = strip_tags(text)
     found, marked = conclusion(plain)
     for source in ([found] if marked else []) + [plain.strip()]:
         lone = re.fullmatch(rf"\W*\(?([{letters}])\)?\W*", source.strip())
         if lone:
             return lone.group(1)
     patterns = (
-        rf"(?:answer|option|choice)\s*(?:is|:)?\s*:?\s*\**\(?([{letters}])\b(?![a-z])",
+        rf"(?i:answer|option|choice)\s*(?i:is|:)?\s*:?\s*\**\(?([{letters}])\b(?![a-z])",
         rf"^\W*\(?([{letters}])[).:](?:\s|$)",
         rf"\*\*\(?([{letters}])\)?[.:)]?\*\*",
         rf"\(([{letters}])\)",
     )
     for pattern in patterns:
-        hits = re.findall(pattern, plain, re.MULTILINE | re.IGNORECASE)
-        hits = [h.upper() for h in hits if h.upper() in letters]
+        hits = [h for h in re.findall(pattern, plain, re.MULTILINE) if h in letters]
         if hits:
-            return str(hits[-1] if pattern.startswith("(?:answer") else hits[0])
+            return str(hits[-1] if pattern.startswith("(?i:answer") else hits[0])
     named = [k for k, v in choices.items() if v and re.search(rf"\b{re.escape(v)}\b", plain, re.I)]
     return named[0] if len(named) == 1 else ""
 
 
 def _polarity(text: str) -> str:
-    found, marked = conclusion(text)
-    for source in ([found] if marked else []) + [_TAG.sub(" ", text)]:
+    plain = strip_tags(text).strip()
+    found, marked = conclusion(plain)
+    opening = re.match(r"\W*(\w+)", plain)
+    sources = [opening.group(1) if opening else "", *([found] if marked else []), plain]
+    for source in sources:
         hit = re.search(r"\b(yes|no|true|false|correct|incorrect)\b", source, re.IGNORECASE)
         if hit:
             return "yes" if hit.group(1).lower() in ("yes", "true", "correct") else "no"
@@ -276,7 +324,7 @@ def _polarity(text: str) -> str:
 
 
 def _first_sentence(text: str) -> str:
-    plain = _TAG.sub(" ", text).strip()
+    plain = strip_tags(text).strip()
     first = plain.split("\n\n")[0]
     return re.split(r"(?<=[.!?])\s", first)[0]
 

@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
 from agent.aio import run_sync
+from agent.answers import settle_kind
 from agent.context import Context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError, redact
 from agent.graph import create_reflection_graph
@@ -178,14 +179,22 @@ _REDUCERS: dict[str, Any] = {
 
 
 def _partial(values: dict[str, Any]) -> ReflectionResult | None:
+    """What a failed run had: every draft, and as its answer the samples' choice so far."""
+    from agent.strategies.sampling import choose
+
     drafts = values.get("drafts") or []
     if not drafts:
         return None
+    question = values.get("asked", "")
+    best = drafts[0]
+    if len(drafts) > 1 and all(d["round"] == 0 for d in drafts):
+        kind = settle_kind(values.get("kind", ""), question, [d["output"] for d in drafts])
+        best = drafts[choose(drafts, [], kind, question)]
     return ReflectionResult(
-        question=values.get("asked", ""),
-        output=drafts[0]["output"],
-        thinking=drafts[0]["thinking"],
-        reflections=drafts[0]["reflections"],
+        question=question,
+        output=best["output"],
+        thinking=best["thinking"],
+        reflections=best["reflections"],
         drafts=drafts,
         critiques=values.get("critiques") or [],
         rounds=values.get("rounds", 0),

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-from collections import Counter
 from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
 
@@ -32,6 +31,7 @@ from agent.models import default_model_name, resolve_model
 from agent.nodes import samples_answers
 from agent.persist import DURABLE, Resume, checkpointed, thread_for
 from agent.result import MODES, ReflectionResult
+from agent.strategies.sampling import choose, sample_draft
 
 # Shared by ask and compare.
 MaxRounds = Annotated[
@@ -215,6 +215,7 @@ class _View:
         self.stream: tuple[str, int] | None = None
         self.latest_output = ""
         self.samples: dict[int, str] = {}  # finished samples' answers, by index
+        self.failing: dict[int, int] = {}  # failed checks, by sample index
         self.writing: dict[int, int] = {}  # tokens so far of samples still being written
         self.live: Live | None = None
 
@@ -261,6 +262,8 @@ class _View:
         kind = event["event"]
         if kind in ("draft", "revision"):
             self.latest_output = event["output"]
+        if kind == "check" and not event["passed"]:
+            self.failing[event["draft"]] = self.failing.get(event["draft"], 0) + 1
         if kind == "sample":
             self.samples[event["index"]] = event["output"]
             self.writing.pop(event["index"], None)
@@ -319,15 +322,15 @@ class _View:
             )
 
     def leader(self) -> str:
-        """The answer the run would give now: the vote so far, else the latest draft."""
+        """The answer the run would give now: its choice among the samples so far."""
         if len(self.samples) > 1:
-            texts = [self.samples[i] for i in sorted(self.samples)]
-            kind = answers.kind_of(self.question, texts)
-            counts = Counter(answers.key(t, kind, self.question) for t in texts)
-            counts.pop("", None)
-            if counts and kind in answers.KEYED:
-                top = counts.most_common(1)[0][0]
-                return next(t for t in texts if answers.key(t, kind, self.question) == top)
+            drafts = [
+                sample_draft(i, self.samples[i], self.failing.get(i, 0))
+                for i in sorted(self.samples)
+            ]
+            kind = answers.settle_kind("", self.question, [d["output"] for d in drafts])
+            chosen = choose(drafts, [], kind, self.question)
+            return next(d["output"] for d in drafts if d["index"] == chosen)
         return self.latest_output
 
     question = ""

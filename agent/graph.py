@@ -161,13 +161,13 @@ def create_reflection_graph(
     builder.add_node("answer", _node(nodes.answer, env, "answer"), retry_policy=RETRY)
     for part in PARTS:
         for name, node in part.nodes.items():
-            retry = RETRY if node.retry else None
-            builder.add_node(name, _node(node.run, env, name), retry_policy=retry)
+            builder.add_node(name, _node(node.run, env, name), retry_policy=RETRY)
     builder.add_node("finalize", _node(nodes.finalize, env, "finalize"))
     builder.add_edge(START, "intake")
     starts = sorted({"answer", "sample", *(p.start for p in STRATEGIES.values() if p.start)})
     builder.add_conditional_edges("intake", follow, starts)
-    builder.add_conditional_edges("answer", follow, ["critique", "finalize"])
+    after = {p.after_answer for p in STRATEGIES.values() if p.after_answer}
+    builder.add_conditional_edges("answer", follow, sorted({*after, "finalize"}))
     for part in PARTS:
         for name, node in part.nodes.items():
             if node.then == ("tally",):

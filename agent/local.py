@@ -249,8 +249,9 @@ def _load_llama(path: str, n_ctx: int) -> Any:
                 from llama_cpp import Llama
             except ImportError as exc:
                 raise ConfigError(
-                    "the local runtime is not installed: pip install 'reflect-agent[local]' "
-                    "(or use an ollama:/openai: model)"
+                    "the local runtime is not installed: run `make runtime` in a checkout, or "
+                    f"build it portably: {runtime.rebuild_command()} (or use an ollama:/openai: "
+                    "model)"
                 ) from exc
             _LOADED[key] = Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False

@@ -44,11 +44,25 @@ class Env:
         return resolve_settings(self.defaults, runtime.context if runtime else None)
 
 
+def strategy(settings: Settings) -> Any:
+    """The registry's part that runs this mode: ``vote`` samples, ``prompted`` its strategy."""
+    from agent.strategies import PARTS, STRATEGIES  # the registry imports this module
+
+    if settings.mode == "vote":
+        return next(p for p in PARTS if p.name == "sampling")
+    return STRATEGIES[settings.strategy] if settings.mode == "prompted" else None
+
+
 def samples_answers(settings: Settings) -> bool:
-    """Whether the run samples several solutions (vote, or prompted with contrast)."""
-    return settings.mode == "vote" or (
-        settings.mode == "prompted" and settings.strategy == "contrast"
-    )
+    """Whether the run samples several solutions (vote, or a strategy that starts so)."""
+    part = strategy(settings)
+    return part is not None and (settings.mode == "vote" or part.start == "sample")
+
+
+def after_answer(settings: Settings) -> str:
+    """The node after a first ``answer``: the strategy's, or the end."""
+    part = strategy(settings)
+    return (part.after_answer if part is not None else None) or "finalize"
 
 
 def checks_drafts(settings: Settings) -> bool:
@@ -63,16 +77,9 @@ async def intake(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     thread's next turn never sees it again, even if this run fails later. The answer kind
     and the question's checkable instructions are read here, by rules.
     """
-    from agent.strategies import STRATEGIES
-
     question = _question(state)
     settings = env.settings(runtime)  # a bad mode or effort fails before any call
-    if samples_answers(settings):
-        start = "sample"
-    elif settings.mode == "prompted":
-        start = STRATEGIES[settings.strategy].start or "answer"
-    else:
-        start = "answer"
+    start = "sample" if samples_answers(settings) else "answer"
     return {
         "messages": [HumanMessage(question)] if state.get("question") is not None else [],
         "question": None,
@@ -101,12 +108,12 @@ async def answer(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
         draft = with_checks(draft, state, settings)
     emit(runtime, {"event": "draft", "round": 0, "output": draft["output"]})
     emit_checks(runtime, draft)
-    critiques = settings.mode == "prompted" and settings.strategy == "critique"
+    kind = answers.settle_kind(state["kind"], state["asked"], [draft["output"]])
     return {
         "drafts": [draft],
         "usage": usage_of(reply),
-        "route": "critique" if critiques else "finalize",
-        "stop_reason": state["stop_reason"],
+        "kind": kind,
+        "route": after_answer(settings),
     }
 
 
@@ -135,22 +142,15 @@ def tagged_shots(env: Env, settings: Settings) -> list[BaseMessage]:
 
 async def finalize(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
     """Choose the draft that earned its place and append the answer as an AI message."""
-    from agent.strategies import critique, sampling
-
     settings = env.settings(runtime)
     drafts, critiques = state["drafts"], state.get("critiques") or []
-    kind = state.get("kind") or answers.kind_of(state["asked"], [d["output"] for d in drafts])
-    first: list[str] = []  # for sampled runs, the tally: the evidence the choice rests on
+    kind = answers.settle_kind(state.get("kind", ""), state["asked"], [d["output"] for d in drafts])
+    part = strategy(settings)
+    chosen, first, notes = 0, list[str](), list[str]()
+    if part is not None and part.finish is not None:
+        chosen, first, notes = part.finish(drafts, critiques, kind, state["asked"])
     if samples_answers(settings):
-        chosen = sampling.choose(drafts, critiques, kind, state["asked"])
-        first = [sampling.tally_note(drafts, kind, state["asked"])]
         emit(runtime, {"event": "tally", "note": first[0]})
-        notes = sampling.notes(drafts, critiques, chosen)
-    elif settings.mode == "prompted":
-        chosen = critique.choose_draft(drafts, critiques)
-        notes = [c["error"] for c in critiques if c["verdict"] == "revise" and c["draft"] < chosen]
-    else:
-        chosen, notes = 0, []
     best = drafts[chosen]
     result = ReflectionResult(
         question=state["asked"],

@@ -69,16 +69,13 @@ async def _postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
             "PostgreSQL checkpoints need langgraph-checkpoint-postgres: "
             "pip install 'reflect-agent[postgres]'"
         ) from exc
-    opened = AsyncPostgresSaver.from_conn_string(url)
-    try:
-        saver = await opened.__aenter__()
-        await saver.setup()  # creates the tables once; a no-op after that
-    except psycopg.Error as exc:
-        raise ConfigError(describe_postgres_failure(url, exc)) from None
-    try:
+    async with AsyncExitStack() as stack:
+        try:
+            saver = await stack.enter_async_context(AsyncPostgresSaver.from_conn_string(url))
+            await saver.setup()  # creates the tables once; a no-op after that
+        except psycopg.Error as exc:
+            raise ConfigError(describe_postgres_failure(url, exc)) from None
         yield saver
-    finally:
-        await opened.__aexit__(None, None, None)
 
 
 def describe_postgres_failure(url: str, exc: BaseException) -> str:

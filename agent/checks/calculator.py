@@ -13,6 +13,7 @@ import operator
 import re
 from collections.abc import Callable
 
+from agent.answers import canonical
 from agent.result import Check
 
 _REPLACE = (
@@ -30,7 +31,13 @@ _REPLACE = (
     (re.compile(r"\{|\}"), " "),
 )
 _LHS = re.compile(r"[\d.()\s+\-*/^]+$")
-_RHS = re.compile(r"\s*(-?\d+(?:\.\d+)?)(?!\.?\d)")
+_RHS = re.compile(r"\s*(-?[\d.()][\d.()\s+\-*/^]*)")
+_MIXED = re.compile(r"^\d+\s+\d+/\d+")  # 1 1/2
+_LABEL = re.compile(
+    r"(?:step|day|part|case|question|problem|method|option|week|month|year|item|line|row|page)"
+    r"\s*$",
+    re.IGNORECASE,
+)
 _OPS: dict[type, Callable[[float, float], float]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -112,31 +119,53 @@ def arithmetic_checks(text: str) -> list[Check]:
     seen: set[str] = set()
     for line in _normalise(text).splitlines():
         for equals in (i for i, char in enumerate(line) if char == "="):
-            before, result = _LHS.search(line[:equals]), _RHS.match(line, equals + 1)
-            if before is None or result is None:
+            step = _step(line, equals)
+            if step is None or step[0] in seen:
                 continue
-            lhs, rhs = before.group(0).strip().lstrip(")").strip(), result.group(1)
-            if not re.match(r"^[(\d.-]", lhs) or not re.search(r"[\d)]\s*[-+*/^]\s*[(\d.]", lhs):
-                continue  # a bare number, or an expression cut off by words
-            value = evaluate(lhs)
-            step = f"{_shown(lhs)} = {rhs}"
-            if value is None or step in seen:
-                continue
-            seen.add(step)
-            right = _close(value, rhs)
-            checks.append(
-                Check(
-                    kind="calculator",
-                    name=step,
-                    passed=right,
-                    detail="" if right else f"{_shown(lhs)} = {_canonical(value)}",
-                )
-            )
+            name, right, detail = step
+            seen.add(name)
+            checks.append(Check(kind="calculator", name=name, passed=right, detail=detail))
             if len(checks) >= _MAX_STEPS:
                 return checks
     return checks
 
 
-def _canonical(value: float) -> str:
-    rounded = round(value, 6)
-    return str(int(rounded)) if rounded.is_integer() else f"{rounded:g}"
+def _step(line: str, equals: int) -> tuple[str, bool, str] | None:
+    """The step whose ``=`` is at ``equals``: its name, whether it holds, the right value.
+
+    ``None`` when either side is not plain arithmetic: words inside the expression, a list
+    marker or a label before it ("Step 1 - …"), a mixed number or a remainder after it.
+    """
+    before, after = _LHS.search(line[:equals]), _RHS.match(line, equals + 1)
+    if before is None or after is None or line[equals + 1 : equals + 2] == "=":
+        return None
+    prefix = line[: before.start()].rstrip()
+    lhs = before.group(0).strip().lstrip(")").strip()
+    if re.match(r"^-\s", lhs) and not prefix:
+        lhs = lhs[1:].strip()  # a list bullet, not a minus
+    cut_off = prefix.endswith(("x", "X", "*", "/", "^")) or _LABEL.search(prefix) is not None
+    if cut_off or not re.match(r"^[(\d.-]", lhs):
+        return None
+    if not re.search(r"[\d)]\s*[-+*/^]\s*[(\d.]", lhs):
+        return None  # a bare number
+    rhs = after.group(1).strip().rstrip("(.").strip()
+    rest = line[after.end() :].lstrip().lower()
+    if _MIXED.match(rhs) or rest.startswith(("remainder", "r ", "with ", "left over")):
+        return None
+    value = evaluate(lhs)
+    if value is None:
+        return None
+    first = re.match(r"-?\d+(?:\.\d+)?", rhs)
+    if first is None:
+        return None
+    name = f"{_shown(lhs)} = {_shown(rhs)}"
+    if re.search(r"[\d)]\s*[-+*/^]\s*[(\d.]", rhs):
+        # A chain or a fraction on the right: it holds if it has the same value, or if it
+        # goes on from the step's own result (``3 × 12 = 36 - 7 = 29``).
+        stated = evaluate(rhs)
+        if stated is None:
+            return None
+        right = abs(stated - value) <= 1e-6 * max(1.0, abs(value)) or _close(value, first.group(0))
+    else:
+        right = _close(value, first.group(0))
+    return name, right, "" if right else f"{_shown(lhs)} = {canonical(value)}"

@@ -10,8 +10,11 @@ from langgraph.runtime import Runtime
 
 from agent.context import Context
 from agent.nodes import Env
+from agent.result import Critique, Draft
 
 NodeFn = Callable[[Any, Runtime[Context], Env], Awaitable[dict[str, Any]]]
+# (drafts, critiques, kind, question) -> (the chosen draft, reflections before and after its own)
+Finish = Callable[[list[Draft], list[Critique], str, str], tuple[int, list[str], list[str]]]
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,6 @@ class Node:
 
     run: NodeFn
     then: tuple[str, ...]
-    retry: bool = True
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,12 @@ class Part:
         nodes: Its nodes by name.
         start: The node after ``intake`` when the strategy runs: ``answer`` (one draft) or
             ``sample`` (a round of samples); ``None`` for a part that is not a strategy.
-        description: One line for help texts.
+        after_answer: For a strategy that starts with ``answer``, the node that follows it.
+        finish: How the strategy picks the draft it returns, and the reflections it adds.
     """
 
     name: str
     nodes: dict[str, Node] = field(default_factory=dict)
     start: str | None = None
-    description: str = ""
+    after_answer: str | None = None
+    finish: Finish | None = None

@@ -33,7 +33,7 @@ from agent.parsing import strip_tags
 from agent.result import Critique, Draft
 from agent.state import State
 from agent.strategies.base import Node, Part
-from agent.strategies.sampling import choose, passing, vote
+from agent.strategies.sampling import choose, finish, passing, vote
 
 
 async def contrast(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def solutions(samples: list[Draft], kind: str, question: str) -> str:
 PART = Part(
     name="contrast",
     start="sample",
-    description="compare sampled solutions; list and reconcile a tie at the top",
+    finish=finish,
     nodes={
         "contrast": Node(contrast, ("reconcile", "finalize")),
         "reconcile": Node(reconcile, ("finalize",)),

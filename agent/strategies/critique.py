@@ -98,7 +98,7 @@ async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     emit(runtime, {"event": "revision", "round": draft["round"], "output": draft["output"]})
     emit_checks(runtime, draft)
     update = {"drafts": [draft], "usage": usage_of(reply)}
-    if samples_answers(settings):
+    if samples_answers(settings):  # every sample failed a check: one revision, then the end
         fewer = len(checks.failed(draft["checks"])) < len(checks.failed(parent["checks"]))
         return {**update, "route": "finalize", "stop_reason": "revised" if fewer else "voted"}
     if _same(draft, parent, state["kind"], state["asked"]):
@@ -135,10 +135,20 @@ def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
     return last if last not in judged else min(allowed)
 
 
+def finish(
+    drafts: list[Draft], critiques: list[Critique], kind: str, question: str
+) -> tuple[int, list[str], list[str]]:
+    """The draft the critique loop returns, then the errors that led to it."""
+    chosen = choose_draft(drafts, critiques)
+    errors = [c["error"] for c in critiques if c["verdict"] == "revise" and c["draft"] < chosen]
+    return chosen, [], errors
+
+
 PART = Part(
     name="critique",
     start="answer",
-    description="a critic reviews the draft (checks first); revise on a concrete error",
+    after_answer="critique",
+    finish=finish,
     nodes={
         "critique": Node(critique, ("revise", "finalize")),
         "revise": Node(revise, ("critique", "finalize")),

@@ -35,7 +35,7 @@ from agent.nodes import (
     usage_of,
     with_checks,
 )
-from agent.result import Critique, Draft
+from agent.result import Check, Critique, Draft
 from agent.state import State
 from agent.strategies.base import Node, Part
 
@@ -88,10 +88,11 @@ async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, 
     settings = env.settings(runtime)
     question = state["asked"]
     samples = [d for d in state["drafts"] if d["round"] == 0]
-    kind = state.get("kind") or answers.kind_of(question, [d["output"] for d in samples])
+    kind = answers.settle_kind(state.get("kind", ""), question, [d["output"] for d in samples])
     drawn, stop = len(samples), budget_stop(state, settings, check_rounds=False)
     if drawn < settings.samples and not stop:
-        if drawn > 1 and kind not in answers.KEYED and _same(samples, kind):
+        passed = passing(samples)
+        if len(passed) == drawn > 1 and kind not in answers.KEYED and _same(samples, kind):
             return {"kind": kind, "route": "finalize", "stop_reason": "agreed"}
         return {"kind": kind, "route": "sample", "batch": _round(drawn, settings.samples, settings)}
     eligible = passing(samples)
@@ -151,6 +152,23 @@ def _revise_on_checks(samples: list[Draft], runtime: Runtime[Context]) -> dict[s
     record = checks.as_critique(best, 1)
     emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": record["error"]})
     return {"critiques": [record], "rounds": 1, "route": "revise"}
+
+
+def sample_draft(index: int, output: str, failed_checks: int = 0) -> Draft:
+    """A sample known only by its answer (and how many checks it failed), for ``choose``."""
+    failed = Check(kind="", name="", passed=False, detail="")
+    return Draft(
+        index=index,
+        round=0,
+        text=output,
+        thinking="",
+        reflections=[],
+        output=output,
+        input_tokens=0,
+        output_tokens=0,
+        seconds=0.0,
+        checks=[failed] * failed_checks,
+    )
 
 
 def passing(samples: list[Draft]) -> list[Draft]:
@@ -238,6 +256,14 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     return f"{drawn} solutions disagree: {spread}{tail}"
 
 
+def finish(
+    drafts: list[Draft], critiques: list[Critique], kind: str, question: str
+) -> tuple[int, list[str], list[str]]:
+    """The draft a sampled run returns; the tally first, then what the choice rests on."""
+    chosen = choose(drafts, critiques, kind, question)
+    return chosen, [tally_note(drafts, kind, question)], notes(drafts, critiques, chosen)
+
+
 def notes(drafts: list[Draft], critiques: list[Critique], chosen: int) -> list[str]:
     """What the critic or the checks said that the chosen draft rests on."""
     lines = []
@@ -254,6 +280,7 @@ def _short(key: str, limit: int = 30) -> str:
 
 PART = Part(
     name="sampling",
+    finish=finish,
     nodes={
         "sample": Node(sample, ("tally",)),
         "tally": Node(tally, ("sample", "contrast", "select", "revise", "finalize")),

@@ -45,7 +45,7 @@ async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
         draft=chosen["index"],
         verdict="select",
         by="critic",
-        error=note or f"solution {chosen['index'] + 1} is the most consistent",
+        error=note if number else "",
         text=text,
         input_tokens=usage["input_tokens"],
         output_tokens=usage["output_tokens"],
@@ -88,11 +88,12 @@ def parse_selection(text: str, count: int) -> tuple[int | None, str]:
         >>> parse_selection("Most consistent: Response 2\nOthers: 1 misses the space case.", 3)
         (2, '1 misses the space case.')
     """
-    match = _PICK.search(text)
+    anchored = re.search(r"most consistent[^\n]*?response\s*#?\s*(\d+)", text, re.IGNORECASE)
+    match = anchored or _PICK.search(text)
     number = int(match.group(1)) if match else None
-    if number is not None and not 1 <= number <= count:
-        number = None
-    rest = text[match.end() :] if match else text
+    if match is None or number is None or not 1 <= number <= count:
+        return None, ""  # no usable pick: the plain answer stands, and no note is made up
+    rest = text[match.end() :]
     lines = [line.strip(" *-:") for line in rest.splitlines() if line.strip(" *-:")]
     note = re.sub(r"^others?\s*:\s*", "", lines[0], flags=re.IGNORECASE) if lines else ""
     return number, note[:300]

@@ -370,10 +370,11 @@ async def _run_one(
 ) -> dict[str, Any]:
     started = time.perf_counter()
 
-    def correct(output: str) -> bool:
+    async def correct(output: str) -> bool:
+        # Off the event loop: scoring code runs it in a child process.
         if scorer is not None:
-            return scorer(output, record)
-        return score(output, record, run_code=run_code)
+            return await asyncio.to_thread(scorer, output, record)
+        return await asyncio.to_thread(score, output, record, run_code=run_code)
 
     row: dict[str, Any] = {
         "type": "run",
@@ -398,7 +399,7 @@ async def _run_one(
             output="",
             correct=False,
             first_output=drafts[0]["output"] if drafts else "",
-            first_correct=bool(drafts) and correct(drafts[0]["output"]),
+            first_correct=bool(drafts) and await correct(drafts[0]["output"]),
             rounds=partial.rounds if partial else 0,
             stop_reason="error",
             revised=False,
@@ -413,9 +414,9 @@ async def _run_one(
     first = result.drafts[0]["output"] if result.drafts else result.output
     row.update(
         output=result.output,
-        correct=correct(result.output),
+        correct=await correct(result.output),
         first_output=first,
-        first_correct=correct(first),
+        first_correct=await correct(first),
         rounds=result.rounds,
         stop_reason=result.stop_reason,
         revised=any(c["verdict"] == "revise" for c in result.critiques),

@@ -7,6 +7,7 @@ AI message. The strategies (``agent.strategies``) run in between.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import weakref
@@ -105,7 +106,7 @@ async def answer(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     reply, seconds = await call(model, messages, "generator")
     draft = make_draft(0, 0, reply, seconds)
     if checks_drafts(settings):
-        draft = with_checks(draft, state, settings)
+        draft = await with_checks(draft, state, settings)
     emit(runtime, {"event": "draft", "round": 0, "output": draft["output"]})
     emit_checks(runtime, draft)
     kind = answers.settle_kind(state["kind"], state["asked"], [draft["output"]])
@@ -321,10 +322,14 @@ def make_draft(index: int, round_: int, reply: AIMessage, seconds: float) -> Dra
     )
 
 
-def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
-    """The draft with the evidence programs can establish about it (``agent.checks``)."""
+async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
+    """The draft with the evidence programs can establish about it (``agent.checks``).
+
+    Runs off the event loop: with ``run_code`` a check is a child process.
+    """
     kind = state.get("kind") or answers.kind_of(state["asked"], [draft["output"]])
-    found = checks.run_checks(
+    found = await asyncio.to_thread(
+        checks.run_checks,
         state["asked"],
         strip_tags(draft["text"]),
         draft["output"],

@@ -243,3 +243,19 @@ def test_the_calculator_raises_no_false_alarm_on_gsm8k_s_own_solutions() -> None
         flagged += [c["name"] for c in arithmetic_checks(solution) if not c["passed"]]
     assert "32 - 20 = 300" in flagged and "364 / 4 = 273" in flagged
     assert len(flagged) <= 4, flagged
+
+
+def test_a_demo_block_or_a_missing_package_is_no_evidence_and_output_cannot_forge_a_pass() -> None:
+    demo = FIXED.replace(
+        "    return a + b\n```",
+        "    return a + b\n\nif __name__ == '__main__':\n    input()\n```",
+    )
+    assert [c["passed"] for c in code_checks(CODE_Q, demo)] == [True]  # input() never ran
+    numpy = "```python\nimport numpy\n\ndef add(a, b):\n    return a + b\n```"
+    assert code_checks(CODE_Q, numpy) == []  # not checkable here, so no evidence either way
+    fake = 'RESULTS-0000000000000000:{"results": [[true, ""]]}'
+    forged = (
+        "```python\nimport sys\ndef add(a, b):\n    return a - b\n"
+        f"print({fake!r})\nsys.exit(0)\n```"
+    )
+    assert [c["passed"] for c in code_checks(CODE_Q, forged)] == [False]

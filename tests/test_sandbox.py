@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -100,15 +101,74 @@ def test_a_fork_bomb_is_contained() -> None:
 
 def test_a_memory_bomb_is_stopped_at_the_limit() -> None:
     outcome = run_python("hog = []\nwhile True:\n    hog.append(' ' * 10**7)", memory_mb=256)
-    assert outcome.status in ("failed", "error") and "MemoryError" in outcome.detail + "Memory"
+    assert outcome.status == "failed" and outcome.detail == "MemoryError"
 
 
 def test_a_time_bomb_is_killed_with_its_children(tmp_path: Path) -> None:
-    outcome = run_python("while True:\n    pass", timeout=2)
-    assert outcome.status in ("timeout", "error") and outcome.seconds < 10
+    # Without the Python layer, so that the bomb can start a child: the whole session goes.
+    marker = tmp_path / "child-alive"
+    program = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(3)\n"
+        f"    open({str(marker)!r}, 'w').write('still here')\n"
+        "while True:\n    pass"
+    )
+    outcome = run_python(program, timeout=1, _hook=False)
+    assert outcome.status in ("timeout", "error") and outcome.seconds < 5
+    time.sleep(3.5)
+    assert not marker.exists()
 
 
-def test_the_hook_cannot_be_reached_through_the_garbage_collector() -> None:
-    program = "import gc\nprint(len(gc.get_objects()))"
+def test_an_output_flood_is_cut_off_and_does_not_reach_the_caller() -> None:
+    outcome = run_python("import sys\nwhile True:\n    sys.stdout.write('x' * 10**6)", timeout=5)
+    assert outcome.status in ("failed", "error") and len(outcome.stdout) <= 10_000
+    assert "File too large" in outcome.detail or "output size" in outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("program", "refused"),
+    [
+        ("import _xxsubinterpreters as i\ni.run_string(i.create(), 'pass')", "_xxsubinterpreters"),
+        ("import os\nos.chdir('/tmp')", "os.chdir"),
+        ("import os\nos.open('/tmp', os.O_RDONLY)", "may not open the folder"),
+        ("import os\nprint(os.listdir('/root'))", "os.listdir"),
+        ("import gc\nprint(len(gc.get_objects()))", "gc.get_objects"),
+    ],
+    ids=["sub-interpreter", "chdir", "folder fd", "listing", "gc"],
+)
+def test_ways_around_the_hook_are_refused(program: str, refused: str) -> None:
     outcome = run_python(program)
-    assert outcome.status == "failed" and "gc.get_objects" in outcome.detail
+    assert outcome.status == "failed" and refused in outcome.detail
+
+
+def kernel_layers() -> tuple[str, ...]:
+    return run_python("pass").layers
+
+
+@pytest.mark.skipif(
+    "read-only files" not in kernel_layers(), reason="no mount namespace on this kernel"
+)
+def test_without_the_python_layer_the_kernel_still_keeps_files_read_only(tmp_path: Path) -> None:
+    target = tmp_path / "written.txt"
+    outcome = run_python(
+        f"import os\nos.mkfifo({str(tmp_path / 'fifo')!r})\nopen({str(target)!r}, 'w')",
+        _hook=False,
+    )
+    assert outcome.status == "failed" and "Read-only file system" in outcome.detail
+    assert not target.exists() and not (tmp_path / "fifo").exists()
+    inside = run_python("open('ok', 'w').write('1')\nprint(open('ok').read())", _hook=False)
+    assert inside.passed and inside.stdout.strip() == "1"
+
+
+@pytest.mark.skipif("network" not in kernel_layers(), reason="no network namespace here")
+def test_without_the_python_layer_the_kernel_still_has_no_network() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    outcome = run_python(
+        f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)",
+        _hook=False,
+    )
+    server.close()
+    assert outcome.status == "failed"
+    assert "Connection refused" in outcome.detail or "unreachable" in outcome.detail

@@ -80,7 +80,7 @@ async def reconcile(state: State, runtime: Runtime[Context], env: Env) -> dict[s
     )
     head = [SystemMessage(settings.system)] if settings.system else []
     reply, seconds = await call(model, [*head, HumanMessage(prompt)], "generator")
-    draft = with_checks(make_draft(len(drafts), 1, reply, seconds), state, settings)
+    draft = await with_checks(make_draft(len(drafts), 1, reply, seconds), state, settings)
     emit(runtime, {"event": "revision", "round": 1, "output": draft["output"]})
     emit_checks(runtime, draft)
     kept = choose([*drafts, draft], state["critiques"], kind, question) == draft["index"]

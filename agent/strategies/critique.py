@@ -94,7 +94,9 @@ async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     )
     head = [SystemMessage(settings.system)] if settings.system else []
     reply, seconds = await call(model, [*head, *history(state), HumanMessage(prompt)], "generator")
-    draft = with_checks(make_draft(len(drafts), state["rounds"], reply, seconds), state, settings)
+    draft = await with_checks(
+        make_draft(len(drafts), state["rounds"], reply, seconds), state, settings
+    )
     emit(runtime, {"event": "revision", "round": draft["round"], "output": draft["output"]})
     emit_checks(runtime, draft)
     update = {"drafts": [draft], "usage": usage_of(reply)}

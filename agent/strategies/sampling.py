@@ -67,7 +67,7 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], env: Env) -> d
         model = sampler(model, settings, seed=index)
     messages = answer_messages(env, settings, model, task["asked"], history(task))
     reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
-    draft = with_checks(make_draft(index, 0, reply, seconds), task, settings)
+    draft = await with_checks(make_draft(index, 0, reply, seconds), task, settings)
     emit(runtime, {"event": "sample", "index": index, "output": draft["output"]})
     emit_checks(runtime, draft)
     return {"drafts": [draft], "usage": usage_of(reply)}

@@ -56,9 +56,6 @@ async def test_yes_or_no_is_compared_by_polarity() -> None:
     question = "Is 91 a prime number?"
     result = await ask(question)
     assert result.kind == "yes_no"
-    samples = [d for d in result.drafts if d["round"] == 0]
-    keys = {key(d["output"], "yes_no") for d in samples}
-    assert keys <= {"yes", "no", ""}
     assert key(result.output, "yes_no") == "no", result.output
 
 

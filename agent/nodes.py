@@ -322,6 +322,26 @@ def make_draft(index: int, round_: int, reply: AIMessage, seconds: float) -> Dra
     )
 
 
+async def write_revision(
+    settings: Settings,
+    state: Any,
+    runtime: Runtime[Context] | None,
+    prompt: str,
+    *,
+    round_: int,
+    past: list[BaseMessage] | None = None,
+) -> tuple[Draft, Usage]:
+    """A revision (or reconciliation): one generator call on ``prompt``, checked and streamed."""
+    model = await resolve(settings, settings.model)
+    head: list[BaseMessage] = [SystemMessage(settings.system)] if settings.system else []
+    reply, seconds = await call(model, [*head, *(past or []), HumanMessage(prompt)], "generator")
+    draft = make_draft(len(state["drafts"]), round_, reply, seconds)
+    draft = await with_checks(draft, state, settings)
+    emit(runtime, {"event": "revision", "round": round_, "output": draft["output"]})
+    emit_checks(runtime, draft)
+    return draft, usage_of(reply)
+
+
 async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
     """The draft with the evidence programs can establish about it (``agent.checks``).
 

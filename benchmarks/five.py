@@ -28,6 +28,7 @@ QUESTIONS = [
 
 async def main() -> None:
     print(f"machine: {machine()}")
+    await areflect("What is 2 + 2?", mode="baseline")  # load the model first: not a plain answer's cost
     for question in QUESTIONS:
         started = time.perf_counter()
         result = await areflect(question)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from agent import answers
@@ -20,14 +19,9 @@ from agent.nodes import (
     Env,
     ask_critic,
     budget_stop,
-    call,
     emit,
-    emit_checks,
     for_review,
-    make_draft,
-    resolve,
-    usage_of,
-    with_checks,
+    write_revision,
 )
 from agent.parsing import strip_tags
 from agent.result import Critique, Draft
@@ -71,22 +65,17 @@ async def reconcile(state: State, runtime: Runtime[Context], env: Env) -> dict[s
         return {"route": "finalize", "stop_reason": stop}
     drafts, question, kind = state["drafts"], state["asked"], state["kind"]
     samples = passing([d for d in drafts if d["round"] == 0])
-    model = await resolve(settings, settings.model)
     prompt = env.prompts.render(
         "reconcile_user",
         question=question,
         solutions=solutions(samples, kind, question),
         checklist=state["critiques"][-1]["error"],
     )
-    head = [SystemMessage(settings.system)] if settings.system else []
-    reply, seconds = await call(model, [*head, HumanMessage(prompt)], "generator")
-    draft = await with_checks(make_draft(len(drafts), 1, reply, seconds), state, settings)
-    emit(runtime, {"event": "revision", "round": 1, "output": draft["output"]})
-    emit_checks(runtime, draft)
+    draft, usage = await write_revision(settings, state, runtime, prompt, round_=1)
     kept = choose([*drafts, draft], state["critiques"], kind, question) == draft["index"]
     return {
         "drafts": [draft],
-        "usage": usage_of(reply),
+        "usage": usage,
         "route": "finalize",
         "stop_reason": "reconciled" if kept else "voted",
     }

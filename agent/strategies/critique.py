@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from agent import answers, checks
@@ -20,16 +19,11 @@ from agent.nodes import (
     Env,
     ask_critic,
     budget_stop,
-    call,
     emit,
-    emit_checks,
     for_review,
     history,
-    make_draft,
-    resolve,
     samples_answers,
-    usage_of,
-    with_checks,
+    write_revision,
 )
 from agent.parsing import parse_verdict
 from agent.result import Critique, Draft
@@ -88,18 +82,13 @@ async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
         return {"route": "finalize", "stop_reason": stop}
     drafts, judged = state["drafts"], state["critiques"][-1]
     parent = drafts[judged["draft"]]
-    model = await resolve(settings, settings.model)
     prompt = env.prompts.render(
         "revise_user", question=state["asked"], draft=for_review(parent), error=judged["error"]
     )
-    head = [SystemMessage(settings.system)] if settings.system else []
-    reply, seconds = await call(model, [*head, *history(state), HumanMessage(prompt)], "generator")
-    draft = await with_checks(
-        make_draft(len(drafts), state["rounds"], reply, seconds), state, settings
+    draft, usage = await write_revision(
+        settings, state, runtime, prompt, round_=state["rounds"], past=history(state)
     )
-    emit(runtime, {"event": "revision", "round": draft["round"], "output": draft["output"]})
-    emit_checks(runtime, draft)
-    update = {"drafts": [draft], "usage": usage_of(reply)}
+    update = {"drafts": [draft], "usage": usage}
     if samples_answers(settings):  # every sample failed a check: one revision, then the end
         fewer = len(checks.failed(draft["checks"])) < len(checks.failed(parent["checks"]))
         return {**update, "route": "finalize", "stop_reason": "revised" if fewer else "voted"}

@@ -270,10 +270,19 @@ async def call(
 
 
 async def ask_critic(
-    env: Env, settings: Settings, system: str, prompt: str
+    env: Env, settings: Settings, system: str, prompt: str, *, most_tokens: int | None = None
 ) -> tuple[str, Usage, float]:
-    """One critic call: the named system prompt, then ``prompt``."""
+    """One critic call: the named system prompt, then ``prompt``.
+
+    ``most_tokens`` caps the reply, for answers of a fixed short form.
+    """
     critic = await resolve(settings, settings.critic_model or settings.model)
+    if most_tokens is not None:
+        field = next(
+            (f for f in ("max_tokens", "num_predict") if f in type(critic).model_fields), None
+        )
+        if field is not None:
+            critic = critic.model_copy(update={field: most_tokens})
     messages = [SystemMessage(env.prompts.texts[system]), HumanMessage(prompt)]
     reply, seconds = await call(critic, messages, "critic")
     return message_text(reply.content), usage_of(reply), seconds

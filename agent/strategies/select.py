@@ -37,9 +37,16 @@ async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     prompt = env.prompts.render(
         "select_user", question=state["asked"], responses=responses(candidates, state["kind"])
     )
-    text, usage, seconds = await ask_critic(env, settings, "select_system", prompt)
+    # Two short lines are asked for; a small model that rambles on costs time for nothing.
+    text, usage, seconds = await ask_critic(env, settings, "select_system", prompt, most_tokens=120)
     number, note = parse_selection(text, len(candidates))
     chosen = candidates[number - 1] if number else candidates[0]
+    # The critic numbers the candidates; the user knows them as solutions 1, 2, 3 …
+    note = re.sub(
+        r"\bResponses?\s+(\d+)",
+        lambda m: _solution(m, candidates),
+        note,
+    )
     record = Critique(
         round=state["rounds"] + 1,
         draft=chosen["index"],
@@ -60,6 +67,13 @@ async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
         "route": "finalize",
         "stop_reason": "selected",
     }
+
+
+def _solution(match: re.Match[str], candidates: list[Draft]) -> str:
+    number = int(match.group(1))
+    if 1 <= number <= len(candidates):
+        return f"solution {candidates[number - 1]['index'] + 1}"
+    return match.group(0)
 
 
 def responses(samples: list[Draft], kind: str = "text") -> str:

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from agent import __version__, answers, runtime
+from agent import __version__, answers, checks, runtime
 from agent.api import aclose_model, describe_failure
 from agent.context import Context, resolve_settings
 from agent.errors import ReflectionError, redact
@@ -298,6 +298,9 @@ class _View:
     def finish(self, result: ReflectionResult) -> None:
         self._stop_live()
         if self.show_thinking:
+            evidence = checks.summary(result.checks)
+            if evidence:
+                out.print(f"\n[green]⟲ evidence: {escape(' · '.join(evidence))}[/]")
             usage = result.usage
             out.print(
                 f"\n[dim]── {result.mode}, {result.kind or 'answer'}, {result.rounds} round(s), "

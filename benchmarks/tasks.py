@@ -11,13 +11,17 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from agent.datasets import Record, load_dataset
 from agent.scoring import passes_tests
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The shared data sets live beside the checkout; $REFLECT_SHARED_DATA points elsewhere.
+SHARED = Path(
+    os.environ.get("REFLECT_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 HUMANEVAL_QUESTION = (
     "Complete this Python function. Reply with the whole function in one Python code block."
     "\n\n```python\n{prompt}```"

@@ -66,8 +66,9 @@ def server() -> Iterator[Server]:
 
 
 def ask(server: Server, db: Path | str) -> list[str]:
-    # Vote with eight samples: after the first draft seven more calls must reach the server,
-    # so a fault injected once the first draft is saved lands mid-run even on a busy machine.
+    # Vote with eight samples, two at a time: after the first round six more calls must reach
+    # the server, so a fault injected once the first drafts are saved lands mid-run even on
+    # a busy machine.
     return [
         REFLECT,
         "ask",
@@ -78,6 +79,8 @@ def ask(server: Server, db: Path | str) -> list[str]:
         "vote",
         "--samples",
         "8",
+        "--max-concurrency",
+        "2",
         "--checkpoint",
         str(db),
         "--thread",

@@ -49,6 +49,10 @@ def roles(model: ScriptedChatModel) -> list[str]:
         ("1,000 + 250 = 1,250.", [("1000 + 250 = 1250", True, "")]),
         ("(3 + 4) x 2 = 14", [("(3 + 4) × 2 = 14", True, "")]),
         ("Total = 5 + 4 = 9", [("5 + 4 = 9", True, "")]),
+        (
+            "\\[ 6 \\text{ rows} \\times 7 \\text{ eggs} = 41 \\text{ eggs} \\]",
+            [("6 × 7 = 41", False, "6 × 7 = 42")],
+        ),
     ],
 )
 def test_the_calculator_reads_steps_and_states_the_right_value(

@@ -17,6 +17,9 @@ from agent.answers import canonical
 from agent.result import Check
 
 _REPLACE = (
+    # Units set as text inside LaTeX ("6 \text{ rows} \times 7 \text{ eggs} = 42") are words
+    # the model added for the reader; the arithmetic is what is left.
+    (re.compile(r"\\(?:text|mathrm|textbf|mbox|operatorname)\s*\{[^{}]*\}"), " "),
     (re.compile(r"\\(?:times|cdot|ast)"), "*"),
     (re.compile(r"[×✕·∗]"), "*"),
     (re.compile(r"\\div|÷"), "/"),

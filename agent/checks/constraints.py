@@ -236,24 +236,26 @@ def _no_commas(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return n == 0, "" if n == 0 else f"{n} comma{'s' * (n != 1)}; none allowed"
 
 
-def _lowercase(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    if text.islower():
+def _one_case(text: str, *, upper: bool) -> tuple[bool, str]:
+    """All letters in one case: IFEval's ``isupper()`` / ``islower()``, with the culprits."""
+    if text.isupper() if upper else text.islower():
         return True, ""
-    upper = sum(c.isupper() for c in text)
-    words = [w for w in _words_of(text) if any(c.isupper() for c in w)]
-    if not upper:
-        return False, "no letters; all lowercase asked"
-    return False, f"{upper} capital letter{'s' * (upper != 1)}{_some(words)}; all lowercase asked"
+    asked = "all capitals" if upper else "all lowercase"
+    wrong = str.islower if upper else str.isupper
+    count = sum(wrong(c) for c in text)
+    if not count:
+        return False, f"no letters; {asked} asked"
+    words = [w for w in _words_of(text) if any(wrong(c) for c in w)]
+    name = "lowercase letter" if upper else "capital letter"
+    return False, f"{count} {name}{'s' * (count != 1)}{_some(words)}; {asked} asked"
+
+
+def _lowercase(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    return _one_case(text, upper=False)
 
 
 def _uppercase(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    if text.isupper():
-        return True, ""
-    lower = sum(c.islower() for c in text)
-    words = [w for w in _words_of(text) if any(c.islower() for c in w)]
-    if not lower:
-        return False, "no letters; all capitals asked"
-    return False, f"{lower} lowercase letter{'s' * (lower != 1)}{_some(words)}; all capitals asked"
+    return _one_case(text, upper=True)
 
 
 def _word_count(text: str, args: dict[str, Any]) -> tuple[bool, str]:

@@ -18,7 +18,7 @@ StopReason = Literal[
     "voted",  # contrast and vote: the most common answer of disagreeing samples
     "reconciled",  # contrast: the disagreements were listed and reconciled into one answer
     "selected",  # code and free text: the critic named the sample most consistent with the rest
-    "checked",  # sampled: the only sample that passed the checks
+    "checked",  # sampled: the checks chose (the only sample that passed, or the least wrong)
     "revised",  # sampled: every sample failed a check; a revision fixed what the checks found
     "accepted",  # the critique found no concrete error
     "converged",  # a revision came back with the same answer as the draft it revised

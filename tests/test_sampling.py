@@ -384,7 +384,7 @@ async def test_a_revision_that_does_not_fix_the_checks_is_not_kept() -> None:
     worse = "3 × 4 = 13 and 2 + 2 = 5\n\nSo \\boxed{15}."
     model = scripted([wrong, wrong, wrong, worse])
     result = await ask(Q, model, samples=3, max_samples=3)
-    assert result.chosen == 0 and result.output == wrong
+    assert (result.chosen, result.output, result.stop_reason) == (0, wrong, "checked")
 
 
 # -- parallel samples ----------------------------------------------------------------------

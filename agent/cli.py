@@ -105,8 +105,8 @@ def ask(
     checkpoint: Annotated[
         str | None,
         typer.Option(
-            help="Save each finished step to this SQLite file; the same command run again "
-            "resumes an interrupted run."
+            help="Save each finished step to this SQLite file or postgresql:// URL; the same "
+            "command run again resumes an interrupted run."
         ),
     ] = None,
     thread: Annotated[

@@ -70,7 +70,8 @@ def report(path: Path, scorer: Callable[[str, Record], bool] | None = None) -> l
         right = [bool(r["correct"]) for r in rows]
         tokens = [r["input_tokens"] + r["output_tokens"] for r in rows]
         lines.append(_line(mode, right, plain, tokens, [r["seconds"] for r in rows]))
-        if mode.startswith(("prompted", "vote")) and first.get("kind") in KEYED and mode != "vote":
+        drew_samples = mode.startswith("prompted") and mode != "prompted:critique"
+        if drew_samples and first.get("kind") in KEYED:
             voted = [_vote(r, scorer) for r in rows]
             sampled = [sum(d["round"] == 0 for d in r["drafts"]) for r in rows]
             sample_tokens = [

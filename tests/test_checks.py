@@ -109,6 +109,26 @@ async def test_a_wrong_step_is_revised_even_when_the_critic_says_pass() -> None:
     assert result.reflections == ["✓ 3 × 12 = 36", "✓ 36 - 7 = 29", "✗ 3 × 12 = 38 (is 36)"]
 
 
+async def test_a_revision_that_repeats_the_flagged_answer_without_its_steps_fixes_nothing() -> None:
+    wrong = "3 × 12 = 38 apples, and 38 - 7 = 31.\n\nSo 31 apples are left."
+    restated = "31 apples are left."  # nothing left for the calculator to check
+    model = scripted([wrong, restated], ["VERDICT: PASS"])
+    result = await areflect(Q, model=model, strategy="critique")
+    # The finding stands for the restated answer, so the draft with its work is returned,
+    # its wrong step still shown; the critic was never asked.
+    assert roles(model) == ["generator", "generator"]
+    assert result.drafts[1]["checks"][0]["name"] == "3 × 12 = 38"
+    assert (result.output, result.chosen, result.stop_reason) == (wrong, 0, "converged")
+    assert "✗ 3 × 12 = 38 (is 36)" in result.reflections
+
+
+async def test_a_sample_revised_into_the_same_flagged_answer_is_not_a_fix() -> None:
+    wrong = "3 × 12 = 38 apples, and 38 - 7 = 31.\n\nSo \\boxed{31}."
+    model = scripted([wrong, wrong, wrong, "So \\boxed{31}."])
+    result = await areflect(Q, model=model, samples=3, max_samples=3)
+    assert (result.chosen, result.stop_reason) == (0, "checked")
+
+
 async def test_the_critic_sees_what_the_calculator_verified() -> None:
     right = "3 × 12 = 36 apples, and 36 - 7 = 29.\n\nSo 29 apples are left."
     model = scripted([right], ["VERDICT: PASS"])

@@ -88,6 +88,8 @@ async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     draft, usage = await write_revision(
         settings, state, runtime, prompt, round_=state["rounds"], past=history(state)
     )
+    if judged["by"] == "checks":
+        draft = _finding_stands(draft, parent, state["kind"], state["asked"])
     update = {"drafts": [draft], "usage": usage}
     if samples_answers(settings):  # every sample failed a check: one revision, then the end
         fewer = len(checks.failed(draft["checks"])) < len(checks.failed(parent["checks"]))
@@ -95,6 +97,21 @@ async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     if _same(draft, parent, state["kind"], state["asked"]):
         return {**update, "route": "finalize", "stop_reason": "converged"}
     return {**update, "route": "critique"}
+
+
+def _finding_stands(new: Draft, old: Draft, kind: str, question: str) -> Draft:
+    """A revision that keeps the answer a failed check was found on keeps that finding.
+
+    Without it, a revision that restates the flagged answer and drops the steps (what the
+    1.5B model does) would pass the checks by having nothing left to check.
+    """
+    if kind not in answers.KEYED:
+        return new
+    if answers.key(new["output"], kind, question) != answers.key(old["output"], kind, question):
+        return new
+    own = {(c["kind"], c["name"]) for c in new["checks"]}
+    kept = [c for c in checks.failed(old["checks"]) if (c["kind"], c["name"]) not in own]
+    return {**new, "checks": [*new["checks"], *kept]} if kept else new
 
 
 def _same(new: Draft, old: Draft, kind: str, question: str) -> bool:
@@ -113,8 +130,9 @@ def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
 
     Only drafts with the fewest failed checks qualify: a revision that fails more checks
     than another draft has not earned its place. Among them, the last the critic passed;
-    failing that, a revision nobody has judged yet (it fixed a named error); failing that,
-    the first: research finds first answers right more often than rejected revisions.
+    failing that, a revision nobody has judged yet that fails no check (it fixed a named
+    error); failing that, the first: research finds first answers right more often than
+    rejected revisions.
     """
     fewest = min(len(checks.failed(d["checks"])) for d in drafts)
     allowed = [d["index"] for d in drafts if len(checks.failed(d["checks"])) == fewest]
@@ -123,7 +141,7 @@ def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
     if passed:
         return max(passed)
     last = max(allowed)
-    return last if last not in judged else min(allowed)
+    return last if last not in judged and not fewest else min(allowed)
 
 
 def finish(

@@ -70,10 +70,9 @@ def report(path: Path, scorer: Callable[[str, Record], bool] | None = None) -> l
         right = [bool(r["correct"]) for r in rows]
         tokens = [r["input_tokens"] + r["output_tokens"] for r in rows]
         lines.append(_line(mode, right, plain, tokens, [r["seconds"] for r in rows]))
-        drew_samples = mode.startswith("prompted") and mode != "prompted:critique"
-        if drew_samples and first.get("kind") in KEYED:
+        sampled = [sum(d["round"] == 0 for d in r["drafts"]) for r in rows]
+        if max(sampled) > 1 and first.get("kind") in KEYED:  # a vote needs samples to count
             voted = [_vote(r, scorer) for r in rows]
-            sampled = [sum(d["round"] == 0 for d in r["drafts"]) for r in rows]
             sample_tokens = [
                 sum(d["input_tokens"] + d["output_tokens"] for d in r["drafts"] if d["round"] == 0)
                 for r in rows

@@ -105,9 +105,7 @@ def _finding_stands(new: Draft, old: Draft, kind: str, question: str) -> Draft:
     Without it, a revision that restates the flagged answer and drops the steps (what the
     1.5B model does) would pass the checks by having nothing left to check.
     """
-    if kind not in answers.KEYED:
-        return new
-    if answers.key(new["output"], kind, question) != answers.key(old["output"], kind, question):
+    if kind not in answers.KEYED or not _same_answer(new, old, kind, question):
         return new
     own = {(c["kind"], c["name"]) for c in new["checks"]}
     kept = [c for c in checks.failed(old["checks"]) if (c["kind"], c["name"]) not in own]
@@ -116,8 +114,12 @@ def _finding_stands(new: Draft, old: Draft, kind: str, question: str) -> Draft:
 
 def _same(new: Draft, old: Draft, kind: str, question: str) -> bool:
     """Whether a revision came back with the draft's answer (and the draft's check results)."""
-    if checks.failures(new["checks"]) != checks.failures(old["checks"]):
-        return False
+    same_checks = checks.failures(new["checks"]) == checks.failures(old["checks"])
+    return same_checks and _same_answer(new, old, kind, question)
+
+
+def _same_answer(new: Draft, old: Draft, kind: str, question: str) -> bool:
+    """Keyed kinds by their key; code and free text by their text."""
     if kind in answers.KEYED:
         return answers.key(new["output"], kind, question) == answers.key(
             old["output"], kind, question

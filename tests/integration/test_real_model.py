@@ -10,6 +10,7 @@ from langchain_core.messages import HumanMessage
 from langchain_ollama import ChatOllama
 
 from agent import ModelError, areflect, create_reflection_graph
+from agent.checks import failed
 from agent.models import DEFAULT_MODEL
 
 pytestmark = pytest.mark.real
@@ -182,3 +183,29 @@ async def test_contrast_on_a_real_model_samples_then_settles_a_tie() -> None:
         assert len(result.drafts) == 3 and result.drafts[2]["round"] == 1
         assert result.stop_reason in ("reconciled", "voted")
         assert key(result.output, "number", question) in leaders(voters, "number", question)
+
+
+STREAMING = (
+    "Aleena subscribed to a streaming service that charges her $140 per month. If the "
+    "streaming company charged her the initial amount for the first half of the year and then "
+    "charged her 10% less money on the other half of the year, calculate the total amount she "
+    "had paid for the streaming service by the end of the year."
+)
+
+
+async def test_a_flagged_answer_restated_by_the_real_reviser_keeps_its_finding() -> None:
+    """GSM8K test question 64: the 1.5B model's greedy draft adds 840 + 756 = 1606."""
+    result = await areflect(STREAMING, model=DEFAULT_MODEL, strategy="critique")
+    first = result.drafts[0]
+    flagged = [c for c in failed(first["checks"]) if c["kind"] == "calculator"]
+    if not flagged:  # another build decoded differently: then the critic decided, as ever
+        assert result.critiques and result.critiques[0]["by"] == "critic"
+        return
+    assert result.critiques[0]["by"] == "checks"
+    chosen = result.drafts[result.chosen]
+    if final_number(chosen["output"]) == final_number(first["output"]):
+        # Same flagged answer: the draft with its work is returned, the finding still on it.
+        assert result.chosen == 0
+        assert flagged[0]["name"] in {c["name"] for c in failed(result.checks)}
+    else:  # the reviser did fix the number: the fix is returned
+        assert result.chosen > 0

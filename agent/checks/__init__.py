@@ -57,6 +57,12 @@ def failed(checks: list[Check]) -> list[Check]:
     return [c for c in checks if not c["passed"]]
 
 
+def fixes_some(revision: Draft, parent: Draft) -> bool:
+    """Whether a revision fails fewer checks than the draft it revised: the only way it earns
+    its place over that draft."""
+    return len(failed(revision["checks"])) < len(failed(parent["checks"]))
+
+
 def failures(checks: list[Check]) -> str:
     """Failed checks as the concrete error a revision must fix, one per line."""
     return "\n".join(f"{line_of(c)}" for c in failed(checks))

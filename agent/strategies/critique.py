@@ -92,8 +92,8 @@ async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
         draft = _finding_stands(draft, parent, state["kind"], state["asked"])
     update = {"drafts": [draft], "usage": usage}
     if samples_answers(settings):  # every sample failed a check: one revision, then the end
-        fewer = len(checks.failed(draft["checks"])) < len(checks.failed(parent["checks"]))
-        return {**update, "route": "finalize", "stop_reason": "revised" if fewer else "checked"}
+        fixed = checks.fixes_some(draft, parent)
+        return {**update, "route": "finalize", "stop_reason": "revised" if fixed else "checked"}
     if _same(draft, parent, state["kind"], state["asked"]):
         return {**update, "route": "finalize", "stop_reason": "converged"}
     return {**update, "route": "critique"}

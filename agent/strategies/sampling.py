@@ -221,8 +221,7 @@ def choose(drafts: list[Draft], critiques: list[Critique], kind: str, question: 
     if last["round"] > 0:
         if critiques and critiques[-1]["by"] == "checks":
             parent = drafts[critiques[-1]["draft"]]
-            fewer = len(checks.failed(last["checks"])) < len(checks.failed(parent["checks"]))
-            return last["index"] if fewer else parent["index"]
+            return last["index"] if checks.fixes_some(last, parent) else parent["index"]
         tied = leaders(eligible, kind, question)
         if answers.key(last["output"], kind, question) in tied and not checks.failed(
             last["checks"]

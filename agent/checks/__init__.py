@@ -58,8 +58,10 @@ def failed(checks: list[Check]) -> list[Check]:
 
 
 def fixes_some(revision: Draft, parent: Draft) -> bool:
-    """Whether a revision fails fewer checks than the draft it revised: the only way it earns
-    its place over that draft."""
+    """Whether a revision fails fewer checks than the draft it revised.
+
+    That is the only way a revision on failed checks earns its place over its draft.
+    """
     return len(failed(revision["checks"])) < len(failed(parent["checks"]))
 
 

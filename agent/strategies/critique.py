@@ -143,7 +143,7 @@ def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
     if passed:
         return max(passed)
     last = max(allowed)
-    return last if last not in judged and not fewest else min(allowed)
+    return last if last not in judged and fewest == 0 else min(allowed)
 
 
 def finish(

@@ -17,7 +17,7 @@ from agent import answers, checks
 from agent.datasets import Record
 from agent.parsing import message_text
 from agent.prompts import PROMPTS
-from agent.sandbox import run_python
+from agent.sandbox import run_steps
 
 
 def kind_of_record(record: Record) -> str:
@@ -60,6 +60,8 @@ def passes_tests(output: str, record: Record, *, timeout: float = 20.0) -> bool:
 
     Code the question itself shows (imports, helper functions, the stub to complete) runs
     first, as a benchmark's prompt would; the answer's definitions then replace the stub.
+    The tests pass only when the sandbox reports that they ran to their end: an exit before
+    that (``SystemExit(0)``, ``os._exit``) or anything the code prints counts for nothing.
     """
     named = re.search(r"\bcheck\((\w+)\)", record.tests) or re.search(
         r"\bdef (\w+)\s*\(", record.question
@@ -68,7 +70,8 @@ def passes_tests(output: str, record: Record, *, timeout: float = 20.0) -> bool:
     if not code:
         return False
     setup = "\n\n".join(answers.code_blocks(record.question))
-    return run_python(f"{setup}\n\n{code}\n\n{record.tests}\n", timeout=timeout).passed
+    trial = run_steps(f"{setup}\n\n{code}\n", [("exec", record.tests)], timeout=timeout)
+    return trial.setup_error is None and trial.steps == (("value", "None"),)
 
 
 def is_correct(output: str, expected: str) -> bool:

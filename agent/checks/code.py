@@ -7,51 +7,17 @@ on its own, inside ``agent.sandbox``; a failure says what came back instead.
 
 from __future__ import annotations
 
-import json
+import ast
 import re
-import secrets
+from typing import Literal
 
 from agent.answers import code_blocks, main_code
 from agent.result import Check
-from agent.sandbox import run_python
+from agent.sandbox import StepResult, run_steps
 
 _MAX_EXAMPLES = 12
 _DOCTEST = re.compile(r"^\s*>>> (.+)\n((?:(?!\s*>>>)\s*\S.*\n?)*)", re.MULTILINE)
 _ASSERT = re.compile(r"^assert .+$", re.MULTILINE)
-
-# The runner is our own code; it executes the answer's code and then each example separately
-# and prints one JSON line per example. It runs only inside the sandbox.
-_RUNNER = """
-import json
-_results = []
-_space = {"__name__": "answer", "__builtins__": __builtins__}
-try:
-    exec(compile(_CODE, "answer.py", "exec"), _space)
-except ModuleNotFoundError as _missing:
-    print(_MARKER + json.dumps({"unavailable": str(_missing)}))
-    raise SystemExit(0)
-except BaseException as _error:
-    print(_MARKER + json.dumps({"broken": type(_error).__name__ + ": " + str(_error)[:200]}))
-    raise SystemExit(0)
-for _kind, _source, _expected in _EXAMPLES:
-    try:
-        if _kind == "doctest":
-            _got = repr(eval(compile(_source, "example", "eval"), _space))
-            _ok = " ".join(_got.split()) == " ".join(_expected.split())
-            if not _ok:
-                try:
-                    _ok = eval(_got) == eval(_expected)
-                except Exception:
-                    pass
-            _results.append([_ok, "" if _ok else "returned " + _got[:120]])
-        else:
-            exec(compile(_source, "assert", "exec"), _space)
-            _results.append([True, ""])
-    except BaseException as _error:
-        _why = str(_error)
-        _results.append([False, type(_error).__name__ + (": " + _why if _why else "")])
-print(_MARKER + json.dumps({"results": _results}))
-"""
 
 
 def examples(question: str, answer: str) -> list[tuple[str, str, str]]:
@@ -75,29 +41,66 @@ def code_checks(question: str, answer: str, *, timeout: float = 10.0) -> list[Ch
     """Run the examples of a code answer in the sandbox; one ``Check`` per example.
 
     The answer's code runs as a module (not as ``__main__``, so a demo block at its end does
-    not run) and every example on its own. Code that needs a package the sandbox lacks is not
-    checked at all: that says nothing about the answer. The results come back behind a random
-    marker, which the answer's own output cannot forge.
+    not run), then every example on its own. The sandbox reports only what each example gave
+    back (its value, or its exception); the verdict is decided here, outside it, so nothing
+    the code prints and no early exit can pass an example: one that never reported failed.
+    Code that needs a package the sandbox lacks is not checked at all: that says nothing
+    about the answer.
+
+    Raises:
+        SandboxUnavailable: No kernel isolation here; the message says what to install.
     """
     code = main_code(answer)
     cases = examples(question, answer)
     if not code or not cases:
         return []
     definitions = "\n".join(line for line in code.splitlines() if not line.startswith("assert "))
-    marker = f"RESULTS-{secrets.token_hex(8)}:"
-    program = f"_MARKER = {marker!r}\n_CODE = {definitions!r}\n_EXAMPLES = {cases!r}\n{_RUNNER}"
-    outcome = run_python(program, timeout=timeout)
-    found = outcome.stdout.rfind(marker)
-    if found < 0:
-        why = outcome.detail or "the code did not run"
-        return [Check(kind="code", name="the code runs", passed=False, detail=why)]
-    report = json.loads(outcome.stdout[found + len(marker) :].strip().splitlines()[0])
-    if "unavailable" in report:
+    trial = run_steps(
+        definitions, [_step(kind, source) for kind, source, _ in cases], timeout=timeout
+    )
+    if trial.missing_module is not None:
         return []
-    if "broken" in report:
-        return [Check(kind="code", name="the code runs", passed=False, detail=report["broken"])]
+    if trial.setup_error is not None:
+        return [Check(kind="code", name="the code runs", passed=False, detail=trial.setup_error)]
     checks = []
-    for (kind, source, expected), (passed, detail) in zip(cases, report["results"], strict=False):
+    for (kind, source, expected), got in zip(cases, trial.steps, strict=True):
+        passed, detail = _judge(kind, expected, got, trial.outcome.detail)
         name = f"{source} → {expected}" if kind == "doctest" else source
-        checks.append(Check(kind="code", name=name[:160], passed=bool(passed), detail=detail))
+        checks.append(Check(kind="code", name=name[:160], passed=passed, detail=detail))
     return checks
+
+
+def _step(kind: str, source: str) -> tuple[Literal["eval", "exec"], str]:
+    """A doctest is evaluated; an assert becomes the truth of its test, evaluated."""
+    if kind == "doctest":
+        return ("eval", source)
+    try:
+        [statement] = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return ("exec", source)
+    if isinstance(statement, ast.Assert):
+        return ("eval", f"bool({ast.unparse(statement.test)})")
+    return ("exec", source)
+
+
+def _judge(kind: str, expected: str, got: StepResult | None, ended: str) -> tuple[bool, str]:
+    """Whether an example passed, from the data it reported, and what to say if not."""
+    if got is None:
+        return False, f"the program ended before this example ran ({ended or 'no report'})"
+    how, text = got
+    if how == "raised":
+        return False, text
+    if kind == "doctest":
+        if _same_value(text, expected):
+            return True, ""
+        return False, "returned " + text[:120]
+    return (True, "") if text in ("True", "None") else (False, "AssertionError")
+
+
+def _same_value(got: str, expected: str) -> bool:
+    if " ".join(got.split()) == " ".join(expected.split()):
+        return True
+    try:
+        return bool(ast.literal_eval(got) == ast.literal_eval(expected))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False

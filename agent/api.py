@@ -15,7 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from agent.aio import run_sync
 from agent.answers import settle_kind
 from agent.context import Context, resolve_settings
-from agent.errors import ConfigError, ModelError, ReflectionError, redact
+from agent.errors import ConfigError, ModelError, ReflectionError, redact, require_utf8
 from agent.graph import create_reflection_graph
 from agent.models import aresolve_model, call_timeout
 from agent.persist import DURABLE, checkpointed, thread_for
@@ -67,6 +67,7 @@ async def areflect(
     """
     if not isinstance(question, str) or not question.strip():
         raise ConfigError("the question is empty: ask something")
+    require_utf8(question)
     context = Context(
         mode=mode,
         strategy=strategy,

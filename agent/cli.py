@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from dotenv import find_dotenv, load_dotenv
@@ -21,36 +23,108 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from agent import __version__, answers, checks, runtime
+from agent import __version__, answers, checks, runtime, sandbox
 from agent.api import aclose_model, describe_failure
 from agent.context import Context, resolve_settings
-from agent.errors import ReflectionError, redact
+from agent.errors import ReflectionError, redact, require_utf8
 from agent.graph import create_reflection_graph
 from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
 from agent.nodes import samples_answers
 from agent.persist import DURABLE, Resume, checkpointed, thread_for
-from agent.result import MODES, ReflectionResult
+from agent.result import ReflectionResult
 from agent.strategies.sampling import choose, sample_draft
+
+# Choices typer shows in --help and checks (a bad one is a usage error, exit 2). They
+# mirror MODES, STRATEGIES and EFFORT_PRESETS; tests/test_cli.py fails if they drift apart.
+Mode = Literal["prompted", "vote", "single", "native", "baseline"]
+Strategy = Literal["contrast", "critique"]
+EffortName = Literal["low", "medium", "high"]
 
 # Shared by ask and compare.
 MaxRounds = Annotated[
     int | None, typer.Option(help="Most critique rounds (contrast: 0 never critiques a tie).")
 ]
+Effort = Annotated[EffortName, typer.Option(help="Sets the budgets.")]
+Temperature = Annotated[float | None, typer.Option(help="Sampling temperature.", min=0.0)]
 
+# Help texts are plain text, not Rich markup: markup would swallow "[env: …]" and
+# "[default: …]" as unknown style tags.
 app = typer.Typer(
     help="Think, reflect, answer: o1-style self-correction for any chat model.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 models_app = typer.Typer(
-    help="List and fetch the embedded local models.", invoke_without_command=True
+    help="List and fetch the embedded local models.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
 )
 app.add_typer(models_app, name="models")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+# Model text is printed, never obeyed: a reply could retitle the window, clear the screen
+# or forge a hyperlink. Rich removes only a few control characters and its ANSI decoder
+# keeps OSC payloads and C1 codes, so the sequences (ECMA-48) are matched here: CSI, the
+# string ones (OSC, DCS, SOS, PM, APC, ended by BEL or ST), and two-character ESC ones.
+_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[ -/]*[0-OQ-WYZ\\`-~]"
+)
+# What is left that a terminal would act on: C0 controls but newline and tab, DEL, C1.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_INTRODUCER = re.compile(r"[\x1b\x90\x98\x9b\x9d\x9e\x9f]")
+_HOLD_AT_MOST = 256  # a sequence longer than this is not one a terminal would finish
+_C1_ESCAPED = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
+def printable(text: str) -> str:
+    r"""``text`` without terminal control: escape sequences and control characters removed.
+
+    Newlines and tabs stay; a carriage return goes (``\r\n`` becomes ``\n``).
+
+    Example:
+        >>> printable("\x1b]0;pwned\x07 42 \x1b[2J")
+        ' 42 '
+    """
+    return _CONTROL.sub("", _SEQUENCE.sub("", text))
+
+
+def _shown(text: str) -> str:
+    """Model text made safe to put inside a Rich markup string: no control, no markup."""
+    return escape(printable(text))
+
+
+class _Printable:
+    """``printable`` for a stream of tokens, where one escape sequence may span tokens.
+
+    The tail of a token that starts an unfinished sequence is held back and read again
+    with the next token, so neither half reaches the terminal.
+    """
+
+    def __init__(self) -> None:
+        self.held = ""
+
+    def feed(self, token: str) -> str:
+        text = _SEQUENCE.sub("", self.held + token)
+        self.held = ""
+        first = _INTRODUCER.search(text)
+        if (
+            first
+            and "\n" not in text[first.start() :]
+            and len(text) - first.start() < _HOLD_AT_MOST
+        ):
+            text, self.held = text[: first.start()], text[first.start() :]
+        return _CONTROL.sub("", text)
+
+    def flush(self) -> str:
+        text, self.held = printable(self.held), ""
+        return text
 
 
 def _version(value: bool) -> None:
@@ -81,27 +155,25 @@ def ask(
         ),
     ] = None,
     critic_model: Annotated[str | None, typer.Option(help="Model for the critique.")] = None,
-    mode: Annotated[
-        str, typer.Option(help="prompted | vote | single | native | baseline.")
-    ] = "prompted",
+    mode: Annotated[Mode, typer.Option(help="How to reason: see the README's modes.")] = "prompted",
     strategy: Annotated[
-        str | None,
+        Strategy | None,
         typer.Option(
             help="How prompted checks: contrast (compare samples by the kind of answer) "
-            "[default] or critique (checks, then a critic, review the draft)."
+            "[default] or critique (checks, then a critic, review the draft).",
         ),
     ] = None,
     max_rounds: MaxRounds = None,
     samples: Annotated[
         int | None, typer.Option(help="Solutions contrast and vote draw first.")
     ] = None,
-    effort: Annotated[str, typer.Option(help="low | medium | high: sets the budgets.")] = "medium",
+    effort: Effort = "medium",
     hide_thinking: Annotated[bool, typer.Option(help="Show only the answer.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON result, nothing else.")
     ] = False,
     system: Annotated[str | None, typer.Option(help="Extra instructions for the model.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    temperature: Temperature = None,
     checkpoint: Annotated[
         str | None,
         typer.Option(
@@ -127,11 +199,16 @@ def ask(
 ) -> None:
     """Answer QUESTION, streaming the thinking, each solution or critique, then the answer."""
     if question is None or question == "-":
-        question = "" if sys.stdin.isatty() else sys.stdin.read()
+        # Bytes, decoded here: a question in another encoding gets a clear error, not a
+        # traceback from the terminal's decoder.
+        raw = b"" if sys.stdin.isatty() else sys.stdin.buffer.read()
+        question = raw.decode("utf-8", "surrogateescape")
     if not question.strip():
         _fail("no question: pass it as an argument or on standard input")
-    if mode not in MODES:
-        _fail(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    try:
+        require_utf8(question)
+    except ReflectionError as exc:
+        _fail(str(exc))
     options: dict[str, Any] = {
         "mode": mode,
         "strategy": strategy,
@@ -148,7 +225,7 @@ def ask(
     try:
         generator = resolve_model(model, native=mode == "native", temperature=temperature)
         critic = resolve_model(critic_model, temperature=temperature) if critic_model else None
-        settings = resolve_settings(Context(model=generator, **options))
+        settings = resolve_settings(Context(**{**options, "model": generator}))
         view.parallel = samples_answers(settings) and settings.max_concurrency > 1
         saved = None
         if checkpoint is not None:
@@ -166,7 +243,9 @@ def ask(
     except Exception as exc:
         _fail(describe_failure(exc, generator), exc if debug else None)
     if as_json:
-        out.print_json(json.dumps(result.to_dict()))
+        # json escapes C0 controls; C1 ones (an 8-bit CSI, U+009B) it leaves raw.
+        text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False).translate(_C1_ESCAPED)
+        out.print(text, markup=False, highlight=False)
     else:
         view.finish(result)
 
@@ -183,7 +262,7 @@ def _ctrl_c_exits(view: _View) -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         sys.stdout.flush()
         sys.stderr.write("\ninterrupted\n")
-        answer = view.leader()
+        answer = printable(view.leader())
         if answer:
             sys.stderr.write(f"latest answer so far: {answer}\n")
         sys.stderr.flush()
@@ -218,6 +297,7 @@ class _View:
         self.failing: dict[int, int] = {}  # failed checks, by sample index
         self.writing: dict[int, int] = {}  # tokens so far of samples still being written
         self.live: Live | None = None
+        self.text = _Printable()  # the stream being printed, escape sequences held back
 
     def token(self, node: str, text: str, tags: list[str]) -> None:
         if not self.show_thinking:
@@ -228,6 +308,7 @@ class _View:
             self._refresh()
             return
         if (node, index) != self.stream:
+            self._end_stream()
             self.stream = (node, index)
             label = {
                 "answer": "thinking",
@@ -239,7 +320,12 @@ class _View:
                 "select": "choosing the most consistent solution",
             }.get(node, node)
             out.print(f"\n[bold cyan]── {label} ──[/]")
-        out.print(text, style="dim", end="", markup=False, highlight=False)
+        out.print(self.text.feed(text), style="dim", end="", markup=False, highlight=False)
+
+    def _end_stream(self) -> None:
+        rest = self.text.flush()
+        if rest:
+            out.print(rest, style="dim", end="", markup=False, highlight=False)
 
     def _refresh(self) -> None:
         lines = [
@@ -271,36 +357,38 @@ class _View:
         if self.quiet or not self.show_thinking:
             return
         self._stop_live()
+        self._end_stream()
         if kind == "sample":
-            line = (event["output"].strip().splitlines() or ["(empty)"])[-1]
-            out.print(f"\n[cyan]⟲ solution {event['index'] + 1}:[/] {escape(line[:200])}")
+            line = (printable(event["output"]).strip().splitlines() or ["(empty)"])[-1]
+            out.print(f"\n[cyan]⟲ solution {event['index'] + 1}:[/] {_shown(line[:200])}")
         elif kind == "check":
             if not event["passed"] or event["kind"] != "calculator":
                 colour = "green" if event["passed"] else "yellow"
-                out.print(f"\n[{colour}]{escape(event['line'])}[/]", end="")
+                out.print(f"\n[{colour}]{_shown(event['line'])}[/]", end="")
         elif kind == "critique":
             verdict = event["verdict"].upper()
             if verdict == "SELECT":
                 note = f"solution {event['draft'] + 1} is the most consistent: {event['error']}"
-                out.print(f"\n[bold green]⟲ reflection: {escape(note)}[/]")
+                out.print(f"\n[bold green]⟲ reflection: {_shown(note)}[/]")
             else:
                 colour = {"PASS": "green", "REVISE": "yellow"}.get(verdict, "magenta")
-                detail = f": {escape(event['error'])}" if event["error"] else ""
+                detail = f": {_shown(event['error'])}" if event["error"] else ""
                 out.print(f"\n[bold {colour}]⟲ reflection {event['round']}: {verdict}[/]{detail}")
         elif kind == "revision":
-            out.print(f"\n[yellow]✎ revised answer:[/] {escape(event['output'][:300])}")
+            out.print(f"\n[yellow]✎ revised answer:[/] {_shown(event['output'][:300])}")
         elif kind == "tally":
-            out.print(f"\n[bold green]⟲ reflection: {escape(event['note'])}[/]")
+            out.print(f"\n[bold green]⟲ reflection: {_shown(event['note'])}[/]")
         self.stream = None
         if self.writing:
             self._refresh()
 
     def finish(self, result: ReflectionResult) -> None:
         self._stop_live()
+        self._end_stream()
         if self.show_thinking:
             evidence = checks.summary(result.checks)
             if evidence:
-                out.print(f"\n[green]⟲ evidence: {escape(' · '.join(evidence))}[/]")
+                out.print(f"\n[green]⟲ evidence: {_shown(' · '.join(evidence))}[/]")
             usage = result.usage
             out.print(
                 f"\n[dim]── {result.mode}, {result.kind or 'answer'}, {result.rounds} round(s), "
@@ -309,7 +397,7 @@ class _View:
                 f"{usage['calls']} calls, {result.seconds:.1f}s ──[/]"
             )
             out.print("[bold]Answer:[/]")
-        out.print(result.output, markup=False, highlight=False)
+        out.print(printable(result.output), markup=False, highlight=False)
 
     def resuming(self, resume: Resume, thread: str) -> None:
         drafts = resume.values.get("drafts") or []
@@ -341,9 +429,9 @@ class _View:
     def interrupted(self) -> None:
         self._stop_live()
         err.print("\n[yellow]interrupted[/]")
-        answer = self.leader()
+        answer = printable(self.leader())
         if answer:
-            err.print(f"latest answer so far: {answer}")
+            err.print(f"latest answer so far: {answer}", markup=False)
 
 
 async def _stream(
@@ -411,13 +499,15 @@ def compare(
         int | None,
         typer.Option(help="Runs in flight at once [default: 1 for local models, else 4]."),
     ] = None,
-    effort: Annotated[str, typer.Option(help="low | medium | high.")] = "medium",
+    effort: Effort = "medium",
     max_rounds: MaxRounds = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    temperature: Temperature = None,
     judge_model: Annotated[
         str | None, typer.Option(help="Grade text answers with this model.")
     ] = None,
-    on_error: Annotated[str, typer.Option(help="A malformed dataset line: stop | skip.")] = "stop",
+    on_error: Annotated[
+        Literal["stop", "skip"], typer.Option(help="What to do with a malformed dataset line.")
+    ] = "stop",
     run_code: Annotated[
         bool,
         typer.Option(
@@ -432,8 +522,6 @@ def compare(
     from agent.datasets import load_dataset
     from agent.harness import run_comparison
 
-    if on_error not in ("stop", "skip"):
-        _fail("--on-error takes stop or skip")
     if not results.endswith(".jsonl"):
         _fail("--out must name a .jsonl file")
     try:
@@ -448,20 +536,21 @@ def compare(
         local = any((m or default_model_name()).startswith("local:") for m in chosen)
         concurrency = 1 if local else 4
     try:
-        records = load_dataset(dataset, limit=limit, on_error=on_error)  # type: ignore[arg-type]
-        comparison = run_comparison(
-            records,
-            modes=[m.strip() for m in modes.split(",")],
-            models=chosen,
-            out=results,
-            resume=resume,
-            concurrency=concurrency,
-            effort=effort,
-            max_rounds=max_rounds,
-            temperature=temperature,
-            judge_model=judge_model,
-            run_code=run_code,
-        )
+        with _warnings_as_lines():
+            records = load_dataset(dataset, limit=limit, on_error=on_error)
+            comparison = run_comparison(
+                records,
+                modes=[m.strip() for m in modes.split(",")],
+                models=chosen,
+                out=results,
+                resume=resume,
+                concurrency=concurrency,
+                effort=effort,
+                max_rounds=max_rounds,
+                temperature=temperature,
+                judge_model=judge_model,
+                run_code=run_code,
+            )
         prefix = results.removesuffix(".jsonl")
         paths = comparison.save(prefix)
         if plot:
@@ -477,16 +566,35 @@ def compare(
     err.print(f"[dim]written: {', '.join(str(p) for p in [results, *paths])}[/]")
 
 
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show warnings as one ``warning: …`` line each, not Python's file-and-source form."""
+
+    def show(message: Warning | str, *args: object, **kwargs: object) -> None:
+        err.print(f"[yellow]warning:[/] {_shown(str(message))}")
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 @app.command()
 def doctor(
     check: Annotated[
         bool, typer.Option(help="Run the embedded model once in a child process (cached).")
     ] = True,
 ) -> None:
-    """Show the local runtime: its version and build, this CPU, and whether it runs here."""
+    """Show the local runtime, this CPU, whether the model runs here, and the sandbox."""
     rows = {**runtime.describe(), "portable wheel": str(runtime.wheel_dir())}
     for key, value in rows.items():
         out.print(f"{key + ':':<16}{escape(value)}")
+    fence = sandbox.isolation()
+    if fence.backend is None:
+        out.print(f"{'sandbox:':<16}[yellow]unavailable[/]: {escape(fence.reason)}")
+    else:
+        out.print(f"{'sandbox:':<16}for --run-code, every layer active:")
+        for layer in fence.layers:
+            out.print(f"{'':<16}- {escape(layer)}")
     fetched = [name for name, entry in LOCAL_MODELS.items() if is_fetched(entry)]
     result = runtime.cached_check()
     if result is None and check and fetched:
@@ -537,5 +645,5 @@ def _fail(message: str, exc: BaseException | None = None) -> NoReturn:
     """Print one clear line on stderr and exit 1; with ``exc`` (``--debug``), re-raise it."""
     if exc is not None:
         raise exc
-    err.print(f"[bold red]error:[/] {escape(redact(message))}")
+    err.print(f"[bold red]error:[/] {_shown(redact(message))}")
     raise typer.Exit(1)

@@ -69,13 +69,16 @@ def load_dataset(
             f"no dataset at {path}: give a JSONL file of question/answer, or 'builtin'"
         )
     records: list[Record] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    # Read as bytes and decoded line by line, so a file that is not text is reported with
+    # its line like any other malformed line.
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
             if limit is not None and len(records) >= limit:
                 break
-            if not line.strip():
-                continue
             try:
+                line = _text(raw)
+                if not line.strip():
+                    continue
                 records.append(_record(line, f"{path.name}:{number}"))
             except ValueError as exc:
                 message = f"{path}, line {number}: {exc}"
@@ -87,6 +90,16 @@ def load_dataset(
     if not records:
         raise ConfigError(f"{path} holds no questions (limit={limit})")
     return records
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")  # -sig: a byte-order mark some editors write goes
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+            "it does not look like a JSONL file"
+        ) from None
 
 
 def _record(line: str, where: str) -> Record:

@@ -44,3 +44,24 @@ def redact(text: str) -> str:
     """``text`` with anything that looks like a credential replaced, cut to one line."""
     first = (text.strip().splitlines() or [""])[0]
     return _SECRET.sub("[redacted]", first)
+
+
+def require_utf8(text: str, what: str = "the question") -> None:
+    """Refuse text that cannot be sent to a model: bytes that were not UTF-8.
+
+    Such text comes from a command line or a file in another encoding (Python keeps each
+    undecodable byte as a lone surrogate); it fails only when a request is encoded, where
+    it would look like a fault of the model server.
+
+    Raises:
+        ConfigError: Saying where the first bad byte is and how to convert the text.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(exc.object[exc.start])
+        bad = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else f"U+{char:04X}"
+        raise ConfigError(
+            f"{what} is not valid UTF-8 text ({bad} at character {exc.start + 1}): convert it "
+            "to UTF-8 first, e.g. with `iconv -f latin1 -t utf-8`"
+        ) from None

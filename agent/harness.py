@@ -454,12 +454,12 @@ def _load_rows(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             data = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut short when the run was killed
-        if data.get("type") == "run":
+            continue  # a line cut short when the run was killed: the run is made again
+        if isinstance(data, dict) and data.get("type") == "run":
             rows[(data["model"], data["mode"], data["id"])] = data  # a rerun supersedes
     return list(rows.values())
 
@@ -470,8 +470,22 @@ def load_comparison(path: str | Path) -> Comparison:
     if not file.is_file():
         raise ConfigError(f"no results file at {file}")
     config: dict[str, Any] = {}
-    for line in file.read_text(encoding="utf-8").splitlines()[:1]:
-        with_type = json.loads(line)
-        if with_type.get("type") == "config":
-            config = {k: v for k, v in with_type.items() if k != "type"}
+    with file.open("rb") as handle:
+        first = handle.readline()
+    if first.strip():
+        try:
+            head = json.loads(first.decode("utf-8"))
+        except UnicodeDecodeError:
+            head, why = None, "not UTF-8 text"
+        except json.JSONDecodeError as exc:
+            head, why = None, f"not valid JSON: {exc.msg}"
+        else:
+            why = "not a JSON object"
+        if not isinstance(head, dict):
+            raise ConfigError(
+                f"{file}, line 1: {why}, so this is not a results file of reflect compare: "
+                "pick another --out, or pass --no-resume to write it anew"
+            )
+        if head.get("type") == "config":
+            config = {k: v for k, v in head.items() if k != "type"}
     return Comparison(rows=_load_rows(file), config=config, path=file)

@@ -134,8 +134,16 @@ def neutralize(text: str) -> str:
 
 
 def strip_tags(text: str) -> str:
-    """Remove the reasoning tags themselves, keeping all text between them."""
-    return _TAG.sub("", text)
+    r"""Remove the reasoning tags themselves, keeping all text between them.
+
+    Each tag becomes a line break, so the text on its two sides stays apart: in
+    ``… = 17.</think>17 × 23 = 391`` the calculator must not read ``17.17 × 23``.
+
+    Example:
+        >>> strip_tags("391 / 23 = 17.</think>17 × 23 = 391")
+        '391 / 23 = 17.\n17 × 23 = 391'
+    """
+    return _TAG.sub("\n", text)
 
 
 @dataclass

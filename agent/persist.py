@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,8 +40,10 @@ async def open_checkpointer(location: str | Path) -> AsyncIterator[BaseCheckpoin
     and machines can then share the same threads.
 
     Raises:
-        ConfigError: The checkpoint package is missing, the file's folder does not exist, or
-            the database cannot be reached or refuses the login (one line, no password).
+        ConfigError: The checkpoint package is missing; the file's folder does not exist,
+            the location is a folder or a file that is not a SQLite database; or the
+            connection string is malformed, or its database cannot be reached or refuses
+            the login (one line, no password).
     """
     if is_postgres(location):
         async with _postgres(str(location)) as saver:
@@ -53,10 +56,44 @@ async def open_checkpointer(location: str | Path) -> AsyncIterator[BaseCheckpoin
             "checkpoints need langgraph-checkpoint-sqlite: pip install langgraph-checkpoint-sqlite"
         ) from exc
     file = Path(location).expanduser()
+    _check_sqlite_file(file)
+    async with AsyncExitStack() as stack:
+        try:
+            sqlite = await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(file)))
+            await sqlite.setup()  # reads the file now, so a bad one fails here, not mid-run
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                f"the checkpoint file {file} cannot be used ({exc}): name another file"
+            ) from None
+        yield sqlite
+
+
+# The first 16 bytes of every SQLite database file (sqlite.org/fileformat.html).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(file: Path) -> None:
+    """Refuse a location SQLite cannot keep checkpoints in, before anything is run."""
+    if file.is_dir():
+        raise ConfigError(
+            f"the checkpoint {file} is a folder: name a file in it, such as {file / 'runs.sqlite'}"
+        )
     if not file.parent.is_dir():
         raise ConfigError(f"the folder of checkpoint file {file} does not exist; create it first")
-    async with AsyncSqliteSaver.from_conn_string(str(file)) as saver:
-        yield saver
+    if not file.exists():
+        return
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the checkpoint file {file} ({exc.strerror}): check its permissions"
+        ) from None
+    if head and head != _SQLITE_HEADER:
+        raise ConfigError(
+            f"the checkpoint file {file} is not a SQLite database: name a new file, or one "
+            "that --checkpoint (checkpoint=) wrote"
+        )
 
 
 @asynccontextmanager
@@ -69,6 +106,7 @@ async def _postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
             "PostgreSQL checkpoints need langgraph-checkpoint-postgres: "
             "pip install 'reflect-agent[postgres]'"
         ) from exc
+    _where(url)  # a malformed connection string is the user's to fix, not a server fault
     async with AsyncExitStack() as stack:
         try:
             saver = await stack.enter_async_context(AsyncPostgresSaver.from_conn_string(url))
@@ -81,7 +119,7 @@ async def _postgres(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
 def describe_postgres_failure(url: str, exc: BaseException) -> str:
     """One line for a database that cannot be used: where, and what to do; no password."""
     parts = urlsplit(url)
-    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    where = _where(url)
     user = parts.username or "(default user)"
     database = parts.path.lstrip("/") or user
     text = str(exc)
@@ -99,6 +137,23 @@ def describe_postgres_failure(url: str, exc: BaseException) -> str:
         )
     first = redact(text.splitlines()[0] if text else type(exc).__name__)
     return f"PostgreSQL at {where} cannot be used for checkpoints: {first}"
+
+
+def _where(url: str) -> str:
+    """``host:port`` of a connection string.
+
+    Raises:
+        ConfigError: The string has a bad port or host, so it names no server.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(
+            f"the PostgreSQL connection string is malformed ({exc}): write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, the port a number up to 65535"
+        ) from None
+    return f"{parts.hostname or 'localhost'}:{port or 5432}"
 
 
 def thread_for(question: str, context: Context) -> str:

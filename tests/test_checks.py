@@ -157,6 +157,18 @@ async def test_a_revision_that_fails_more_checks_is_never_returned() -> None:
     assert result.output == draft and result.chosen == 0
 
 
+async def test_a_think_tag_between_two_steps_raises_no_false_alarm() -> None:
+    # An R1-style reply: the closing tag sits between "17." and "17 × 23"; joined, they
+    # read "17.17 × 23" and every sample would fail the calculator.
+    reply = "391 / 23 = 17.</think>17 × 23 = 391, so the answer is \\boxed{17}."
+    model = ScriptedChatModel(script={"generator": [], "critic": []}, default={"generator": reply})
+    result = await areflect("What is 391 / 23?", model=model, samples=3, max_samples=3)
+    names = [(c["name"], c["passed"]) for d in result.drafts for c in d["checks"]]
+    assert names and all(passed for _, passed in names), names
+    assert ("17 × 23 = 391", True) in names
+    assert result.stop_reason == "agreed" and len(result.drafts) == 3
+
+
 async def test_checks_are_streamed_as_events() -> None:
     from agent import create_reflection_graph
 
@@ -236,7 +248,7 @@ async def test_without_run_code_nothing_the_model_wrote_is_executed(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("model code was run without run_code")
 
-    monkeypatch.setattr(agent.checks.code, "run_python", refuse)
+    monkeypatch.setattr(agent.checks.code, "run_steps", refuse)
     model = scripted([BROKEN], ["VERDICT: PASS"])
     result = await areflect(CODE_Q, model=model, strategy="critique")
     assert result.output == BROKEN and result.checks == []

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from agent import cli
-from agent.result import ReflectionResult
+from agent.context import EFFORT_PRESETS
+from agent.result import MODES, ReflectionResult
+from agent.strategies import STRATEGIES
 from tests.scripted import ScriptedChatModel, tagged
 
 runner = CliRunner()
@@ -129,8 +134,6 @@ def test_the_question_can_come_on_standard_input(model: ScriptedChatModel) -> No
     ("args", "message"),
     [
         (["ask", "   "], "no question"),
-        (["ask", Q, "--mode", "loud"], "unknown mode 'loud'"),
-        (["ask", Q, "--effort", "max"], "unknown effort 'max'"),
         (["models", "pull", "gpt-17"], "unknown local model 'gpt-17'"),
     ],
 )
@@ -280,3 +283,187 @@ def test_a_dotenv_file_sets_the_default_model(
     result = runner.invoke(cli.app, ["models"])
     row = next(line for line in result.stdout.splitlines() if "smollm2-135m" in line)
     assert "✓" in row
+
+
+# -- bad input that is not the model server's fault -------------------------------------------
+
+
+def one_error_line(result: Any, *marks: str) -> None:
+    """The command failed with one line on stderr that names the cause, not the server."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "model call" not in result.stderr and "model server" not in result.stderr
+    for mark in marks:
+        assert mark in lines[0], (mark, lines[0])
+
+
+def test_a_question_that_is_not_utf8_is_refused_before_any_request(
+    model: ScriptedChatModel,
+) -> None:
+    model.default["generator"] = "So 12."
+    # On the command line Python keeps each undecodable byte as a lone surrogate.
+    argument = runner.invoke(cli.app, ["ask", "caf\udce9: 3 × 4?"])
+    one_error_line(argument, "not valid UTF-8", "byte 0xe9", "iconv")
+    piped = runner.invoke(cli.app, ["ask"], input=b"What is \xff 3 \xd7 4?")
+    one_error_line(piped, "not valid UTF-8", "byte 0xff")
+    assert model.calls == []
+
+
+async def test_the_python_api_refuses_it_too() -> None:
+    from agent import areflect
+    from agent.errors import ConfigError
+
+    model = ScriptedChatModel(script={"generator": ["So 12."], "critic": []})
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        await areflect("caf\udce9?", model=model, mode="baseline")
+    assert model.calls == []
+
+
+@pytest.mark.parametrize(
+    ("make", "marks"),
+    [
+        (lambda d: d, ["is a folder", "runs.sqlite"]),
+        (lambda d: _written(d / "notes.txt", b"not a database\n"), ["not a SQLite database"]),
+        (lambda d: "postgresql://me:s3cret@127.0.0.1:99999/db", ["malformed", "port"]),
+        (lambda d: "postgresql://me:s3cret@127.0.0.1:abc/db", ["malformed", "HOST:PORT"]),
+    ],
+    ids=["folder", "text file", "port out of range", "port not a number"],
+)
+def test_a_checkpoint_that_cannot_be_used_says_why(
+    model: ScriptedChatModel, tmp_path: Path, make: Any, marks: list[str]
+) -> None:
+    model.default["generator"] = "So 12."
+    result = runner.invoke(cli.app, ["ask", Q, "--checkpoint", str(make(tmp_path))])
+    one_error_line(result, *marks)
+    assert "s3cret" not in result.output and model.calls == []
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+# -- the model's text never controls the terminal -----------------------------------------------
+
+HOSTILE = (
+    "Think \x1b]0;owned window\x07 first.\x1b[2J\x1b[H 3 × 4 = 12\r\n"
+    "\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\ \x9b31m done"
+)
+
+
+def test_escape_sequences_from_the_model_never_reach_the_terminal(
+    model: ScriptedChatModel,
+) -> None:
+    answer = "The answer is 12.\x1b[31m\x07"
+    script(model, [tagged(answer, HOSTILE)], ["VERDICT: PASS"])
+    result = runner.invoke(cli.app, ["ask", Q, "--strategy", "critique"])
+    assert result.exit_code == 0, result.output
+    for control in ("\x1b", "\x07", "\x9b", "\r"):
+        assert control not in result.output, repr(control)
+    assert "owned window" not in result.output and "evil.example" not in result.output
+    # The streamed thinking (its sequences cut across tokens) and the final answer remain.
+    assert_in_order(result.stdout, "Think", "first.", "3 × 4 = 12", "click", "done")
+    assert "Answer:\nThe answer is 12.\n" in result.stdout
+
+
+def test_json_keeps_the_model_text_faithful_and_escaped(model: ScriptedChatModel) -> None:
+    script(model, [tagged("The answer is 12 €.\x1b[2J\x9b2J")], ["VERDICT: PASS"])
+    result = runner.invoke(cli.app, ["ask", Q, "--json", "--strategy", "critique"])
+    assert "\x1b" not in result.stdout and "\x9b" not in result.stdout
+    assert json.loads(result.stdout)["output"] == "The answer is 12 €.\x1b[2J\x9b2J"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(HOSTILE)), max_size=8))
+def test_a_stream_cut_anywhere_prints_what_the_whole_text_prints(cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(HOSTILE)]
+    stream = cli._Printable()
+    shown = "".join(stream.feed(HOSTILE[a:b]) for a, b in itertools.pairwise(bounds))
+    assert shown + stream.flush() == cli.printable(HOSTILE)
+
+
+# -- help and choices -------------------------------------------------------------------------
+
+
+def test_help_keeps_text_in_square_brackets() -> None:
+    text = " ".join(runner.invoke(cli.app, ["ask", "--help"]).stdout.split())
+    for mark in ("[env: REFLECT_MODEL]", "[default: from the question]", "[default: 8]"):
+        assert mark in text, mark
+    compare = " ".join(runner.invoke(cli.app, ["compare", "--help"]).stdout.split())
+    assert "[default: 1 for local models, else 4]" in compare
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--mode", "loud"], "--mode"),
+        (["--effort", "max"], "--effort"),
+        (["--strategy", "debate"], "--strategy"),
+        (["--temperature", "-5"], "--temperature"),
+    ],
+)
+def test_a_bad_choice_is_a_usage_error(
+    model: ScriptedChatModel, args: list[str], option: str
+) -> None:
+    result = runner.invoke(cli.app, ["ask", Q, *args])
+    assert result.exit_code == 2 and option in result.stderr, result.output
+    assert model.calls == []
+
+
+def test_help_lists_the_choices_the_registries_hold() -> None:
+    text = " ".join(runner.invoke(cli.app, ["ask", "--help"]).stdout.split())
+    for names in (MODES, STRATEGIES, EFFORT_PRESETS):
+        assert "|".join(names) in text
+    assert get_args(cli.Mode) == MODES
+    assert get_args(cli.Strategy) == tuple(STRATEGIES)
+    assert get_args(cli.EffortName) == tuple(EFFORT_PRESETS)
+
+
+# -- compare's errors and warnings ------------------------------------------------------------
+
+
+def test_compare_skips_bad_lines_with_one_warning_line_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent import api
+    from tests.test_harness import model
+
+    scripted = model()
+
+    async def resolve(spec: Any, **kw: Any) -> ScriptedChatModel:
+        return scripted
+
+    monkeypatch.setattr(api, "aresolve_model", resolve)
+    data = tmp_path / "qs.jsonl"
+    data.write_text(
+        '{"question": "What is 2 + 2?", "answer": "4"}\nnot json\n'
+        '{"question": "Add 1 and 2.", "answer": "3", "tests": "assert True"}\n'
+    )
+    args = ["compare", "--dataset", str(data), "--modes", "baseline", "--on-error", "skip"]
+    result = runner.invoke(cli.app, [*args, "--out", str(tmp_path / "r.jsonl"), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == 2, result.stderr
+    assert warned[0] == f"warning: skipped {data}, line 2: not valid JSON (Expecting value)"
+    assert "--run-code" in warned[1]
+    assert "UserWarning" not in result.stderr and "warnings.warn" not in result.stderr
+
+
+def test_compare_names_the_file_and_line_of_a_binary_dataset(tmp_path: Path) -> None:
+    data = tmp_path / "photo.jsonl"
+    data.write_bytes(b'{"question": "a?", "answer": "1"}\n\x89PNG\r\n\x1a\n\x00\x00')
+    result = runner.invoke(
+        cli.app, ["compare", "--dataset", str(data), "--out", str(tmp_path / "r.jsonl")]
+    )
+    one_error_line(result, f"{data}, line 2: not UTF-8 text (byte 0x89 at column 1)")
+
+
+def test_compare_names_the_results_file_whose_first_line_is_corrupt(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(b"\xff\xfe garbage\n")
+    args = ["compare", "--dataset", "builtin", "--limit", "1", "--out", str(out)]
+    result = runner.invoke(cli.app, args)
+    one_error_line(result, f"{out}, line 1: not UTF-8 text", "--no-resume")
+    out.write_text('{"type": "config", "modes": [\n')
+    one_error_line(runner.invoke(cli.app, args), f"{out}, line 1: not valid JSON")

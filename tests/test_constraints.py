@@ -1,8 +1,10 @@
 """Instructions read out of questions, and the plain-code checks of answers against them."""
 
 import collections
+import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -394,7 +396,9 @@ def test_counts_as_ifeval_does(id_: str, args: dict[str, Any], answer: str, pass
 # --- Coverage of IFEval's 541 prompts: each instruction it labels (but the response language,
 # which the agent does not check) must be found with the arguments its kwargs give.
 
-IFEVAL = Path(__file__).resolve().parents[1] / "../shared/data/ifeval/input_data.jsonl"
+# Shipped in the repository (Apache-2.0, see tests/data/ifeval/NOTICE), unmodified.
+IFEVAL = Path(__file__).resolve().parent / "data" / "ifeval" / "input_data.jsonl"
+IFEVAL_SHA256 = "67ffeee0fcb87c317c5b08a2de85557b4a7e96ada6178aa645b4954fe4b53d49"
 INF = math.inf
 # Instructions found with the right arguments (792 of 803, 98.6%, when this was written), and
 # constraints found that IFEval does not label (13 then, each true of its prompt: "include the
@@ -506,9 +510,11 @@ def _got(found: list[Constraint]) -> dict[tuple[str, Any], list[Any]]:
     return got
 
 
-def _score(row: dict[str, Any]) -> tuple[collections.Counter[str], list[str]]:
+def _score(
+    row: dict[str, Any], read: Callable[[str], list[Constraint]] = extract
+) -> tuple[collections.Counter[str], list[str]]:
     """Hits and misses of one prompt's instructions, and the ids extracted beyond them."""
-    got = _got(extract(row["prompt"]))
+    got = _got(read(row["prompt"]))
     wanted: dict[tuple[str, Any], list[Any]] = collections.defaultdict(list)
     for instruction, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True):
         kw = {k: v for k, v in kw.items() if v is not None}
@@ -539,15 +545,38 @@ def _score(row: dict[str, Any]) -> tuple[collections.Counter[str], list[str]]:
     return tally, extra
 
 
-@pytest.mark.skipif(not IFEVAL.exists(), reason="the IFEval data is not next to the repository")
-def test_finds_the_instructions_ifeval_labels() -> None:
-    rows = [json.loads(line) for line in IFEVAL.read_text().splitlines() if line.strip()]
+def _ifeval() -> list[dict[str, Any]]:
+    data = IFEVAL.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == IFEVAL_SHA256, "the IFEval prompts were changed"
+    return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+
+
+def _coverage(
+    rows: list[dict[str, Any]], read: Callable[[str], list[Constraint]] = extract
+) -> tuple[float, collections.Counter[str], list[str]]:
     tally: collections.Counter[str] = collections.Counter()
     extra: list[str] = []
     for row in rows:
-        hits, more = _score(row)
+        hits, more = _score(row, read)
         tally += hits
         extra += more
-    coverage = tally["hit"] / (tally["hit"] + tally["miss"])
+    return tally["hit"] / (tally["hit"] + tally["miss"]), tally, extra
+
+
+def test_finds_the_instructions_ifeval_labels() -> None:
+    rows = _ifeval()
+    assert len(rows) == 541
+    coverage, tally, extra = _coverage(rows)
     assert coverage >= COVERAGE_FLOOR, (coverage, tally)
     assert len(extra) <= EXTRA_CEILING, collections.Counter(extra)
+
+
+def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> None:
+    rows = _ifeval()
+    # Missing one instruction in about one prompt in ten, or reading one that is not there
+    # into every prompt, must fail the test above.
+    missing, _, _ = _coverage(rows, lambda q: extract(q)[len(q) % 10 == 0 :])
+    assert missing < COVERAGE_FLOOR
+    invented = [Constraint(id="no_commas", args={}, label="no commas")]
+    _, _, extra = _coverage(rows, lambda q: extract(q) + invented)
+    assert len(extra) > EXTRA_CEILING

@@ -289,3 +289,30 @@ def test_a_results_file_never_mixes_two_strategies_under_prompted(tmp_path: Path
     with pytest.raises(ConfigError, match="other settings"):
         run_comparison(RECORDS[:1], models=[model()], modes=["prompted"], out=out, progress=False)
     assert load_comparison(out).config["options"]["strategy"] == "critique"
+
+
+def test_a_file_that_is_not_text_names_the_file_and_line(tmp_path: Path) -> None:
+    data = tmp_path / "qs.jsonl"
+    data.write_bytes(b'\xef\xbb\xbf{"question": "a?", "answer": 1}\n{"question": "\xe9?"}\n')
+    with pytest.raises(ConfigError, match=r"qs.jsonl, line 2: not UTF-8 text \(byte 0xe9"):
+        load_dataset(data)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        assert [r.question for r in load_dataset(data, on_error="skip")] == ["a?"]  # BOM read
+
+
+@pytest.mark.parametrize(
+    ("first", "why"),
+    [
+        (b"\x89PNG\x00\n", "not UTF-8 text"),
+        (b"{oops\n", "not valid JSON"),
+        (b"[1]\n", "not a JSON object"),
+    ],
+)
+def test_a_results_file_with_a_corrupt_first_line_is_named(
+    tmp_path: Path, first: bytes, why: str
+) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_bytes(first + b'{"type": "run"}\n')
+    with pytest.raises(ConfigError, match=rf"r\.jsonl, line 1: {why}.*--no-resume"):
+        load_comparison(out)

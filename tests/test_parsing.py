@@ -11,6 +11,7 @@ from agent.parsing import (
     parse_verdict,
     provider_reasoning,
     render_tagged,
+    strip_tags,
 )
 
 CASES = {
@@ -191,3 +192,21 @@ def test_a_reply_that_closes_and_reopens_output_keeps_only_the_last_answer() -> 
     parsed = parse_reflection(text)
     assert "HACKED" not in parsed.output
     assert "HACKED" in parsed.thinking  # nothing lost
+
+
+@pytest.mark.parametrize(
+    ("text", "apart"),
+    [
+        ("391 / 23 = 17.</think>17 × 23 = 391", ("17.", "17 × 23")),
+        ("<thinking>3 + 4 = 7</thinking><output>7 apples</output>", ("3 + 4 = 7", "7 apples")),
+        ("x = 2<reflection>right</reflection>y", ("x = 2", "right")),
+    ],
+)
+def test_stripped_tags_leave_a_line_break_between_their_neighbours(
+    text: str, apart: tuple[str, str]
+) -> None:
+    lines = [line.strip() for line in strip_tags(text).splitlines()]
+    left, right = apart
+    assert any(line.endswith(left) for line in lines), lines
+    assert any(line.startswith(right) for line in lines), lines
+    assert re.sub(r"\s", "", strip_tags(text)) == re.sub(r"\s|<[^>]*>", "", text)  # nothing lost

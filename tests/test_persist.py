@@ -78,6 +78,37 @@ async def test_a_checkpoint_in_a_missing_folder_is_a_clear_error(tmp_path: Path)
         )
 
 
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (lambda d: d, "is a folder: name a file in it"),
+        (lambda d: _file(d / "notes.sqlite", b"just notes\n"), "is not a SQLite database"),
+        (
+            lambda d: _file(d / "half.sqlite", b"SQLite format 3\x00" + b"\xff" * 200),
+            "cannot be used",
+        ),
+        (
+            lambda d: "postgresql://me:s3cret@db.example:70000/reflect",
+            "connection string is malformed",
+        ),
+    ],
+    ids=["folder", "text file", "corrupt database", "port out of range"],
+)
+async def test_a_checkpoint_that_cannot_hold_runs_is_a_config_error(
+    tmp_path: Path, where: Any, message: str
+) -> None:
+    model = scripted(["The answer is 12."])
+    with pytest.raises(ConfigError, match=message) as refused:
+        await areflect(Q, model=model, mode="baseline", checkpoint=where(tmp_path))
+    assert "s3cret" not in str(refused.value) and model.calls == []
+    assert len(str(refused.value).splitlines()) == 1
+
+
+def _file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 async def test_the_default_strategy_resumes_mid_sampling_with_the_same_seeds(
     tmp_path: Path,
 ) -> None:

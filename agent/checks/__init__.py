@@ -1,12 +1,16 @@
 """Evidence a program can establish about a draft: arithmetic, stated constraints, examples.
 
 ``run_checks`` is what every step that writes a draft calls. The calculator and the
-constraint checks always run (they read text, nothing more); code examples run only with
-``run_code``, in the sandbox.
+constraint checks always run (they read text, nothing more); so does, for a question that asks
+for code, the check that the reply holds code defining what was asked (``code_asked``). Code
+examples run only with ``run_code``, in the sandbox.
 """
 
 from __future__ import annotations
 
+import re
+
+from agent.answers import code_blocks, main_code
 from agent.checks.calculator import arithmetic_checks
 from agent.checks.code import code_checks
 from agent.checks.constraints import Constraint, check, extract
@@ -15,7 +19,9 @@ from agent.result import Check, Critique, Draft
 __all__ = [
     "Constraint",
     "as_critique",
+    "asked_name",
     "check",
+    "code_asked",
     "extract",
     "failed",
     "failures",
@@ -47,9 +53,129 @@ def run_checks(
     found = check(output, constraints)
     if kind != "code":
         found += arithmetic_checks(text)
-    elif run_code:
+        return found
+    found += code_asked(question, output)
+    if run_code:
         found += code_checks(question, output)
     return found
+
+
+# A request to write code: a verb, then (within the clause) what to write.
+_CODE_NOUN = (
+    r"(?:function|method|class|script|program|code|regex|regular\s+expression|query|snippet|"
+    r"generator|decorator|algorithm|implementation|one-liner|lambda|module|routine)"
+)
+_WRITE_CODE = re.compile(
+    r"\b(?:write|implement|create|complete|fix|refactor|rewrite|define|code|build|generate|"
+    rf"make|give\s+me|show\s+me|provide)\b[^.?!\n]{{0,60}}?\b{_CODE_NOUN}s?\b",
+    re.IGNORECASE,
+)
+# "a Python function count_vowels(s)", "as a function binary_search(items, target)", "a class
+# Stack", "a function called dedupe", "a C function int count_bits(…)": the name the request
+# gives, after the verb and with nothing between that makes it another thing ("a script that
+# calls the function foo" names foo, but does not ask for it).
+_NOT_BETWEEN = r"(?:that|which|who|to|calls?|calling|uses?|using|for|with|of|and|or|tests?)\b"
+_NAMED = re.compile(
+    r"\b(?:write|implement|create|complete|fix|refactor|rewrite|define|code|build|make|"
+    r"give\s+me|show\s+me|provide)\s+"
+    rf"(?:(?!{_NOT_BETWEEN})[\w+#-]+\s+){{0,7}}?(?P<noun>{_CODE_NOUN})\s+"
+    r"(?:(?:in|using)\s+[\w+#]+\s+)?(?:(?P<called>called|named)\s+)?"
+    r"(?:(?:int|void|bool|string|str|float|double|char|long|unsigned|static|public|async|pub|"
+    r"const|fn|func|def|u?int\d*)\s+)*(?P<q>[`'\"])?(?P<name>[A-Za-z_]\w*)(?P<paren>\s*\()?",
+    re.IGNORECASE,
+)
+_NOT_NAMES = {
+    "that", "which", "to", "in", "for", "with", "and", "or", "the", "a", "an", "of", "called",
+    "named", "taking", "returning", "accepting", "using", "python", "javascript", "typescript",
+    "java", "rust", "go", "ruby", "bash", "sql", "c", "cpp", "is", "it", "this", "from", "on",
+    "so", "as", "by", "where", "whose", "like", "without", "then", "once",
+}  # fmt: skip
+
+
+def asked_name(question: str) -> str | None:
+    """The name of the function or class a question asks to be written, if it gives one.
+
+    Only a name the request itself gives counts: ``write a function count_vowels(s)``,
+    ``create a class Stack``, ``a function called dedupe``; not one in a code block of the
+    question (that is code to read) nor in a request for tests (which call it, not define it).
+
+    Example:
+        >>> asked_name("Write a Python function count_vowels(s) that counts vowels.")
+        'count_vowels'
+    """
+    prose = re.sub(r"```.*?(?:```|\Z)", " ", question, flags=re.DOTALL)
+    if re.search(r"\b(?:unit\s+)?tests?\b", prose, re.IGNORECASE):
+        return None
+    for m in _NAMED.finditer(prose):
+        name = m["name"]
+        if name.lower() in _NOT_NAMES:
+            continue
+        # A plain word is a name only where nothing else could be one: "a class Stack".
+        shaped = "_" in name or re.search(r"\d|[a-z][A-Z]", name)
+        classed = m["noun"].lower() == "class" and name[0].isupper()
+        if m["paren"] or m["q"] or m["called"] or shaped or classed:
+            return name
+    return None
+
+
+def _defines(text: str, name: str) -> bool:
+    """Whether ``text`` holds a definition of ``name``, in any common language."""
+    n = re.escape(name)
+    return bool(
+        re.search(
+            rf"\b(?:def|class|function\*?|fn|func|fun|sub|struct|interface|trait|enum|type|"
+            rf"procedure|macro|module)\s+(?:\([^)]*\)\s*)?(?:[\w.]+\.)?{n}\b"
+            rf"|\b(?:const|let|var|val)\s+{n}\s*[:=]"
+            rf"|\b{n}\s*[:=]\s*(?:async\s+)?(?:lambda|function|\()"
+            rf"|\bcreate\s+(?:or\s+replace\s+)?(?:function|procedure)\s+(?:[\w.]+\.)?{n}\b"
+            rf"|^[^\S\n]*(?:[\w<>\[\]*&:,]+[^\S\n]+)+[*&]?{n}\s*\([^;\n]*$"
+            rf"|^[^\S\n]*(?:(?:static|async|public|private)\s+)*{n}\s*\([^)\n]*\)\s*\{{",
+            text,
+            re.IGNORECASE | re.MULTILINE,
+        )
+    )
+
+
+def _has_code(text: str) -> bool:
+    """Whether a reply holds any code: a fenced block, code lines, inline code, or Python."""
+    if code_blocks(text) or main_code(text):
+        return True
+    lines = (
+        r"^\s*(?:def|class|function|import|from\s+\S+\s+import|#include|SELECT|WITH|INSERT|"
+        r"UPDATE|CREATE|fn|func|const|let|var|public|package)\b"
+    )
+    inline = r"`[^`\n]*[()\[\]{}=;^$\\|*+][^`\n]*`"
+    return bool(re.search(lines, text, re.MULTILINE) or re.search(inline, text))
+
+
+def code_asked(question: str, output: str) -> list[Check]:
+    """For a question that asks for code: a failed check where the reply does not hold it.
+
+    It fails the way a failed constraint does, so a sample that answers a code question with
+    prose alone (a sentence about what the function returns, with no function) gets no vote
+    while one with the code passes. With a name in the request (``count_vowels``) the code
+    must define it; without one, any code will do. A question that does not ask for code to be
+    written (an explanation of code it shows) gets no check. A reply that holds the code gets
+    none either: "it has code" is no evidence worth a line beside the answer.
+
+    Args:
+        question: The question asked.
+        output: The answer the user would get.
+
+    Returns:
+        One failed check, or none.
+    """
+    name = asked_name(question)
+    prose = re.sub(r"```.*?(?:```|\Z)", " ", question, flags=re.DOTALL)
+    if not name and not _WRITE_CODE.search(prose):
+        return []
+    if name:
+        passed = _defines(output, name)
+        label, detail = f"defines {name}", f"no code defines {name}"
+    else:
+        passed = _has_code(output)
+        label, detail = "holds the code asked for", "no code; the question asks for code"
+    return [] if passed else [Check(kind="code", name=label, passed=False, detail=detail)]
 
 
 def failed(checks: list[Check]) -> list[Check]:

@@ -14,6 +14,12 @@ lines), bullet points are lines starting with ``*`` or ``-``, highlighted sectio
 counts ignore case and word boundaries (a forbidden word is matched whole), and "less than" is
 strict.
 
+An instruction about one part of the answer is not one about the whole: "after the code, say
+in one sentence…" does not make the reply one sentence long. ``extract`` reads such clauses
+(after/before the code, in the first paragraph, the title should…, "…, then list…", each item
+in one sentence, and the prose counts of a question that asks for code) and keeps of them only
+what the whole reply must meet too, so that a check never vetoes a right answer.
+
 Constraint ids and their args (``relation`` is one of "at least", "more than", "at most",
 "less than", "exactly"; a count ``n`` goes with it):
 
@@ -1155,6 +1161,154 @@ _RULES: tuple[Callable[[str], list[Constraint]], ...] = (
 )
 
 
+# ---------------------------------------------------------------------------------------------
+# Parts of the answer. "After the code, say in one sentence…" counts the sentences of one part
+# of the reply; read as the whole reply's count, it vetoes the right answer (the code and a
+# sentence). A clause about a part is blanked before the rules read the question. What it asks
+# is still checked on the whole reply where that holds of every reply whose part obeys it: a
+# lower bound (a part with 3 bullet points makes a reply with at least 3), a keyword to include,
+# a title, a postscript. Everything else it asks (an upper bound, an exact count, a case, no
+# commas, JSON) is not checked: no check beats a wrong veto.
+
+# What a reply is made of besides itself: a part named as where an amount applies.
+_PART_NOUN = (
+    r"(?:code(?:\s+block)?|function|snippet|script|query|program|class|method|block|examples?|"
+    r"list|table|recipe|poem|story|descriptions?|summary|overview|intro(?:duction)?|conclusion|"
+    r"title|heading|headline|subject(?:\s+line)?|caption|tagline|greeting|sign-?off|abstract|"
+    r"tl;?dr|docstring|comments?|explanation|bullets?|bullet\s+points?|answer\s+section)"
+)
+_ORDINAL_PART = (
+    r"(?:first|second|third|fourth|fifth|last|final|opening|closing|top|bottom)\s+"
+    r"(?:paragraph|sentence|line|section|part|bullet|point|stanza)"
+)
+# A noun that only ever names a part of a reply (a reply is never only its title's sentence
+# count), unless the question asks for one ("Suggest a title…": then it is the whole answer).
+_PART_ONLY = (
+    r"(?:title|heading|headline|subject(?:\s+line)?|caption|tagline|greeting|sign-?off|abstract|"
+    r"intro(?:duction)?|conclusion|summary|tl;?dr|docstring|comments?|explanation|description)"
+)
+_PART_AT = [
+    # "After the code, …", "below it", "before the function", "after that"
+    rf"\b(?:after|before|below|above|beneath|under(?:neath)?|following)\s+(?:(?:the|your|this|"
+    rf"that|its|each)\s+(?:\w+\s+)?{_PART_NOUN}|that|it|this)\b",
+    r"\bafterwards?\b|\bafter\s+which\b|(?:^|[,;:]|\band\b|\bthen\b)\s*at\s+the\s+(?:end|top|"
+    r"bottom|start|beginning)\b(?!\s+of\s+(?:your|the)\s+(?:entire\s+)?(?:response|answer|"
+    r"reply|output))",
+    rf"\b(?:in|within|inside)\s+(?:the|your|its)\s+{_ORDINAL_PART}\b|\b(?:the|your|its)\s+"
+    rf"{_ORDINAL_PART}\s+(?:should|must|needs?\s+to|has\s+to|is|will|can)\s+(?!start|begin)",
+    # several deliverables in one sentence: "…, then list", "followed by", "and explain"
+    r"(?:,|;|\band)\s*then\b|\bfollowed\s+by\b|\band\s+(?:explain|describe|say|state|conclude|"
+    r"summari[sz]e|sum\s+up|list)\b|\b(?:finish|end|close|conclude|wrap\s+up|sum\s+\w+\s+up)\s+"
+    r"(?:\w+\s+)?(?:with|in|by)\s+(?:a|an|one|a\s+single|two|three|\d+)\b",
+    r"\b(?:and|plus|with|along\s+with|as\s+well\s+as)\s+(?:a|an)\s+(?:short\s+)?(?:one|two|three|"
+    r"single|\d+)[\s-]+(?:sentence|line|paragraph|word)",
+    # an amount for each item, not for the whole: "each described in one sentence"
+    r"\b(?:for|of|to|in)\s+each\b|\beach\s+(?:described|explained|written|summari[sz]ed|in|"
+    r"with|gets?|one)\b|\b(?:sentences?|words?|lines?)\s+each\b|\bkeep\s+each\b",
+]
+_PART_AT_RE = re.compile("|".join(_PART_AT), re.IGNORECASE)
+# "in the title", "for the summary", "keep the intro…", "with a caption of…": a part unless the
+# question asks for that very thing ("Write a poem… In your poem, …").
+_PART_NAMED = re.compile(
+    rf"\b(?:in|within|for|inside)\s+(?:the|your|its)\s+(?P<n1>{_PART_NOUN})\b"
+    rf"|\b(?:the|your|its|each|every)\s+(?P<n2>{_PART_ONLY})\b"
+    rf"|\bwith\s+(?:a|an)\s+(?:\w+\s+)?(?P<n3>{_PART_ONLY})\s+(?:of|under|in|that|which)\b",
+    re.IGNORECASE,
+)
+# The verb that asks for a noun's thing as the whole answer: "Summarize…" asks for a summary.
+_ASKING_VERB = {"summary": r"summari[sz]e", "explanation": "explain", "description": "describe"}
+# A sentence that starts a further part: the sentence before it was about a part too.
+_NEXT_PART = re.compile(
+    r"^\W*(?:then|next|after\s+that|afterwards?|after\s+this|finally|lastly|below\s+(?:that|it|"
+    r"this))\b",
+    re.IGNORECASE,
+)
+# "Finally, wrap it in JSON": a further instruction about the reply, not a further part of it.
+_FORM_ONLY = (
+    r"\b(?:wrap|make\s+sure|ensure|do\s+not|don't|never|avoid|refrain|use|using|separate|"
+    r"highlight|italici[sz]e|format|respond|answer|reply|repeat|end\s+(?:it|your)|finish\s+(?:it|"
+    r"your)|mark|include\s+(?:the\s+)?(?:key)?words?|keep\s+(?:it|your))\b"
+)
+# Said of the whole reply in so many words: never a part.
+_WHOLE = (
+    r"\b(?:your|the)\s+(?:entire|whole|full|complete)\s+(?:response|answer|reply|output)\b"
+    r"|\b(?:your|the)\s+(?:response|answer|reply|output)\s+(?:should|must|needs|has|will|is|"
+    r"contains?)\b|\bin\s+(?:your|the)\s+(?:entire\s+)?(?:response|answer|reply|output)\b"
+)
+# A question that asks for code: prose counts (words, sentences, paragraphs) are of the prose
+# around the code, which the rules cannot tell apart from it.
+_ASKS_CODE = re.compile(
+    r"\b(?:write|implement|create|code|build|define|complete|give\s+me|show\s+me)\b[^.?!\n]{0,60}"
+    r"\b(?:function|method|class|script|program|code|query|snippet|decorator|generator|"
+    r"algorithm)\b",
+    re.IGNORECASE,
+)
+_PROSE_COUNTS = {"words", "sentences", "paragraphs"}
+# Holds of a reply whenever it holds of one of its parts.
+_LOWER_BOUNDED = {
+    "words", "sentences", "paragraphs", "bullets", "highlights", "placeholders", "sections",
+    "word_frequency", "letter_frequency", "capital_words",
+}  # fmt: skip
+_ANYWHERE = {"required_words", "title", "postscript", "paragraph_first_word"}
+
+
+def _part_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences of the question that state something of a part of the answer."""
+    sentences = [m for m in re.finditer(r"[^.!?\n]+[.!?]*", text) if re.search(r"\w", m[0])]
+    parts = set()
+    for i, m in enumerate(sentences):
+        said = m.group(0)
+        if re.search(_WHOLE, said, re.IGNORECASE):
+            continue
+        if _NEXT_PART.search(said) and not re.search(_FORM_ONLY, said, re.IGNORECASE):
+            parts.add(i)
+            if i and not re.search(_WHOLE, sentences[i - 1].group(0), re.IGNORECASE):
+                parts.add(i - 1)
+            continue
+        if _PART_AT_RE.search(said) or re.match(r"\W*first(?:ly)?\b", said, re.IGNORECASE):
+            parts.add(i)
+            continue
+        for named in _PART_NAMED.finditer(said):
+            noun = (named["n1"] or named["n2"] or named["n3"]).lower()
+            before = text[: m.start()] + said[: named.start()]
+            verb = _ASKING_VERB.get(noun.rstrip("s"), r"(?!)")
+            if not re.search(
+                rf"\b(?:an?|one)\s+(?:[\w-]+\s+){{0,3}}?{re.escape(noun)}\b|\b{verb}\b",
+                before,
+                re.IGNORECASE,
+            ):
+                parts.add(i)
+                break
+    return [sentences[i].span() for i in sorted(parts)]
+
+
+def _sound_for_a_part(constraint: Constraint) -> Constraint | None:
+    """What a constraint on a part says of the whole reply, if anything: its lower bound."""
+    id_, args = constraint["id"], constraint["args"]
+    if id_ in _ANYWHERE:
+        return constraint
+    if id_ not in _LOWER_BOUNDED:
+        return None
+    relation, n = args["relation"], args["n"]
+    if relation == "exactly":
+        relation = "at least"
+    if relation not in ("at least", "more than"):
+        return None
+    if id_ in _PROSE_COUNTS and relation == "at least" and n <= 1:
+        return None  # at least one sentence: true of every reply, no check
+    label = constraint["label"].replace(args["relation"], relation, 1)
+    return Constraint(id=id_, args={**args, "relation": relation}, label=label)
+
+
+def _by_rules(text: str) -> list[Constraint]:
+    found: list[Constraint] = []
+    for rule in _RULES:
+        for constraint in rule(text):
+            if constraint not in found:
+                found.append(constraint)
+    return found
+
+
 def extract(question: str) -> list[Constraint]:
     """The checkable instructions a question states, by rules; ``[]`` when it states none.
 
@@ -1163,18 +1317,31 @@ def extract(question: str) -> list[Constraint]:
 
     Returns:
         One constraint per instruction found, in the order of the rules; an instruction with
-        a range ("3 to 5 times") gives two, a lower and an upper bound.
+        a range ("3 to 5 times") gives two, a lower and an upper bound. An instruction about
+        a part of the answer ("after the code, say in one sentence…", "the title should…")
+        comes last, and only as far as the whole reply must meet it: its lower bound ("at
+        least 3 bullet points" for "then give exactly 3 examples as bullet points"), or a
+        keyword, title or postscript; else it is left out.
 
     Example:
         >>> [c["label"] for c in extract("Describe a cat in at most 50 words. No commas.")]
         ['no commas', 'at most 50 words']
     """
     text = _plain(question)
-    found: list[Constraint] = []
-    for rule in _RULES:
-        for constraint in rule(text):
-            if constraint not in found:
-                found.append(constraint)
+    spans = _part_spans(text)
+    whole = text
+    for start, end in spans:
+        whole = whole[:start] + " " * (end - start) + whole[end:]
+    found = _by_rules(whole)
+    parts = [c for c in _by_rules(text) if c not in found] if spans else []
+    # Not the plain text: that blanks the spec of the code ("Write a function that…").
+    if _ASKS_CODE.search(question) and not re.search(_WHOLE, question, re.IGNORECASE):
+        parts += [c for c in found if c["id"] in _PROSE_COUNTS]
+        found = [c for c in found if c["id"] not in _PROSE_COUNTS]
+    for part in parts:
+        sound = _sound_for_a_part(part)
+        if sound and sound not in found:
+            found.append(sound)
     for constraint in _repeat_rule(question):  # verbatim: the request to repeat is copied
         if constraint not in found:
             found.append(constraint)

@@ -335,11 +335,12 @@ if _cfg["backend"] == "namespaces":
     _namespaces(_cfg)
 _limits(_cfg)
 with open("/sandbox/program.py", encoding="utf-8") as _file:
-    _code = compile(_file.read(), "program.py", "exec")
+    _source = _file.read()
 os.write(2, b"SANDBOX-READY\n")
 if _cfg["hook"]:
     _hook(_cfg)
 del _hook, _namespaces, _limits, _mirror, _die, struct_fprog, _file, _cfg
+_code = compile(_source, "program.py", "exec")
 sys.argv = ["program.py"]
 exec(_code, {"__name__": "__main__", "__builtins__": __builtins__})
 """

@@ -10,14 +10,20 @@ import json
 import sys
 from pathlib import Path
 
-spec = importlib.util.spec_from_file_location(
-    "sandbox", Path(__file__).resolve().parents[1] / "agent" / "sandbox.py"
-)
-assert spec and spec.loader
-sandbox = importlib.util.module_from_spec(spec)
-sys.modules["sandbox"] = sandbox
-spec.loader.exec_module(sandbox)
 
-request = json.loads(sys.stdin.read())
-outcome = sandbox.run_python(request.pop("source"), **request)
-print(json.dumps(dataclasses.asdict(outcome)))
+def main() -> None:
+    """Load the sandbox module by its path, run the request, print the outcome."""
+    spec = importlib.util.spec_from_file_location(
+        "sandbox", Path(__file__).resolve().parents[1] / "agent" / "sandbox.py"
+    )
+    assert spec and spec.loader
+    sandbox = importlib.util.module_from_spec(spec)
+    sys.modules["sandbox"] = sandbox
+    spec.loader.exec_module(sandbox)
+    request = json.loads(sys.stdin.read())
+    outcome = sandbox.run_python(request.pop("source"), **request)
+    print(json.dumps(dataclasses.asdict(outcome)))
+
+
+if __name__ == "__main__":
+    main()

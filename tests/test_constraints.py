@@ -4,6 +4,7 @@ import collections
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -396,9 +397,15 @@ def test_counts_as_ifeval_does(id_: str, args: dict[str, Any], answer: str, pass
 # --- Coverage of IFEval's 541 prompts: each instruction it labels (but the response language,
 # which the agent does not check) must be found with the arguments its kwargs give.
 
-# Shipped in the repository (Apache-2.0, see tests/data/ifeval/NOTICE), unmodified.
-IFEVAL = Path(__file__).resolve().parent / "data" / "ifeval" / "input_data.jsonl"
-IFEVAL_SHA256 = "67ffeee0fcb87c317c5b08a2de85557b4a7e96ada6178aa645b4954fe4b53d49"
+# All 541 where the shared data sets sit beside the checkout (REFLECT_SHARED_DATA, or
+# ../shared/data); elsewhere a fixed sample that ships with the tests (every 6th of prompts
+# 101-541, Apache-2.0, see tests/data/ifeval/NOTICE), so the test runs in any checkout.
+SHARED = Path(
+    os.environ.get("REFLECT_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+IFEVAL_ALL = SHARED / "ifeval" / "input_data.jsonl"
+IFEVAL_SAMPLE = Path(__file__).resolve().parent / "data" / "ifeval" / "sample.jsonl"
+IFEVAL_SAMPLE_SHA256 = "ac0e9a1da33abcecf41c40ea6489848a7c505d9b4943e33c0c7b5c6feb0f7447"
 INF = math.inf
 # Instructions found with the right arguments (792 of 803, 98.6%, when this was written; 790
 # since clauses about a part of the answer are read as such: 638 of 644 of prompts 101-541, the
@@ -548,9 +555,16 @@ def _score(
 
 
 def _ifeval() -> list[dict[str, Any]]:
-    data = IFEVAL.read_bytes()
-    assert hashlib.sha256(data).hexdigest() == IFEVAL_SHA256, "the IFEval prompts were changed"
+    if IFEVAL_ALL.is_file():
+        data = IFEVAL_ALL.read_bytes()
+    else:
+        data = IFEVAL_SAMPLE.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == IFEVAL_SAMPLE_SHA256, "the sample was changed"
     return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+
+
+def _extra_ceiling(rows: list[dict[str, Any]]) -> float:
+    return EXTRA_CEILING * len(rows) / 541 + 1
 
 
 def _coverage(
@@ -567,10 +581,10 @@ def _coverage(
 
 def test_finds_the_instructions_ifeval_labels() -> None:
     rows = _ifeval()
-    assert len(rows) == 541
+    assert len(rows) in (541, 74)
     coverage, tally, extra = _coverage(rows)
     assert coverage >= COVERAGE_FLOOR, (coverage, tally)
-    assert len(extra) <= EXTRA_CEILING, collections.Counter(extra)
+    assert len(extra) <= _extra_ceiling(rows), collections.Counter(extra)
 
 
 def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> None:
@@ -581,4 +595,4 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
     assert missing < COVERAGE_FLOOR
     invented = [Constraint(id="no_commas", args={}, label="no commas")]
     _, _, extra = _coverage(rows, lambda q: extract(q) + invented)
-    assert len(extra) > EXTRA_CEILING
+    assert len(extra) > _extra_ceiling(rows)

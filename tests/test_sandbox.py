@@ -23,6 +23,11 @@ def test_a_failed_assert_is_a_failure_with_its_message() -> None:
     assert outcome.status == "failed" and outcome.detail == "AssertionError: arithmetic"
 
 
+def test_a_program_that_does_not_compile_is_a_failure_not_a_broken_sandbox() -> None:
+    outcome = run_python("def broken(:\n    pass")
+    assert outcome.status == "failed" and outcome.detail.startswith("SyntaxError")
+
+
 def test_the_environment_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     outcome = run_python("import os\nprint(sorted(os.environ))")

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from agent.aio import run_sync
 from agent.answers import settle_kind
-from agent.context import Context, resolve_settings
+from agent.context import ChatModel, Context, Effort, Mode, Strategy, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError, redact, require_utf8
 from agent.graph import create_reflection_graph
-from agent.models import aresolve_model, call_timeout
+from agent.models import aresolve_model, call_timeout, chat_model_of, model_label
 from agent.persist import DURABLE, checkpointed, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
@@ -29,10 +27,10 @@ T = TypeVar("T")
 async def areflect(
     question: str,
     *,
-    model: str | BaseChatModel | None = None,
+    model: str | ChatModel | None = None,
     mode: str = "prompted",
     strategy: str | None = None,
-    critic_model: str | BaseChatModel | None = None,
+    critic_model: str | ChatModel | None = None,
     max_rounds: int | None = None,
     samples: int | None = None,
     max_samples: int | None = None,
@@ -69,9 +67,10 @@ async def areflect(
         raise ConfigError("the question is empty: ask something")
     require_utf8(question)
     context = Context(
-        mode=mode,
-        strategy=strategy,
-        effort=effort,
+        # Checked by resolve_settings, with a one-line error for a bad value.
+        mode=cast(Mode, mode),
+        strategy=cast(Strategy | None, strategy),
+        effort=cast(Effort, effort),
         max_rounds=max_rounds,
         samples=samples,
         max_samples=max_samples,
@@ -82,35 +81,38 @@ async def areflect(
         max_concurrency=max_concurrency,
         run_code=run_code,
     )
-    # Refuse a bad mode or budget before building any client.
-    resolve_settings(dataclasses.replace(context, model=model))
+    # Refuse a bad mode, budget or model before building any client.
+    named = dataclasses.replace(context, model=_name(model), critic_model=_name(critic_model))
+    resolve_settings(named, model=_chat(model), critic_model=_chat(critic_model))
     state: dict[str, Any] = {}
-    built: list[BaseChatModel] = []  # clients made here, closed here; the caller's are theirs
+    built: list[ChatModel] = []  # clients made here, closed here; the caller's are theirs
+    generator: ChatModel | None = None
     stack = contextlib.AsyncExitStack()
     try:
-        app = _shared_app(prompts)
+        # Build named models here so that their clients close in this event loop.
+        generator = await aresolve_model(model, native=mode == "native", temperature=temperature)
+        critic = (
+            await aresolve_model(critic_model, temperature=temperature)
+            if critic_model is not None
+            else None
+        )
+        built = [
+            chat
+            for chat, spec in ((generator, model), (critic, critic_model))
+            if chat is not None and not isinstance(spec, Runnable)
+        ]
+        # The models reach the graph through its factory (Context holds names only);
+        # compiling is cheap next to one model call.
+        builder = create_reflection_graph(generator, critic_model=critic, prompts=prompts)
+        app: Any = builder.compile()
         config: RunnableConfig | None = None
         payload: dict[str, Any] | None = {"question": question}
         if checkpoint is not None:
-            named = dataclasses.replace(context, model=model, critic_model=critic_model)
             thread = thread_id or thread_for(question, named)
-            app, config, resume = await checkpointed(
-                stack, create_reflection_graph(prompts=prompts), checkpoint, thread, question
-            )
+            app, config, resume = await checkpointed(stack, builder, checkpoint, thread, question)
             if resume.finished:
                 return ReflectionResult.from_dict(resume.values["result"])
             payload, state = resume.payload, resume.values
-        # Build named models here so that their clients close in this event loop.
-        context.model = await aresolve_model(
-            model, native=mode == "native", temperature=temperature
-        )
-        if critic_model is not None:
-            context.critic_model = await aresolve_model(critic_model, temperature=temperature)
-        built = [
-            chat
-            for chat, spec in ((context.model, model), (context.critic_model, critic_model))
-            if isinstance(chat, BaseChatModel) and not isinstance(spec, BaseChatModel)
-        ]
         durable = DURABLE if config is not None else {}
         async for update in app.astream(
             payload, config, context=context, stream_mode="updates", **durable
@@ -121,7 +123,7 @@ async def areflect(
         exc.partial = exc.partial or _partial(state)
         raise
     except Exception as exc:
-        message = describe_failure(exc, context.model)
+        message = describe_failure(exc, generator if generator is not None else model)
         raise ModelError(message, partial=_partial(state)) from exc
     finally:
         for chat in built:
@@ -130,21 +132,18 @@ async def areflect(
     return ReflectionResult.from_dict(state["result"])
 
 
-def _shared_app(prompts: str | Path | Prompts | None) -> Any:
-    if prompts is not None:
-        return create_reflection_graph(prompts=prompts).compile()
-    return _default_app()
+def _name(model: str | ChatModel | None) -> str | None:
+    """A model as ``Context`` holds it: its name (an instance by its model name)."""
+    return model if model is None or isinstance(model, str) else model_label(model)
 
 
-@functools.cache
-def _default_app() -> Any:
-    # One compiled graph serves every call: the models and settings travel in the context,
-    # so nothing is compiled per question.
-    return create_reflection_graph().compile()
+def _chat(model: str | ChatModel | None) -> ChatModel | None:
+    return model if isinstance(model, Runnable) else None
 
 
 async def aclose_model(model: Any) -> None:
     """Close a chat model's async HTTP client, if it has one, in the running loop."""
+    model = chat_model_of(model) or model
     # The SDK clients do not close an HTTP client handed to them, so close that directly.
     for owner in (getattr(model, "root_async_client", None), getattr(model, "_async_client", None)):
         client = getattr(owner, "_client", None)
@@ -206,6 +205,7 @@ def _partial(values: dict[str, Any]) -> ReflectionResult | None:
 
 def describe_failure(exc: BaseException, model: Any) -> str:
     """One line that says what failed, where, and what to do; never contains an API key."""
+    model = chat_model_of(model) or model
     server = _server_of(model)
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     names = {cls.__name__ for cls in type(exc).__mro__}
@@ -224,6 +224,11 @@ def describe_failure(exc: BaseException, model: Any) -> str:
         )
     elif "DroppedReply" in names:
         message = f"the model server at {server} kept cutting its replies short: {text}"
+    elif "EmptyReply" in names:
+        message = (
+            f"the model at {server} gave an empty reply to every attempt: check that the "
+            "model is loaded and its chat template works, or pick another --model"
+        )
     elif names & {
         "ConnectError",
         "APIConnectionError",

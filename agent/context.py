@@ -6,12 +6,19 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 
 from agent.errors import ConfigError
 from agent.result import MODES
+from agent.sandbox import isolation
 
+Mode = Literal["prompted", "vote", "single", "native", "baseline"]
+Strategy = Literal["contrast", "critique"]
 Effort = Literal["low", "medium", "high"]
+ChatModel = Runnable[Any, Any]
+"""A chat model: a LangChain ``BaseChatModel``, or any runnable around one (``.bind``,
+``.with_retry``, ``.with_fallbacks``, a configurable ``init_chat_model``)."""
+ModelSpec = str | ChatModel
 
 # In the spirit of o1's reasoning effort: how many critique rounds, samples, tokens and
 # seconds a run may spend. Sized for a 1.5B model on two CPU cores (about 15 generated
@@ -52,28 +59,32 @@ class Context:
     """Settings of one reflection run. Every field left ``None`` takes the graph's default.
 
     Pass it as ``graph.invoke(..., context=Context(...))``; a plain dict with the same keys
-    works too (that is what a parent graph with another schema hands down).
+    works too (that is what a parent graph with another schema hands down, and what a
+    LangGraph Server client sends). Every field is JSON: LangGraph Studio and assistants
+    build their settings form from ``graph.get_context_jsonschema()``. Models are named
+    here; a chat model instance is given to ``create_reflection_graph(model=...)``. On a
+    server, ``$REFLECT_ALLOWED_MODELS`` limits the names a run may give.
     """
 
-    model: str | BaseChatModel | None = field(
+    model: str | None = field(
         default=None,
         metadata={"description": "Generator model: 'local:NAME', 'PROVIDER:NAME', a URL."},
     )
-    critic_model: str | BaseChatModel | None = field(
+    critic_model: str | None = field(
         default=None, metadata={"description": "Critic model; defaults to the generator."}
     )
-    mode: str | None = field(
+    mode: Mode | None = field(
         default=None,
         metadata={"description": "prompted | vote | single | native | baseline."},
     )
-    strategy: str | None = field(
+    strategy: Strategy | None = field(
         default=None,
         metadata={
             "description": "How prompted mode checks answers: contrast (compare samples) "
             "or critique (self-review)."
         },
     )
-    effort: str | None = field(
+    effort: Effort | None = field(
         default=None, metadata={"description": "low | medium | high: sets the three budgets."}
     )
     max_rounds: int | None = field(
@@ -120,8 +131,8 @@ class Context:
 class Settings:
     """Fully resolved settings; built by ``resolve_settings``."""
 
-    model: str | BaseChatModel | None
-    critic_model: str | BaseChatModel | None
+    model: ModelSpec | None
+    critic_model: ModelSpec | None
     mode: str
     strategy: str
     max_rounds: int
@@ -135,24 +146,42 @@ class Settings:
     run_code: bool
 
 
-def resolve_settings(defaults: Context, override: Any = None) -> Settings:
+def resolve_settings(
+    defaults: Context,
+    override: Any = None,
+    *,
+    model: ChatModel | None = None,
+    critic_model: ChatModel | None = None,
+) -> Settings:
     """Merge per-run settings over the defaults and check them.
 
     Args:
         defaults: The graph's defaults, from its factory.
         override: ``runtime.context``: a ``Context``, a dict, ``None``, or a parent graph's
             own context object (ignored, since its fields mean something else).
+        model: A chat model instance given to the factory; it stands for ``defaults.model``.
+        critic_model: The same, for ``defaults.critic_model``.
 
     Raises:
-        ConfigError: An unknown mode, strategy or effort, or a negative budget.
+        ConfigError: An unknown mode, strategy or effort, a negative budget, a model in
+            ``override`` that is not a name, or one ``$REFLECT_ALLOWED_MODELS`` leaves out.
     """
-    merged = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(Context)}
+    merged: dict[str, Any] = {
+        f.name: getattr(defaults, f.name) for f in dataclasses.fields(Context)
+    }
+    if model is not None:
+        merged["model"] = model
+    if critic_model is not None:
+        merged["critic_model"] = critic_model
     if isinstance(override, Context):
         updates = {f.name: getattr(override, f.name) for f in dataclasses.fields(Context)}
     elif isinstance(override, dict):
         updates = {k: override[k] for k in merged if k in override}
     else:
         updates = {}
+    for name in ("model", "critic_model"):
+        if updates.get(name) is not None:
+            _check_named(name, updates[name], merged[name])
     merged.update({k: v for k, v in updates.items() if v is not None})
 
     mode = merged["mode"] or "prompted"
@@ -176,6 +205,8 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
             raise ConfigError(f"{name} must be zero or more, got {value}")
     samples = max(1, int(budgets["samples"]))
     most = max(samples, int(budgets["max_samples"]))
+    if merged["run_code"]:
+        require_sandbox()
     return Settings(
         model=merged["model"],
         critic_model=merged["critic_model"],
@@ -193,7 +224,32 @@ def resolve_settings(defaults: Context, override: Any = None) -> Settings:
     )
 
 
-def in_process(model: str | BaseChatModel | None) -> bool:
+def require_sandbox() -> None:
+    """Refuse to run code where the kernel cannot isolate it.
+
+    Raises:
+        ConfigError: One line saying why, and what to install.
+    """
+    found = isolation()
+    if found.backend is None:
+        raise ConfigError(f"--run-code is not available: {found.reason}")
+
+
+def _check_named(field_name: str, value: Any, default: Any) -> None:
+    """A model chosen per run: a name, and one the server allows (never its own default)."""
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"context {field_name} must be a model name, not {type(value).__name__}: pass a "
+            "chat model instance as create_reflection_graph(model=...)"
+        )
+    if isinstance(default, str) and value.strip() == default.strip():
+        return
+    from agent.models import check_allowed
+
+    check_allowed(value)
+
+
+def in_process(model: ModelSpec | None) -> bool:
     """Whether the model runs in this process (one call at a time), not behind a server."""
     if model is None:
         from agent.models import default_model_name
@@ -201,4 +257,6 @@ def in_process(model: str | BaseChatModel | None) -> bool:
         model = default_model_name()
     if isinstance(model, str):
         return model.strip().startswith("local:")
-    return type(model).__name__ == "LocalChatModel"
+    from agent.models import chat_model_of
+
+    return type(chat_model_of(model)).__name__ == "LocalChatModel"

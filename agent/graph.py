@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import RetryPolicy
 
 from agent import nodes
 from agent.aio import run_sync
-from agent.context import Context, resolve_settings
+from agent.context import ChatModel, Context, Effort, Mode, Strategy, resolve_settings
+from agent.errors import ConfigError
+from agent.models import without_sdk_retries
 from agent.nodes import Env
 from agent.prompts import PROMPTS, Prompts, load_prompts
 from agent.state import InputState, OutputState, State
@@ -48,7 +49,12 @@ def _node(
     env: Env,
     name: str,
 ) -> RunnableLambda[Any, dict[str, Any]]:
-    """An async step that sync callers (``graph.invoke``, a sync parent graph) can run too."""
+    """An async step that sync callers (``graph.invoke``, a sync parent graph) can run too.
+
+    Sync runs go to the library's one background event loop (``agent.aio``), never a fresh
+    loop per step: a chat model's async client, bound to the loop that first used it, then
+    serves every step, every parallel sample and every later run.
+    """
 
     async def run_async(state: Any) -> dict[str, Any]:
         return await step(state, get_runtime(Context), env)
@@ -64,15 +70,22 @@ def follow(state: State) -> Any:
     return sampling.sends(state) if state["route"] == "sample" else state["route"]
 
 
-RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, backoff_factor=2.0, retry_on=is_transient)
+RETRY = RetryPolicy(
+    max_attempts=3, initial_interval=1.0, backoff_factor=2.0, jitter=False, retry_on=is_transient
+)
+"""The one retry layer for model calls: 3 attempts, 1 s then 2 s apart.
+
+Models built from a name have their client library's retries off, and instances given to
+the factory get a copy without them, so a call that keeps failing makes 3 requests and
+takes at most 3 × ``$REFLECT_TIMEOUT`` + 3 s."""
 
 
 def create_reflection_graph(
-    model: str | BaseChatModel | None = None,
+    model: str | ChatModel | None = None,
     *,
     mode: str = "prompted",
     strategy: str | None = None,
-    critic_model: str | BaseChatModel | None = None,
+    critic_model: str | ChatModel | None = None,
     max_rounds: int | None = None,
     samples: int | None = None,
     max_samples: int | None = None,
@@ -91,7 +104,9 @@ def create_reflection_graph(
 
     Args:
         model: The generator: ``"local:qwen2.5-coder-1.5b"``, ``"ollama:llama3.1"``,
-            ``"openai:gpt-4o-mini"``, an OpenAI-compatible server's base URL, or a chat model.
+            ``"openai:gpt-4o-mini"``, an OpenAI-compatible server's base URL, or a chat model:
+            a ``BaseChatModel`` or a runnable around one (``.bind``, ``.with_retry``,
+            ``.with_fallbacks``, a configurable ``init_chat_model``), reusable across runs.
             ``None`` means ``$REFLECT_MODEL``, else the embedded local model.
         mode: ``"prompted"`` (answer, then check by ``strategy``), ``"vote"`` (majority of sampled
             solutions), ``"single"`` (one tagged call), ``"native"`` (the model's own
@@ -130,12 +145,14 @@ def create_reflection_graph(
         >>> app.invoke({"messages": [("user", "What is 17 * 23?")]},
         ...            {"configurable": {"thread_id": "1"}})  # doctest: +SKIP
     """
+    models = [_instance(m, name) for m, name in ((model, "model"), (critic_model, "critic_model"))]
     defaults = Context(
-        model=model,
-        critic_model=critic_model,
-        mode=mode,
-        strategy=strategy,
-        effort=effort,
+        model=model if isinstance(model, str) else None,
+        critic_model=critic_model if isinstance(critic_model, str) else None,
+        # Checked by resolve_settings, with a one-line error for a bad value.
+        mode=cast(Mode, mode),
+        strategy=cast(Strategy | None, strategy),
+        effort=cast(Effort, effort),
         max_rounds=max_rounds,
         samples=samples,
         max_samples=max_samples,
@@ -146,13 +163,14 @@ def create_reflection_graph(
         max_concurrency=max_concurrency,
         run_code=run_code,
     )
-    resolve_settings(defaults)  # refuse bad defaults now, not on the first run
+    # Refuse bad defaults now, not on the first run.
+    resolve_settings(defaults, model=models[0], critic_model=models[1])
     loaded = (
         prompts
         if isinstance(prompts, Prompts)
         else (PROMPTS if prompts is None else load_prompts(prompts))
     )
-    env = Env(defaults, loaded)
+    env = Env(defaults, loaded, models[0], models[1])
 
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
@@ -176,6 +194,17 @@ def create_reflection_graph(
                 builder.add_conditional_edges(name, follow, list(node.then))
     builder.add_edge("finalize", END)
     return builder
+
+
+def _instance(model: Any, name: str) -> ChatModel | None:
+    """A chat model instance given to the factory, without its client's own retries."""
+    if model is None or isinstance(model, str):
+        return None
+    if not isinstance(model, Runnable):
+        raise ConfigError(
+            f"{name} must be a model name or a LangChain chat model, not {type(model).__name__}"
+        )
+    return without_sdk_retries(model)
 
 
 graph = create_reflection_graph().compile(name="reflection")

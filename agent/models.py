@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from typing import Any
+from typing import Any, overload
+from urllib.parse import urlsplit
 
 import httpx
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableWithFallbacks
+from langchain_core.runnables.base import RunnableBindingBase
 
 from agent.errors import ConfigError, redact
 from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, local_chat_model
+
+ChatModel = Runnable[Any, Any]
 
 DEFAULT_MODEL = f"local:{DEFAULT_LOCAL}"
 MAX_TOKENS_PER_CALL = 1024
@@ -50,17 +55,32 @@ def default_model_name() -> str:
     return os.environ.get("REFLECT_MODEL", "").strip() or DEFAULT_MODEL
 
 
+@overload
 def resolve_model(
     spec: str | BaseChatModel | None, *, native: bool = False, temperature: float | None = None
-) -> BaseChatModel:
+) -> BaseChatModel: ...
+
+
+@overload
+def resolve_model(
+    spec: ChatModel, *, native: bool = False, temperature: float | None = None
+) -> ChatModel: ...
+
+
+def resolve_model(
+    spec: str | ChatModel | None, *, native: bool = False, temperature: float | None = None
+) -> ChatModel:
     """Turn a model name into a chat model; instances pass through unchanged.
 
-    A new client is built on each call: async HTTP clients are bound to the event loop that
-    first used them, and ``reflect`` runs each question in a fresh loop. Local weights are
+    A new client is built on each call; ``agent.nodes.resolve`` keeps one per event loop,
+    since async HTTP clients are bound to the loop that first used them. Local weights are
     loaded once per process all the same.
 
     Args:
-        spec: The model, or ``None`` for ``default_model_name()``.
+        spec: The model, or ``None`` for ``default_model_name()``. An instance may be a
+            ``BaseChatModel`` or any runnable chat model around one (``.bind(...)``,
+            ``.with_retry()``, ``.with_fallbacks([...])``, a configurable
+            ``init_chat_model``).
         native: Build it for native reasoning (Ollama gets ``reasoning=True``).
         temperature: Sampling temperature; ``None`` keeps the provider's default (0 for
             local models). Ignored for instances.
@@ -68,7 +88,7 @@ def resolve_model(
     Raises:
         ConfigError: The name has no known form, its provider package or API key is missing.
     """
-    if isinstance(spec, BaseChatModel):
+    if isinstance(spec, Runnable):
         return spec
     if spec is not None and not isinstance(spec, str):
         raise ConfigError(
@@ -78,19 +98,185 @@ def resolve_model(
     return _build(name, native=native, temperature=temperature)
 
 
+@overload
 async def aresolve_model(
     spec: str | BaseChatModel | None, *, native: bool = False, temperature: float | None = None
-) -> BaseChatModel:
+) -> BaseChatModel: ...
+
+
+@overload
+async def aresolve_model(
+    spec: ChatModel, *, native: bool = False, temperature: float | None = None
+) -> ChatModel: ...
+
+
+async def aresolve_model(
+    spec: str | ChatModel | None, *, native: bool = False, temperature: float | None = None
+) -> ChatModel:
     """``resolve_model`` off the event loop.
 
     The first use of a local model fetches and loads weights; instances return at once.
     """
-    if isinstance(spec, BaseChatModel):
+    if isinstance(spec, Runnable):
         return spec
     return await asyncio.to_thread(resolve_model, spec, native=native, temperature=temperature)
 
 
+def chat_model_of(model: Any) -> BaseChatModel | None:
+    """The ``BaseChatModel`` inside a runnable chat model, or ``None`` if none can be found.
+
+    Looks through bindings (``.bind``, ``.with_config``, ``.with_retry``), fallbacks (the
+    primary model) and a configurable ``init_chat_model`` (its default model).
+    """
+    for _ in range(16):  # wrappers nest, but never this deep
+        if isinstance(model, BaseChatModel):
+            return model
+        if isinstance(model, RunnableBindingBase):
+            model = model.bound
+        elif isinstance(model, RunnableWithFallbacks):
+            model = model.runnable
+        elif _configurable(model):
+            try:
+                model = model._model()
+            except Exception:
+                return None
+        else:
+            return None
+    return None
+
+
+def with_fields(model: ChatModel, **update: Any) -> ChatModel:
+    """The model with ``update`` set on the chat model(s) inside it that have those fields.
+
+    Wrappers are rebuilt around the updated copy, so ``llm.bind(stop=...)`` keeps its stop;
+    fallbacks get the update too. Fields a model lacks are left out for that model.
+    """
+
+    def copy(chat: BaseChatModel) -> BaseChatModel:
+        own = {k: v for k, v in update.items() if k in type(chat).model_fields}
+        return chat.model_copy(update=own) if own else chat
+
+    return _map_chat(model, copy, update)
+
+
+def without_sdk_retries(model: ChatModel) -> ChatModel:
+    """The model with its client library's own retries off: the graph retries each call.
+
+    Two layers multiply: the OpenAI client's 3 attempts under the graph's 3 made 9 requests
+    per failing call. A retry wrapper the caller added on purpose (``.with_retry()``) stays.
+    """
+    return _map_chat(model, _no_client_retries, {"max_retries": 0})
+
+
+def _map_chat(
+    model: ChatModel, change: Any, config_update: dict[str, Any], depth: int = 0
+) -> ChatModel:
+    """``model`` with ``change`` applied to every ``BaseChatModel`` inside it."""
+    if depth > 16:
+        return model
+    if isinstance(model, BaseChatModel):
+        changed: BaseChatModel = change(model)
+        return changed
+    if isinstance(model, RunnableBindingBase):
+        bound = _map_chat(model.bound, change, config_update, depth + 1)
+        return model.model_copy(update={"bound": bound})
+    if isinstance(model, RunnableWithFallbacks):
+        return model.model_copy(
+            update={
+                "runnable": _map_chat(model.runnable, change, config_update, depth + 1),
+                "fallbacks": [
+                    _map_chat(f, change, config_update, depth + 1) for f in model.fallbacks
+                ],
+            }
+        )
+    inner = chat_model_of(model)
+    if inner is not None and _configurable(model):
+        # A configurable model builds its chat model on every call from its default
+        # config, so the update goes there (a run's own `configurable` still wins).
+        own = {k: v for k, v in config_update.items() if k in type(inner).model_fields}
+        configurable: Any = model
+        rebuilt: ChatModel = type(configurable)(
+            default_config={**configurable._default_config, **own},
+            configurable_fields=configurable._configurable_fields,
+            config_prefix=configurable._config_prefix,
+            queued_declarative_operations=configurable._queued_declarative_operations,
+        )
+        return rebuilt
+    return model
+
+
+def _configurable(model: Any) -> bool:
+    # langchain's init_chat_model(configurable_fields=...) returns this private class.
+    return type(model).__name__ == "_ConfigurableModel" and hasattr(model, "_default_config")
+
+
+def _no_client_retries(chat: BaseChatModel) -> BaseChatModel:
+    if "max_retries" not in type(chat).model_fields or getattr(chat, "max_retries", None) == 0:
+        return chat
+    update: dict[str, Any] = {"max_retries": 0}
+    # langchain-openai builds its SDK clients when the model is made: give the copy clients
+    # without retries that share the same HTTP connection pools.
+    for root, leaf in (("root_client", "client"), ("root_async_client", "async_client")):
+        client = getattr(chat, root, None)
+        if client is not None and hasattr(client, "with_options"):
+            quiet = client.with_options(max_retries=0)
+            update[root] = quiet
+            if getattr(chat, leaf, None) is not None:
+                update[leaf] = quiet.chat.completions
+    return chat.model_copy(update=update)
+
+
+def allowed_models() -> tuple[str, ...] | None:
+    """The model names runs may choose, from ``$REFLECT_ALLOWED_MODELS``; ``None``: any.
+
+    A comma-separated list; an entry ending in ``*`` allows every name that starts with the
+    rest (``ollama:*``).
+    """
+    raw = os.environ.get("REFLECT_ALLOWED_MODELS", "")
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    return names or None
+
+
+def check_allowed(name: str) -> None:
+    """Refuse a model name a run chose if ``$REFLECT_ALLOWED_MODELS`` leaves it out.
+
+    The server's own model (``$REFLECT_MODEL``) is always allowed.
+
+    Raises:
+        ConfigError: The name is not allowed.
+    """
+    allowed = allowed_models()
+    name = name.strip()
+    if allowed is None or name == default_model_name():
+        return
+    if any(name == a or (a.endswith("*") and name.startswith(a[:-1])) for a in allowed):
+        return
+    raise ConfigError(
+        f"model {redact(name)!r} is not allowed here: name one of {', '.join(allowed)} "
+        "(REFLECT_ALLOWED_MODELS), or leave the model out to use the server's"
+    )
+
+
+def api_key_for(base_url: str) -> str | None:
+    """``$OPENAI_API_KEY`` if ``base_url`` is on OpenAI's own host, else ``None``.
+
+    OpenAI's host is ``api.openai.com``, or the host of ``$OPENAI_BASE_URL`` where the
+    operator set one. Any other server named by URL gets no key: on a LangGraph Server a
+    client chooses the URL, and the server's key must never go to it.
+    """
+    key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if not key:
+        return None
+    hosts = {"api.openai.com"}
+    configured = os.environ.get("OPENAI_BASE_URL", "").strip()
+    if configured:
+        hosts.add((urlsplit(configured).hostname or "").lower())
+    host = (urlsplit(base_url).hostname or "").lower()
+    return key if host and host in hosts else None
+
+
 def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatModel:
+    """A chat model for a name; see ``MODEL_FORMS``."""
     if name.startswith("local:"):
         local = local_chat_model(name.removeprefix("local:"), max_tokens=MAX_TOKENS_PER_CALL)
         return (
@@ -104,10 +290,11 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
         name = f"openai:{model or 'default'}"
         kwargs = {
             "base_url": base_url,
-            "api_key": os.environ.get("OPENAI_API_KEY") or "not-needed",
+            "api_key": api_key_for(base_url) or "not-needed",
             "extra_body": {"max_tokens": MAX_TOKENS_PER_CALL},
             "stream_usage": True,
             "timeout": _unshared_timeout(),
+            "max_retries": 0,  # one retry layer: the graph's (agent.graph.RETRY)
         }
     elif name.startswith("ollama:"):
         kwargs = {"num_predict": MAX_TOKENS_PER_CALL, "client_kwargs": {"timeout": call_timeout()}}
@@ -120,6 +307,7 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
             "max_tokens": MAX_TOKENS_PER_CALL,
             "stream_usage": True,
             "timeout": _unshared_timeout(),
+            "max_retries": 0,  # one retry layer: the graph's (agent.graph.RETRY)
         }
         if native and _OPENAI_REASONERS.match(name.removeprefix("openai:")):
             # Reasoning summaries come back as `reasoning` content blocks.
@@ -160,17 +348,18 @@ def _unshared_timeout() -> httpx.Timeout:
     return httpx.Timeout(call_timeout())
 
 
-def spec_label(spec: str | BaseChatModel | None) -> str:
+def spec_label(spec: str | ChatModel | None) -> str:
     """The name a model goes by in results, without building a client for it."""
     if spec is None:
         return redact(default_model_name())
     return redact(spec) if isinstance(spec, str) else model_label(spec)
 
 
-def model_label(model: BaseChatModel) -> str:
-    """A short human name for a chat model."""
+def model_label(model: ChatModel) -> str:
+    """A short human name for a chat model (the one inside a wrapper)."""
+    chat = chat_model_of(model)
     for attr in ("model_name", "model"):
-        value = getattr(model, attr, None)
+        value = getattr(chat, attr, None)
         if isinstance(value, str) and value:
             return value
-    return type(model).__name__
+    return type(chat or model).__name__

@@ -8,22 +8,30 @@ AI message. The strategies (``agent.strategies``) run in between.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import weakref
 from asyncio import AbstractEventLoop, get_running_loop
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+from langchain_core.callbacks import (
+    AsyncCallbackHandler,
+    BaseCallbackManager,
+    adispatch_custom_event,
+)
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
+from langchain_core.runnables import RunnableConfig, ensure_config
 from langgraph.runtime import Runtime
 
 from agent import answers, checks
-from agent.context import Context, Settings, resolve_settings
+from agent.context import ChatModel, Context, ModelSpec, Settings, resolve_settings
 from agent.errors import ConfigError
-from agent.models import aresolve_model, model_label, spec_label
+from agent.models import aresolve_model, chat_model_of, model_label, spec_label, with_fields
 from agent.parsing import message_text, parse_reflection, provider_reasoning, strip_tags
 from agent.prompts import Prompts
 from agent.result import Check, Draft, ReflectionResult, Usage, empty_usage
@@ -35,14 +43,28 @@ _NATIVE_THINKERS = re.compile(r"r1\b|qwen3|think|reason|\bo[134]\b|gpt-5|deepsee
 
 @dataclass(frozen=True)
 class Env:
-    """What a node needs besides the state: the graph's defaults and its prompts."""
+    """What a node needs besides the state: the graph's defaults, prompts and model instances.
+
+    Attributes:
+        defaults: The factory's settings; models by name.
+        prompts: The prompts.
+        model: A chat model instance given to the factory, standing for ``defaults.model``.
+        critic_model: The same for the critic.
+    """
 
     defaults: Context
     prompts: Prompts
+    model: ChatModel | None = None
+    critic_model: ChatModel | None = None
 
     def settings(self, runtime: Runtime[Context] | None) -> Settings:
         """The run's settings: the defaults with ``runtime.context`` laid over them."""
-        return resolve_settings(self.defaults, runtime.context if runtime else None)
+        return resolve_settings(
+            self.defaults,
+            runtime.context if runtime else None,
+            model=self.model,
+            critic_model=self.critic_model,
+        )
 
 
 def strategy(settings: Settings) -> Any:
@@ -107,8 +129,8 @@ async def answer(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     draft = make_draft(0, 0, reply, seconds)
     if checks_drafts(settings):
         draft = await with_checks(draft, state, settings)
-    emit(runtime, {"event": "draft", "round": 0, "output": draft["output"]})
-    emit_checks(runtime, draft)
+    await emit(runtime, {"event": "draft", "round": 0, "output": draft["output"]})
+    await emit_checks(runtime, draft)
     kind = answers.settle_kind(state["kind"], state["asked"], [draft["output"]])
     return {
         "drafts": [draft],
@@ -119,7 +141,7 @@ async def answer(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
 
 
 def answer_messages(
-    env: Env, settings: Settings, model: BaseChatModel, question: str, past: list[BaseMessage]
+    env: Env, settings: Settings, model: ChatModel, question: str, past: list[BaseMessage]
 ) -> list[BaseMessage]:
     """The messages of a first answer in this mode."""
     if settings.mode == "single":
@@ -151,7 +173,7 @@ async def finalize(state: State, runtime: Runtime[Context], env: Env) -> dict[st
     if part is not None and part.finish is not None:
         chosen, first, notes = part.finish(drafts, critiques, kind, state["asked"])
     if samples_answers(settings):
-        emit(runtime, {"event": "tally", "note": first[0]})
+        await emit(runtime, {"event": "tally", "note": first[0]})
     best = drafts[chosen]
     result = ReflectionResult(
         question=state["asked"],
@@ -170,7 +192,9 @@ async def finalize(state: State, runtime: Runtime[Context], env: Env) -> dict[st
         model=spec_label(settings.model),
         seconds=round(time.time() - state["started"], 3),
     )
-    emit(runtime, {"event": "final", "output": result.output, "stop_reason": result.stop_reason})
+    await emit(
+        runtime, {"event": "final", "output": result.output, "stop_reason": result.stop_reason}
+    )
     reasoning = "\n".join(x for x in (result.thinking, *result.reflections) if x)
     blocks: list[str | dict[str, Any]] = []
     if reasoning:
@@ -231,15 +255,13 @@ def history(state: Any) -> list[BaseMessage]:
 # Models built from a name, per event loop: a run's nodes and samples share one client
 # instead of opening one each (LangGraph Server runs every run in one loop). Clients are
 # bound to their loop, so a new loop builds its own; they go when the loop goes.
-_BUILT: weakref.WeakKeyDictionary[AbstractEventLoop, dict[tuple[str, bool, Any], BaseChatModel]]
+_BUILT: weakref.WeakKeyDictionary[AbstractEventLoop, dict[tuple[str, bool, Any], ChatModel]]
 _BUILT = weakref.WeakKeyDictionary()
 
 
-async def resolve(
-    settings: Settings, spec: str | BaseChatModel | None, *, native: bool = False
-) -> BaseChatModel:
+async def resolve(settings: Settings, spec: ModelSpec | None, *, native: bool = False) -> ChatModel:
     """The chat model for ``spec``: an instance as is, a name built once per event loop."""
-    if isinstance(spec, BaseChatModel):
+    if spec is not None and not isinstance(spec, str):
         return spec
     built = _BUILT.setdefault(get_running_loop(), {})
     key = (spec or "", native, settings.temperature)
@@ -249,23 +271,38 @@ async def resolve(
 
 
 async def call(
-    model: BaseChatModel, messages: list[BaseMessage], role: str, *tags: str
+    model: ChatModel, messages: list[BaseMessage], role: str, *tags: str
 ) -> tuple[AIMessage, float]:
-    """One model call, tagged for streaming; a reply stream cut short is an error."""
+    """One model call, tagged for streaming.
+
+    A reply stream cut short, a stream with nothing in it and an empty answer are errors
+    that the graph's retry policy retries (``DroppedReply``, ``EmptyReply``).
+    """
     start = time.perf_counter()
-    config: RunnableConfig = {"tags": [f"reflect:{role}", *tags]}
+    config: RunnableConfig = {"tags": [f"reflect:{role}", *tags], **_splitting(role, tags)}
+    chat = chat_model_of(model)
     try:
-        reply = await model.ainvoke(messages, config=config)
-    except Exception as exc:
-        # Ollama refuses `think` for models without thinking support; ask again without it.
-        if getattr(model, "reasoning", None) is not True or "support thinking" not in str(exc):
-            raise
-        plain = model.model_copy(update={"reasoning": None})
-        reply = await plain.ainvoke(messages, config=config)
+        try:
+            reply = await model.ainvoke(messages, config=config)
+        except Exception as exc:
+            # Ollama refuses `think` for models without thinking support; ask again without.
+            if getattr(chat, "reasoning", None) is not True or "support thinking" not in str(exc):
+                raise
+            plain = with_fields(model, reasoning=None)
+            reply = await plain.ainvoke(messages, config=config)
+    except ValueError as exc:
+        # langchain-core's answer to a stream that ended before its first chunk.
+        if "no generations found in stream" in str(exc).lower():
+            raise DroppedReply("the server closed the reply stream before any text") from exc
+        raise
     if not isinstance(reply, AIMessage):
-        reply = AIMessage(content=reply.content)
-    if _cut_short(model, reply):
+        reply = AIMessage(content=getattr(reply, "content", reply))
+    if _cut_short(chat, reply):
         raise DroppedReply("the server closed the reply stream before it finished")
+    if role == "generator" and _empty(reply):
+        # An empty critique is an unclear verdict (it changes nothing); an empty answer is
+        # no answer at all.
+        raise EmptyReply("the model's reply was empty")
     return reply, time.perf_counter() - start
 
 
@@ -278,21 +315,114 @@ async def ask_critic(
     """
     critic = await resolve(settings, settings.critic_model or settings.model)
     if most_tokens is not None:
-        field = next(
-            (f for f in ("max_tokens", "num_predict") if f in type(critic).model_fields), None
-        )
+        fields = type(inner).model_fields if (inner := chat_model_of(critic)) else {}
+        field = next((f for f in ("max_tokens", "num_predict") if f in fields), None)
         if field is not None:
-            critic = critic.model_copy(update={field: most_tokens})
+            critic = with_fields(critic, **{field: most_tokens})
     messages = [SystemMessage(env.prompts.texts[system]), HumanMessage(prompt)]
     reply, seconds = await call(critic, messages, "critic")
     return message_text(reply.content), usage_of(reply), seconds
+
+
+_STREAM_TAG = re.compile(r"<\s*(/?)\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
+
+
+class _Splitter:
+    """Splits streamed reply text into thinking and answer text as the tags go by.
+
+    A tag split across two tokens is held back until it is whole. Text outside any tag
+    counts as answer text: a stream cannot know yet whether a bare ``</think>`` follows.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []  # the open sections, innermost last
+        self.pending = ""
+
+    @property
+    def part(self) -> str:
+        return self.parts[-1] if self.parts else "text"
+
+    def feed(self, text: str) -> list[tuple[str, str]]:
+        buffer, self.pending = self.pending + text, ""
+        out: list[tuple[str, str]] = []
+        pos = 0
+        for match in _STREAM_TAG.finditer(buffer):
+            if match.start() > pos:
+                out.append((self.part, buffer[pos : match.start()]))
+            pos = match.end()
+            if match.group(1) == "/":
+                if self.parts:
+                    self.parts.pop()
+            else:
+                self.parts.append("text" if match.group(2).lower() == "output" else "thinking")
+        rest = buffer[pos:]
+        cut = rest.rfind("<")
+        if cut != -1 and ">" not in rest[cut:] and len(rest) - cut < 16:
+            rest, self.pending = rest[:cut], rest[cut:]
+        if rest:
+            out.append((self.part, rest))
+        return out
+
+
+class _SplitStream(AsyncCallbackHandler):
+    """Sends a streamed reply to LangChain's event stream as ``thinking`` and ``text`` events.
+
+    ``astream_events`` listeners then get the reasoning apart from the answer, whatever tags
+    (``<think>``, ``<thinking>``, ``<output>``) or provider field carried it.
+    """
+
+    def __init__(self, parent: RunnableConfig, role: str, index: int | None) -> None:
+        self.parent, self.role, self.index = parent, role, index
+        self.splitter = _Splitter()
+
+    async def on_llm_new_token(
+        self,
+        token: str | list[str | dict[str, Any]],
+        *,
+        chunk: GenerationChunk | ChatGenerationChunk | None = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Split one streamed token and dispatch its pieces."""
+        message = getattr(chunk, "message", None)
+        reasoning = provider_reasoning(message) if message is not None else ""
+        pieces = [("thinking", reasoning)] if reasoning else []
+        pieces += self.splitter.feed(token if isinstance(token, str) else "")
+        for part, text in pieces:
+            data = {"event": part, "text": text, "role": self.role, "index": self.index}
+            with contextlib.suppress(RuntimeError):
+                await adispatch_custom_event(part, data, config=self.parent)
+
+
+def _splitting(role: str, tags: tuple[str, ...]) -> RunnableConfig:
+    """The callbacks of a model call: the node's own, plus a ``_SplitStream``."""
+    parent = ensure_config()
+    inherited = parent.get("callbacks")
+    if not isinstance(inherited, BaseCallbackManager):
+        return {}
+    index = next((int(t.rsplit(":", 1)[1]) for t in tags if t.startswith("reflect:sample:")), None)
+    manager = inherited.copy()
+    manager.add_handler(_SplitStream(parent, role, index), inherit=False)
+    return {"callbacks": manager}
 
 
 class DroppedReply(ConnectionError):
     """A streamed reply ended without the server's end marker; retried like a lost connection."""
 
 
-def _cut_short(model: BaseChatModel, reply: AIMessage) -> bool:
+class EmptyReply(ConnectionError):
+    """The model answered with nothing (no text, no reasoning); retried, never an answer."""
+
+
+def _empty(reply: AIMessage) -> bool:
+    if reply.tool_calls or provider_reasoning(reply):
+        return False
+    return not strip_tags(message_text(reply.content)).strip()
+
+
+def _cut_short(model: BaseChatModel | None, reply: AIMessage) -> bool:
     # OpenAI-style and Ollama streams mark their last chunk; the SDKs return whatever
     # arrived when the connection drops, which would pass a half answer off as whole.
     meta = reply.response_metadata or {}
@@ -346,8 +476,8 @@ async def write_revision(
     reply, seconds = await call(model, [*head, *(past or []), HumanMessage(prompt)], "generator")
     draft = make_draft(len(state["drafts"]), round_, reply, seconds)
     draft = await with_checks(draft, state, settings)
-    emit(runtime, {"event": "revision", "round": round_, "output": draft["output"]})
-    emit_checks(runtime, draft)
+    await emit(runtime, {"event": "revision", "round": round_, "output": draft["output"]})
+    await emit_checks(runtime, draft)
     return draft, usage_of(reply)
 
 
@@ -369,10 +499,10 @@ async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
     return {**draft, "checks": found}
 
 
-def emit_checks(runtime: Runtime[Context] | None, draft: Draft) -> None:
+async def emit_checks(runtime: Runtime[Context] | None, draft: Draft) -> None:
     """Stream a draft's checks, one ``check`` event each."""
     for check in draft["checks"]:
-        emit(runtime, {"event": "check", "draft": draft["index"], **_public(check)})
+        await emit(runtime, {"event": "check", "draft": draft["index"], **_public(check)})
 
 
 def _public(check: Check) -> dict[str, Any]:
@@ -396,10 +526,17 @@ def usage_of(reply: AIMessage) -> Usage:
     return usage
 
 
-def emit(runtime: Runtime[Context] | None, event: dict[str, Any]) -> None:
-    """Send a custom stream event, if anyone is listening."""
+async def emit(runtime: Runtime[Context] | None, event: dict[str, Any]) -> None:
+    """Send a custom event to both kinds of listener.
+
+    LangGraph's ``stream_mode="custom"`` gets the dict as it is; LangChain's event stream
+    (``astream_events(version="v2")``, and callback handlers) gets an ``on_custom_event``
+    named after its ``event`` field, with the dict as its data.
+    """
     if runtime is not None and runtime.stream_writer is not None:
         runtime.stream_writer(event)
+    with contextlib.suppress(RuntimeError):  # no parent run: nobody listens to callbacks
+        await adispatch_custom_event(str(event["event"]), event)
 
 
 def join(*parts: str) -> str:

@@ -21,6 +21,7 @@ from agent import (
     create_reflection_graph,
     reflect,
 )
+from agent.parsing import strip_tags
 from agent.prompts import PROMPTS
 from agent.strategies.critique import choose_draft
 from tests.scripted import ScriptedChatModel, tagged
@@ -364,10 +365,11 @@ def test_reflect_works_inside_a_running_event_loop() -> None:
     assert asyncio.run(inside()).output == "12"
 
 
+# Empty replies are asked again (tests/test_retries.py), so they are left out here.
 reply = st.one_of(
     st.builds(tagged, st.text(max_size=40), st.text(max_size=200)),
     st.text(max_size=300),
-)
+).filter(lambda text: strip_tags(text).strip())
 verdict = st.one_of(
     st.just("VERDICT: PASS"),
     st.text(max_size=30).map(lambda e: f"VERDICT: REVISE\nERROR: {e}"),
@@ -517,14 +519,12 @@ async def test_tags_in_the_question_or_the_reply_cannot_smuggle_an_answer() -> N
     assert "HACKED" not in result.to_tagged().split("<output>")[-1]
 
 
-async def test_an_empty_reply_is_kept_and_a_named_error_revises_it() -> None:
-    model = scripted(
-        ["", tagged("The answer is 12.")],
-        ["VERDICT: REVISE\nERROR: no answer was given; it should be 12", "VERDICT: PASS"],
-    )
+async def test_an_empty_reply_is_asked_again_and_never_kept() -> None:
+    model = scripted(["", tagged("The answer is 12.")], ["VERDICT: PASS"])
     result = await areflect(Q, model=model, strategy="critique")
-    assert [d["output"] for d in result.drafts] == ["", "The answer is 12."]
-    assert (result.output, result.chosen) == ("The answer is 12.", 1)
+    assert [d["output"] for d in result.drafts] == ["The answer is 12."]
+    assert (result.output, result.stop_reason) == ("The answer is 12.", "accepted")
+    assert roles(model) == ["generator", "generator", "critic"]
 
 
 async def test_a_model_given_by_name_is_built_once_for_all_nodes_and_samples(

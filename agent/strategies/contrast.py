@@ -53,7 +53,7 @@ async def contrast(state: State, runtime: Runtime[Context], env: Env) -> dict[st
         output_tokens=usage["output_tokens"],
         seconds=seconds,
     )
-    emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": text})
+    await emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": text})
     return {"critiques": [record], "rounds": 1, "usage": usage, "route": "reconcile"}
 
 

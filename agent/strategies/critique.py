@@ -62,8 +62,8 @@ async def critique(state: State, runtime: Runtime[Context], env: Env) -> dict[st
             output_tokens=usage["output_tokens"],
             seconds=seconds,
         )
-    emit(runtime, {"event": "critique", "round": round_, "verdict": record["verdict"],
-                   "error": record["error"], "by": record["by"]})  # fmt: skip
+    await emit(runtime, {"event": "critique", "round": round_, "verdict": record["verdict"],
+                         "error": record["error"], "by": record["by"]})  # fmt: skip
     revise = record["verdict"] == "revise"
     update: dict[str, Any] = {
         "critiques": [record],

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from agent import answers, checks
-from agent.context import SAMPLE_TEMPERATURE, Context, Settings
+from agent.context import SAMPLE_TEMPERATURE, ChatModel, Context, Settings
+from agent.models import with_fields
 from agent.nodes import (
     Env,
     answer_messages,
@@ -68,23 +68,34 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], env: Env) -> d
     messages = answer_messages(env, settings, model, task["asked"], history(task))
     reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
     draft = await with_checks(make_draft(index, 0, reply, seconds), task, settings)
-    emit(runtime, {"event": "sample", "index": index, "output": draft["output"]})
-    emit_checks(runtime, draft)
+    await emit(runtime, {"event": "sample", "index": index, "output": draft["output"]})
+    await emit_checks(runtime, draft)
     return {"drafts": [draft], "usage": usage_of(reply)}
 
 
-def sampler(model: BaseChatModel, settings: Settings, *, seed: int) -> BaseChatModel:
-    """The model with sampling on and its own seed, so that samples differ yet repeat."""
-    fields = type(model).model_fields
+def sampler(model: ChatModel, settings: Settings, *, seed: int) -> ChatModel:
+    """The model with sampling on and its own seed, so that samples differ yet repeat.
+
+    A wrapped model (``.bind``, ``.with_fallbacks``, …) gets them on the model inside.
+    """
     temperature = settings.temperature if settings.temperature else SAMPLE_TEMPERATURE
-    update: dict[str, Any] = {"temperature": temperature} if "temperature" in fields else {}
-    if "seed" in fields:
-        update["seed"] = seed
-    return model.model_copy(update=update) if update else model
+    return with_fields(model, temperature=temperature, seed=seed)
 
 
 async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
-    """After a round: draw more, stop, vote, or pass the samples on to be compared."""
+    """After a round: draw more, stop, vote, or pass the samples on to be compared.
+
+    A further round, past the first ``samples``, is announced with a ``round`` event: the
+    samples drawn so far and the indices of those about to be drawn.
+    """
+    decided = await _tally(state, runtime, env)
+    drawn = sum(1 for d in state["drafts"] if d["round"] == 0)
+    if decided.get("route") == "sample" and drawn >= env.settings(runtime).samples:
+        await emit(runtime, {"event": "round", "drawn": drawn, "samples": decided["batch"]})
+    return decided
+
+
+async def _tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
     settings = env.settings(runtime)
     question = state["asked"]
     samples = [d for d in state["drafts"] if d["round"] == 0]
@@ -102,7 +113,7 @@ async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, 
         more = min(settings.max_samples, drawn + _MORE_PER_ROUND)
         return {"kind": kind, "route": "sample", "batch": _round(drawn, more, settings)}
     if not eligible and settings.mode == "prompted" and settings.max_rounds > 0 and not stop:
-        return {"kind": kind, **_revise_on_checks(samples, runtime)}
+        return {"kind": kind, **(await _revise_on_checks(samples, runtime))}
     if len(eligible) == 1 < drawn:
         return {"kind": kind, "route": "finalize", "stop_reason": "checked"}
     counts = _counts(eligible or samples, kind, question)
@@ -146,11 +157,13 @@ def _same(samples: list[Draft], kind: str) -> bool:
     return all(answers.same_text(first, d["output"], kind) for d in samples[1:])
 
 
-def _revise_on_checks(samples: list[Draft], runtime: Runtime[Context]) -> dict[str, Any]:
+async def _revise_on_checks(samples: list[Draft], runtime: Runtime[Context]) -> dict[str, Any]:
     """Every sample failed a check: the least wrong one is revised on what the checks found."""
     best = min(samples, key=lambda d: len(checks.failed(d["checks"])))
     record = checks.as_critique(best, 1)
-    emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": record["error"]})
+    await emit(
+        runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": record["error"]}
+    )
     return {"critiques": [record], "rounds": 1, "route": "revise"}
 
 

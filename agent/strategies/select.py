@@ -58,8 +58,8 @@ async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
         output_tokens=usage["output_tokens"],
         seconds=seconds,
     )
-    emit(runtime, {"event": "critique", "round": record["round"], "verdict": "select",
-                   "error": record["error"], "draft": chosen["index"]})  # fmt: skip
+    await emit(runtime, {"event": "critique", "round": record["round"], "verdict": "select",
+                         "error": record["error"], "draft": chosen["index"]})  # fmt: skip
     return {
         "critiques": [record],
         "rounds": state["rounds"] + 1,

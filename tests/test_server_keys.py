@@ -1,0 +1,75 @@
+"""The exported graph, run as LangGraph Server runs it: a run's model never gets the server's key.
+
+Issue 21, item 4. A client names a model URL in the run's context; the server's
+``OPENAI_API_KEY`` must never reach it, and ``REFLECT_ALLOWED_MODELS`` limits what a run may
+name. A real ``ChatOpenAI`` talks to a local server that records every request's headers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import ConfigError
+from tests.capture_server import capture_server
+
+Q = "Tom has 3 bags of 4 apples. How many apples?"
+SECRET = "sk-server-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def server_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("REFLECT_ALLOWED_MODELS", raising=False)
+    monkeypatch.setenv("REFLECT_MODEL", "openai:gpt-4o-mini")
+
+
+@pytest.mark.usefixtures("server_env")
+async def test_a_model_url_a_run_names_never_receives_the_servers_key() -> None:
+    from agent.graph import graph
+
+    with capture_server() as server:
+        out = await graph.ainvoke({"question": Q}, context={"model": server.url, "mode": "single"})
+        sync = graph.invoke({"question": Q}, context={"model": f"{server.url}#m", "effort": "low"})
+    assert out["result"]["output"] == sync["result"]["output"] == "The answer is 12."
+    assert server.requests == 3
+    assert all(SECRET not in header for header in server.authorizations())
+    assert all(SECRET not in str(headers) for headers, _ in server.seen)
+
+
+@pytest.mark.usefixtures("server_env")
+def test_allowed_models_limit_what_a_run_may_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.graph import graph
+
+    with capture_server() as server:
+        monkeypatch.setenv("REFLECT_ALLOWED_MODELS", "ollama:*, openai:gpt-4o-mini")
+        with pytest.raises(ConfigError) as refused:
+            graph.invoke({"question": Q}, context={"model": server.url, "mode": "single"})
+        assert server.requests == 0
+        message = str(refused.value)
+        assert "\n" not in message and "is not allowed here" in message
+        assert "ollama:*, openai:gpt-4o-mini (REFLECT_ALLOWED_MODELS)" in message
+        with pytest.raises(ConfigError, match=r"^model 'openai:o3' is not allowed here"):
+            graph.invoke({"question": Q}, context={"critic_model": "openai:o3", "mode": "single"})
+
+        monkeypatch.setenv("REFLECT_ALLOWED_MODELS", f"{server.url}, ollama:*")
+        out = graph.invoke({"question": Q}, context={"model": server.url, "mode": "single"})
+    assert out["result"]["output"] == "The answer is 12."
+    assert server.requests == 1 and SECRET not in server.authorizations()[0]
+
+
+def test_the_key_goes_only_to_its_own_providers_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.models import api_key_for, resolve_model
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert api_key_for("https://api.openai.com/v1") == SECRET
+    assert api_key_for("https://api.openai.com.evil.test/v1") is None
+    assert api_key_for("http://127.0.0.1:8000/v1") is None
+    url_model = resolve_model("http://127.0.0.1:8000/v1#qwen")
+    assert url_model.openai_api_key is not None  # type: ignore[attr-defined]
+    assert url_model.openai_api_key.get_secret_value() == "not-needed"  # type: ignore[attr-defined]
+    # The operator's own OpenAI-compatible endpoint is the key's host.
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://gateway.internal:4000/v1")
+    assert api_key_for("http://gateway.internal:4000/v1") == SECRET
+    assert api_key_for("http://elsewhere.internal:4000/v1") is None

@@ -318,7 +318,8 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
         kwargs["temperature"] = temperature
     try:
         chat: BaseChatModel = init_chat_model(name, **kwargs)
-        return chat
+        # Other providers' clients retry by themselves too (Anthropic's twice, say).
+        return _no_client_retries(chat)
     except ImportError as exc:
         raise ConfigError(
             f"model {name!r} needs a package that is not installed: {_first_line(exc)}"

@@ -117,3 +117,25 @@ def test_spec_label_names_a_model_without_building_it(monkeypatch: pytest.Monkey
     assert spec_label("openai:gpt-4o-mini") == "openai:gpt-4o-mini"  # no API key needed
     assert spec_label(None) == DEFAULT_MODEL
     assert spec_label(ScriptedChatModel(script={})) == "scripted"
+
+
+def test_models_built_from_a_name_leave_retrying_to_the_graph(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    for name in ("openai:gpt-4o-mini", "http://127.0.0.1:8000/v1#qwen"):
+        model = resolve_model(name)
+        assert isinstance(model, ChatOpenAI) and model.max_retries == 0
+        assert model.root_async_client is not None and model.root_async_client.max_retries == 0
+
+
+def test_an_instance_given_to_the_factory_loses_only_its_client_retries() -> None:
+    from agent.models import without_sdk_retries
+
+    mine = ChatOpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-user", model="m")
+    quiet = without_sdk_retries(mine)
+    assert isinstance(quiet, ChatOpenAI) and quiet is not mine
+    assert quiet.root_async_client is not None and quiet.root_async_client.max_retries == 0
+    assert mine.root_async_client is not None and mine.root_async_client.max_retries == 2
+    retried = without_sdk_retries(mine.with_retry())
+    assert type(retried).__name__ == "RunnableRetry"  # a retry layer the caller chose stays

@@ -119,8 +119,21 @@ def asked_name(question: str) -> str | None:
 
 
 def _defines(text: str, name: str) -> bool:
-    """Whether ``text`` holds a definition of ``name``, in any common language."""
+    """Whether a reply holds a definition of ``name``, in any common language.
+
+    Only its code is read: the fenced blocks, else the reply if it is Python. Prose says "the
+    function count_vowels(s) returns 3" as readily as code says ``function count_vowels(s)``;
+    outside a block only a line that can be nothing but a definition counts (``def f(x):``).
+    """
     n = re.escape(name)
+    line = (
+        rf"^[^\S\n]*(?:async\s+)?def\s+{n}\s*\(.*\)[^\n]*:[^\S\n]*$"
+        rf"|^[^\S\n]*class\s+{n}\b[^\n]*:[^\S\n]*$"
+        rf"|^[^\S\n]*(?:export\s+)?(?:async\s+)?function\s+{n}\s*\([^\n]*\)\s*\{{"
+    )
+    if re.search(line, text, re.MULTILINE):
+        return True
+    code = "\n".join(code_blocks(text)) or main_code(text)
     return bool(
         re.search(
             rf"\b(?:def|class|function\*?|fn|func|fun|sub|struct|interface|trait|enum|type|"
@@ -130,7 +143,7 @@ def _defines(text: str, name: str) -> bool:
             rf"|\bcreate\s+(?:or\s+replace\s+)?(?:function|procedure)\s+(?:[\w.]+\.)?{n}\b"
             rf"|^[^\S\n]*(?:[\w<>\[\]*&:,]+[^\S\n]+)+[*&]?{n}\s*\([^;\n]*$"
             rf"|^[^\S\n]*(?:(?:static|async|public|private)\s+)*{n}\s*\([^)\n]*\)\s*\{{",
-            text,
+            code,
             re.IGNORECASE | re.MULTILINE,
         )
     )

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,35 +21,23 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 from tqdm.auto import tqdm
 
+from agent import report
 from agent.aio import run_sync
 from agent.api import areflect, describe_failure
-from agent.context import DEFAULT_STRATEGY
+from agent.context import DEFAULT_STRATEGY, require_sandbox
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
 from agent.models import aresolve_model, spec_label
-from agent.result import MODES
+from agent.report import wilson
+from agent.result import MODES, ReflectionResult, empty_usage
 from agent.scoring import judge as judge_answer
 from agent.scoring import kind_of_record, score
+from agent.strategies import STRATEGIES
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SUMMARY_COLUMNS = [
-    "model",
-    "mode",
-    "n",
-    "accuracy",
-    "ci_low",
-    "ci_high",
-    "input_tokens",
-    "output_tokens",
-    "latency_s",
-    "rounds",
-    "revise_rate",
-    "right_to_wrong",
-    "wrong_to_right",
-    "errors",
-]
+__all__ = ["Comparison", "arun_comparison", "load_comparison", "run_comparison", "wilson"]
 
 
 @dataclass
@@ -69,72 +56,12 @@ class Comparison:
     path: Path | None = None
 
     def summary(self) -> pd.DataFrame:
-        """One line per model and mode.
-
-        Columns: accuracy with a 95% Wilson interval, mean input and output tokens, mean
-        latency, mean rounds, how often a critique asked for a revision, and flips of the
-        final answer against the first draft (right→wrong, wrong→right). Failed runs count
-        as wrong and are counted under ``errors``.
-        """
-        import pandas as pd
-
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for row in self.rows:
-            groups.setdefault((row["model"], row["mode"]), []).append(row)
-        lines = []
-        for (model, mode), rows in groups.items():
-            n = len(rows)
-            right = sum(r["correct"] for r in rows)
-            low, high = wilson(right, n)
-            lines.append(
-                {
-                    "model": model,
-                    "mode": mode,
-                    "n": n,
-                    "accuracy": right / n,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "input_tokens": _mean(r["input_tokens"] for r in rows),
-                    "output_tokens": _mean(r["output_tokens"] for r in rows),
-                    "latency_s": _mean(r["seconds"] for r in rows),
-                    "rounds": _mean(r["rounds"] for r in rows),
-                    "revise_rate": _mean(float(r["revised"]) for r in rows),
-                    # A failed run is wrong, but it is no flip: it never reached an answer.
-                    "right_to_wrong": sum(
-                        r["first_correct"] and not r["correct"] and r["error"] is None for r in rows
-                    ),
-                    "wrong_to_right": sum(r["correct"] and not r["first_correct"] for r in rows),
-                    "errors": sum(r["error"] is not None for r in rows),
-                }
-            )
-        order = {m: i for i, m in enumerate(("baseline", "single", "native", "prompted"))}
-        frame = pd.DataFrame(lines, columns=SUMMARY_COLUMNS)
-        if not frame.empty:
-            frame = frame.sort_values(
-                ["model", "mode"], key=lambda s: s.map(order) if s.name == "mode" else s
-            )
-        return frame.reset_index(drop=True)
+        """One line per model and mode; see ``agent.report.summarize`` for the columns."""
+        return report.summarize(self.rows)
 
     def to_table(self) -> str:
         """The summary as a plain-text table."""
-        frame = self.summary().copy()
-        for col in ("accuracy", "ci_low", "ci_high", "revise_rate"):
-            frame[col] = (frame[col] * 100).round(1)
-        for col in ("input_tokens", "output_tokens"):
-            frame[col] = frame[col].round(0).astype(int)
-        frame["latency_s"] = frame["latency_s"].round(2)
-        frame["rounds"] = frame["rounds"].round(2)
-        frame = frame.rename(
-            columns={
-                "accuracy": "acc %",
-                "ci_low": "ci- %",
-                "ci_high": "ci+ %",
-                "revise_rate": "revise %",
-                "right_to_wrong": "r→w",
-                "wrong_to_right": "w→r",
-            }
-        )
-        return str(frame.to_string(index=False))
+        return report.format_table(self.summary())
 
     def save(self, prefix: str | Path) -> list[Path]:
         """Write ``PREFIX.summary.csv``, ``PREFIX.runs.csv`` and ``PREFIX.config.json``."""
@@ -155,77 +82,7 @@ class Comparison:
 
     def plot(self, path: str | Path) -> Path:
         """Save two charts: accuracy against tokens per mode, and the flips per mode."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        frame = self.summary()
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-        for _, line in frame.iterrows():
-            tokens = line["input_tokens"] + line["output_tokens"]
-            left.errorbar(
-                tokens,
-                line["accuracy"] * 100,
-                yerr=[
-                    [100 * (line["accuracy"] - line["ci_low"])],
-                    [100 * (line["ci_high"] - line["accuracy"])],
-                ],
-                fmt="o",
-                capsize=4,
-            )
-            left.annotate(
-                f"{line['mode']}\n{line['model']}",
-                (tokens, line["accuracy"] * 100),
-                textcoords="offset points",
-                xytext=(6, 4),
-                fontsize=8,
-            )
-        left.set(
-            xlabel="tokens per question (in + out)",
-            ylabel="accuracy (%)",
-            title="Accuracy against cost",
-        )
-        labels = [f"{m}\n{mo}" for m, mo in zip(frame["mode"], frame["model"], strict=True)]
-        xs = range(len(frame))
-        right.bar(
-            [x - 0.2 for x in xs],
-            frame["right_to_wrong"],
-            width=0.4,
-            label="right→wrong",
-            color="#c0392b",
-        )
-        right.bar(
-            [x + 0.2 for x in xs],
-            frame["wrong_to_right"],
-            width=0.4,
-            label="wrong→right",
-            color="#27ae60",
-        )
-        right.set_xticks(list(xs), labels, fontsize=8)
-        right.set(ylabel="questions", title="Flips of the final answer against the first draft")
-        right.legend()
-        fig.tight_layout()
-        out = Path(path)
-        fig.savefig(out, dpi=110)
-        plt.close(fig)
-        return out
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95% by default)."""
-    if n == 0:
-        return 0.0, 0.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # The formula's ends can miss p itself by rounding (6/6 gives 0.9999999999999999).
-    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
-
-
-def _mean(values: Iterable[float]) -> float:
-    items = list(values)
-    return sum(items) / len(items) if items else 0.0
+        return report.plot(self.summary(), path)
 
 
 async def arun_comparison(
@@ -247,7 +104,7 @@ async def arun_comparison(
     if bad:
         raise ConfigError(
             f"unknown mode(s) {', '.join(bad)}: use {', '.join(MODES)}, or "
-            f"prompted:STRATEGY ({', '.join(_strategies())})"
+            f"prompted:STRATEGY ({', '.join(STRATEGIES)})"
         )
     if concurrency < 1:
         raise ConfigError("concurrency must be 1 or more")
@@ -261,6 +118,7 @@ async def arun_comparison(
         )
         records = [r for r in records if not r.tests]
     if run_code:
+        require_sandbox()
         options = {**options, "run_code": True}
     if "prompted" in modes and not options.get("strategy"):
         # Name the default, so a results file never mixes runs of two defaults.
@@ -331,23 +189,43 @@ async def arun_comparison(
     return comparison
 
 
-def run_comparison(records: Sequence[Record], **kwargs: Any) -> Comparison:
+def run_comparison(
+    records: Sequence[Record],
+    *,
+    modes: Sequence[str] = ("baseline", "single", "prompted"),
+    models: Sequence[str | BaseChatModel | None] = (None,),
+    out: str | Path | None = None,
+    concurrency: int = 4,
+    resume: bool = True,
+    progress: bool = True,
+    judge_model: str | BaseChatModel | None = None,
+    run_code: bool = False,
+    scorer: Callable[[str, Record], bool] | None = None,
+    **options: Any,
+) -> Comparison:
     """Compare modes and models on a question set.
 
     Args:
         records: From ``load_dataset``.
-        **kwargs: ``modes`` (default baseline, single, prompted), ``models`` (model names or
-            chat models; ``None`` is the default model), ``out`` (a JSONL file written as runs
-            finish), ``concurrency`` (default 4), ``resume`` (skip runs already in ``out``;
-            default true), ``progress``, ``judge_model`` (grade text answers with a model),
-            ``run_code`` (run code answers' examples as evidence and the records' tests to
-            score them, in the sandbox; without it, records with tests are skipped),
-            ``scorer`` (a function ``(output, record) -> bool`` that replaces the scoring);
-            any other keyword goes to ``areflect`` for every run (``effort``,
-            ``max_rounds``, ``temperature``, …).
+        modes: Modes of ``MODES``, or ``prompted:STRATEGY`` for one strategy of prompted mode.
+        models: Model names or chat models; ``None`` is the default model.
+        out: A JSONL file, written as runs finish.
+        concurrency: How many runs at once.
+        resume: Skip the runs already finished in ``out``, and run the failed ones again.
+        progress: Show a progress bar on stderr.
+        judge_model: Grade text and short answers with this model instead of by matching.
+        run_code: Run code answers' examples as evidence and the records' tests to score
+            them, in the sandbox; without it, records with tests are skipped.
+        scorer: A function ``(output, record) -> bool`` that replaces the scoring.
+        **options: Settings of every run, passed to ``areflect`` (``strategy``,
+            ``effort``, ``max_rounds``, ``temperature``, …).
 
     Returns:
         The ``Comparison``; ``.summary()`` is a DataFrame, ``.to_table()`` prints it.
+
+    Raises:
+        ConfigError: An unknown mode, a concurrency under 1, or an ``out`` that holds runs
+            made with other settings (pass ``resume=False`` to start it again).
 
     Example:
         >>> from agent.datasets import load_dataset
@@ -355,7 +233,21 @@ def run_comparison(records: Sequence[Record], **kwargs: Any) -> Comparison:
         >>> cmp = run_comparison(runs, out="runs.jsonl")  # doctest: +SKIP
         >>> print(cmp.to_table())  # doctest: +SKIP
     """
-    return run_sync(arun_comparison(records, **kwargs))
+    return run_sync(
+        arun_comparison(
+            records,
+            modes=modes,
+            models=models,
+            out=out,
+            concurrency=concurrency,
+            resume=resume,
+            progress=progress,
+            judge_model=judge_model,
+            run_code=run_code,
+            scorer=scorer,
+            **options,
+        )
+    )
 
 
 async def _run_one(
@@ -368,6 +260,7 @@ async def _run_one(
     run_code: bool,
     scorer: Callable[[str, Record], bool] | None,
 ) -> dict[str, Any]:
+    """One run as a row of the results file; a failed run keeps what it had produced."""
     started = time.perf_counter()
 
     async def correct(output: str) -> bool:
@@ -376,6 +269,20 @@ async def _run_one(
             return await asyncio.to_thread(scorer, output, record)
         return await asyncio.to_thread(score, output, record, run_code=run_code)
 
+    base, _, strategy = mode.partition(":")
+    if strategy:
+        options = {**options, "strategy": strategy}
+    error: str | None = None
+    result: ReflectionResult | None
+    try:
+        result = await areflect(record.question, model=model, mode=base, **options)
+    except ReflectionError as exc:
+        error, result = str(exc), exc.partial
+    finished = result if error is None else None
+    drafts = result.drafts if result else []
+    output = finished.output if finished else ""
+    first = drafts[0]["output"] if drafts else output
+    usage = result.usage if result else empty_usage()
     row: dict[str, Any] = {
         "type": "run",
         "model": label,
@@ -384,55 +291,29 @@ async def _run_one(
         "question": record.question,
         "expected": record.answer or record.tests,
         "kind": kind_of_record(record),
-        "error": None,
+        "error": error,
+        "output": output,
+        "correct": finished is not None and await correct(output),
+        "first_output": first,
+        # A run that failed before its first draft has no first answer to score.
+        "first_correct": (finished is not None or bool(drafts)) and await correct(first),
+        "rounds": result.rounds if result else 0,
+        "stop_reason": finished.stop_reason if finished else "error",
+        "revised": (
+            finished is not None and any(c["verdict"] == "revise" for c in finished.critiques)
+        ),
+        "input_tokens": usage["input_tokens"],
+        "output_tokens": usage["output_tokens"],
+        "calls": usage["calls"],
+        "drafts": drafts,
+        "critiques": result.critiques if result else [],
+        "seconds": round(time.perf_counter() - started, 3),
     }
-    try:
-        base, _, strategy = mode.partition(":")
-        if strategy:
-            options = {**options, "strategy": strategy}
-        result = await areflect(record.question, model=model, mode=base, **options)
-    except ReflectionError as exc:
-        row["error"] = str(exc)
-        partial = exc.partial
-        drafts = partial.drafts if partial else []
-        row.update(
-            output="",
-            correct=False,
-            first_output=drafts[0]["output"] if drafts else "",
-            first_correct=bool(drafts) and await correct(drafts[0]["output"]),
-            rounds=partial.rounds if partial else 0,
-            stop_reason="error",
-            revised=False,
-            input_tokens=partial.usage["input_tokens"] if partial else 0,
-            output_tokens=partial.usage["output_tokens"] if partial else 0,
-            calls=partial.usage["calls"] if partial else 0,
-            drafts=drafts,
-            critiques=partial.critiques if partial else [],
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        return row
-    first = result.drafts[0]["output"] if result.drafts else result.output
-    row.update(
-        output=result.output,
-        correct=await correct(result.output),
-        first_output=first,
-        first_correct=await correct(first),
-        rounds=result.rounds,
-        stop_reason=result.stop_reason,
-        revised=any(c["verdict"] == "revise" for c in result.critiques),
-        input_tokens=result.usage["input_tokens"],
-        output_tokens=result.usage["output_tokens"],
-        calls=result.usage["calls"],
-        drafts=result.drafts,
-        critiques=result.critiques,
-        seconds=round(time.perf_counter() - started, 3),
-    )
-    if judge_model is not None and record.answer and kind_of_record(record) in ("short", "text"):
+    judged = judge_model is not None and record.answer and row["kind"] in ("short", "text")
+    if finished is not None and judged:
         try:
             grader = await aresolve_model(judge_model, temperature=0)
-            row["correct"] = await judge_answer(
-                grader, record.question, record.answer, result.output
-            )
+            row["correct"] = await judge_answer(grader, record.question, record.answer, output)
             row["first_correct"] = await judge_answer(grader, record.question, record.answer, first)
         except Exception as exc:  # a judge failure must not lose the finished run
             row["error"] = f"judge failed: {describe_failure(exc, None)}"
@@ -441,13 +322,7 @@ async def _run_one(
 
 def _known_mode(mode: str) -> bool:
     base, colon, strategy = mode.partition(":")
-    return base in MODES and (not colon or (base == "prompted" and strategy in _strategies()))
-
-
-def _strategies() -> list[str]:
-    from agent.strategies import STRATEGIES
-
-    return list(STRATEGIES)
+    return base in MODES and (not colon or (base == "prompted" and strategy in STRATEGIES))
 
 
 def _load_rows(path: Path) -> list[dict[str, Any]]:

@@ -156,6 +156,9 @@ async def aclose_model(model: Any) -> None:
 def reflect(question: str, **options: Any) -> ReflectionResult:
     """Synchronous ``areflect``; also works inside a running event loop (Jupyter).
 
+    Every call runs on the library's one background event loop (``agent.aio``), so a chat
+    model instance passed as ``model`` can be reused from call to call.
+
     Example:
         >>> result = reflect("What is 17 * 23?", model="local:qwen2.5-coder-1.5b")  # doctest: +SKIP
         >>> result.output, result.stop_reason  # doctest: +SKIP

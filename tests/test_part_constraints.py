@@ -211,6 +211,10 @@ def test_the_name_asked_for(question: str, name: str | None) -> None:
          True),
         ("Write a Python function square(x).", "```python\nprint(square(3))\n```", False),
         ("Write a Python function square(x).", "square(3) returns 9.", False),
+        ("Write a Java method count_vowels(s).",
+         "```java\npublic static int countVowels(String s) {\n    return 0;\n}\n```", True),
+        ("Write a Python function square(x).", "```python\ndef squares(x):\n    pass\n```",
+         False),
         ("Write a Python function square(x).", "The function square(x) returns x times x.",
          False),
         ("Write a JavaScript function debounce(fn, ms).",
@@ -231,5 +235,8 @@ def test_a_question_that_asks_for_no_code_gets_no_code_check() -> None:
     assert kind_of_question(explain) == "code"
     assert checks.code_asked(explain, "It doubles x.") == []
     assert _checks(explain, "It doubles x.") == []
+    # Code named in a request for something else: not a request for code.
+    assert checks.code_asked("Write a riddle about the inverse function.", "A riddle.") == []
+    assert checks.code_asked("Create a random class character sheet for me.", "Name: Ada") == []
     [unanswered] = checks.code_asked("Write a function that reverses a string.", "Use slicing.")
     assert (unanswered["name"], unanswered["passed"]) == ("holds the code asked for", False)

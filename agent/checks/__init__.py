@@ -60,14 +60,24 @@ def run_checks(
     return found
 
 
-# A request to write code: a verb, then (within the clause) what to write.
+# A request to write code: a verb, then (within the clause) what to write, as its object: not
+# "a riddle about the inverse function", nor "a class character sheet".
 _CODE_NOUN = (
     r"(?:function|method|class|script|program|code|regex|regular\s+expression|query|snippet|"
     r"generator|decorator|algorithm|implementation|one-liner|lambda|module|routine)"
 )
+_ABOUT = r"\b(?:about|on|of|regarding|concerning|explaining|describing|comparing|between)\b"
+# What follows the noun of a request: the end of the clause, a word that goes on with it, or
+# a name ("count_vowels(s)", "Stack", "countVowels").
+_AFTER_NOUN = (
+    r"(?=\s*(?:$|[.,;:!?(`'\"]"
+    r"|(?:that|which|to|in|for|called|named|using|with|taking|returning|accepting|so|and|or|"
+    r"from)\b|[A-Za-z_]\w*\s*\(|\w*_\w*\b|(?-i:[A-Z]\w*|[a-z]+[A-Z]\w*)\b))"
+)
 _WRITE_CODE = re.compile(
     r"\b(?:write|implement|create|complete|fix|refactor|rewrite|define|code|build|generate|"
-    rf"make|give\s+me|show\s+me|provide)\b[^.?!\n]{{0,60}}?\b{_CODE_NOUN}s?\b",
+    rf"make|give\s+me|show\s+me|provide)\b(?:(?!{_ABOUT})[^.?!\n]){{0,60}}?\b{_CODE_NOUN}s?\b"
+    + _AFTER_NOUN,
     re.IGNORECASE,
 )
 # "a Python function count_vowels(s)", "as a function binary_search(items, target)", "a class
@@ -124,14 +134,16 @@ def _defines(text: str, name: str) -> bool:
     Only its code is read: the fenced blocks, else the reply if it is Python. Prose says "the
     function count_vowels(s) returns 3" as readily as code says ``function count_vowels(s)``;
     outside a block only a line that can be nothing but a definition counts (``def f(x):``).
+    The name may change its case and underscores with the language: ``count_vowels`` is
+    ``countVowels`` in Java.
     """
-    n = re.escape(name)
+    n = "_?".join(re.escape(c) for c in name.replace("_", "")) + r"(?!\w)"
     line = (
         rf"^[^\S\n]*(?:async\s+)?def\s+{n}\s*\(.*\)[^\n]*:[^\S\n]*$"
         rf"|^[^\S\n]*class\s+{n}\b[^\n]*:[^\S\n]*$"
         rf"|^[^\S\n]*(?:export\s+)?(?:async\s+)?function\s+{n}\s*\([^\n]*\)\s*\{{"
     )
-    if re.search(line, text, re.MULTILINE):
+    if re.search(line, text, re.IGNORECASE | re.MULTILINE):
         return True
     code = "\n".join(code_blocks(text)) or main_code(text)
     return bool(

@@ -1238,7 +1238,8 @@ _WHOLE = (
 # A question that asks for code: prose counts (words, sentences, paragraphs) are of the prose
 # around the code, which the rules cannot tell apart from it.
 _ASKS_CODE = re.compile(
-    r"\b(?:write|implement|create|code|build|define|complete|give\s+me|show\s+me)\b[^.?!\n]{0,60}"
+    r"\b(?:write|implement|create|code|build|define|complete|give\s+me|show\s+me)\b"
+    r"(?:(?!\b(?:about|on|of|regarding|explaining|describing)\b)[^.?!\n]){0,60}"
     r"\b(?:function|method|class|script|program|code|query|snippet|decorator|generator|"
     r"algorithm)\b",
     re.IGNORECASE,

@@ -8,7 +8,8 @@ whole reply (or not at all), and a reply to a code question that holds no code d
 was asked fails a check.
 
 ``agent/data/no_veto.jsonl`` holds everyday requests where a stated amount covers only part of
-the answer, or no constraint is meant; ``whole`` lists the instructions each states for the
+the answer, or no constraint is meant, and a few controls (``covers: whole (control)``) whose
+amount is meant for the whole reply; ``whole`` lists the instructions each states for the
 whole reply, which must still be found.
 """
 
@@ -50,7 +51,7 @@ def _false_vetoes(row: dict[str, Any]) -> list[str]:
 
 
 def test_the_question_set_has_over_100_everyday_requests() -> None:
-    assert len(ROWS) >= 100
+    assert len([r for r in ROWS if r["covers"] != "whole (control)"]) >= 100
     assert len({r["question"] for r in ROWS}) == len(ROWS)
     assert {r["kind"] for r in ROWS} == {"code", "text"}
 
@@ -65,7 +66,7 @@ def test_no_whole_reply_constraint_vetoes_a_part(row: dict[str, Any]) -> None:
 
 def test_no_false_veto_on_the_whole_set() -> None:
     vetoed = [r["id"] for r in ROWS if _false_vetoes(r)]
-    assert vetoed == []  # 67 of the 120 requests had one before this rule
+    assert vetoed == []  # 67 of the 139 requests had one before this rule
 
 
 WITH_REPLY = [r for r in ROWS if "reply" in r]

@@ -1207,12 +1207,13 @@ _PART_AT = [
     r"with|gets?|one)\b|\b(?:sentences?|words?|lines?)\s+each\b|\bkeep\s+each\b",
 ]
 _PART_AT_RE = re.compile("|".join(_PART_AT), re.IGNORECASE)
-# "in the title", "for the summary", "keep the intro…", "with a caption of…": a part unless the
-# question asks for that very thing ("Write a poem… In your poem, …").
+# "in the title", "for the summary", "the intro should…", "with a caption of at most 10 words": a
+# part unless the question asks for that very thing ("Write a poem… In your poem, …").
 _PART_NAMED = re.compile(
     rf"\b(?:in|within|for|inside)\s+(?:the|your|its)\s+(?P<n1>{_PART_NOUN})\b"
     rf"|\b(?:the|your|its|each|every)\s+(?P<n2>{_PART_ONLY})\b"
-    rf"|\bwith\s+(?:a|an)\s+(?:\w+\s+)?(?P<n3>{_PART_ONLY})\s+(?:of|under|in|that|which)\b",
+    rf"|\bwith\s+(?:a|an)\s+(?:\w+\s+)?(?P<n3>{_PART_ONLY})\s+(?:of|under|in|that|which)\s+"
+    rf"(?:\w+\s+){{0,3}}?{_NUM}",
     re.IGNORECASE,
 )
 # The verb that asks for a noun's thing as the whole answer: "Summarize…" asks for a summary.

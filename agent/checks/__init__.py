@@ -46,7 +46,8 @@ def run_checks(
         question: The question asked.
         text: The draft's whole reply (its reasoning is where arithmetic steps are).
         output: The answer the user would get (where stated constraints must hold).
-        kind: The answer kind; code answers get their examples run with ``run_code``.
+        kind: The answer kind; a code answer is checked for the code asked for
+            (``code_asked``), and gets its examples run with ``run_code``.
         constraints: The question's checkable instructions, from ``extract``.
         run_code: Whether the user allowed running the answer's code in the sandbox.
     """

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from agent.aio import run_sync
 from agent.answers import settle_kind
-from agent.context import ChatModel, Context, Effort, Mode, Strategy, resolve_settings
+from agent.context import ChatModel, Context, make_context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError, redact, require_utf8
 from agent.graph import create_reflection_graph
 from agent.models import aresolve_model, call_timeout, chat_model_of, model_label
@@ -24,112 +25,203 @@ from agent.state import append_critiques, merge_drafts, sum_usage
 T = TypeVar("T")
 
 
+class ReflectionRun:
+    """One run of the graph as a stream of events: the loop ``areflect`` and the CLI share.
+
+    ``events()`` runs the graph and yields, in order: a ``resumed`` event when a checkpoint
+    already holds part of the run, every ``token`` the models stream (``node``, ``index``:
+    which sample, ``text``), every event the graph emits (``agent.events``), and last a
+    ``final`` event with the ``ReflectionResult``. If the run fails, the error it raises
+    carries ``partial()``; at any moment ``partial()`` is the answer the run would give now.
+
+    Example:
+        >>> run = ReflectionRun("What is 17 * 23?", model="local:qwen2.5-coder-1.5b")
+        >>> async for event in run.events():  # doctest: +SKIP
+        ...     print(event["event"])
+    """
+
+    def __init__(
+        self,
+        question: str,
+        *,
+        model: str | ChatModel | None = None,
+        critic_model: str | ChatModel | None = None,
+        prompts: str | Path | Prompts | None = None,
+        checkpoint: str | Path | None = None,
+        thread_id: str | None = None,
+        context: Context | None = None,
+        **options: Any,
+    ) -> None:
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigError("the question is empty: ask something")
+        require_utf8(question)
+        self.question = question
+        self.model, self.critic_model, self.prompts = model, critic_model, prompts
+        self.context = make_context(context, **options)
+        # Refuse a bad mode, budget or model before building any client.
+        self.named = dataclasses.replace(
+            self.context, model=_name(model), critic_model=_name(critic_model)
+        )
+        self.settings = resolve_settings(
+            self.named, model=_chat(model), critic_model=_chat(critic_model)
+        )
+        self.checkpoint = checkpoint
+        self.thread_id = thread_id or (
+            thread_for(question, self.named) if checkpoint is not None else None
+        )
+        self.state: dict[str, Any] = {}
+        self.result: ReflectionResult | None = None
+
+    def partial(self) -> ReflectionResult | None:
+        """What the run has so far, its answer chosen as the run would choose it now."""
+        if self.result is not None:
+            return self.result
+        return _partial(self.state)
+
+    async def events(self, *, tokens: bool = True) -> AsyncIterator[dict[str, Any]]:
+        """Run the graph and yield its events; see the class docstring.
+
+        Args:
+            tokens: Stream the models' tokens too. Without them the models are called
+                without streaming, and only the graph's own events come.
+
+        Raises:
+            ConfigError: Bad input found while building the models.
+            ModelError: The model failed after retries; ``error.partial`` holds the run so far.
+        """
+        built: list[ChatModel] = []  # clients made here, closed here; the caller's are theirs
+        generator: ChatModel | None = None
+        stack = contextlib.AsyncExitStack()
+        settings = self.settings
+        try:
+            # Build named models here so that their clients close in this event loop.
+            generator = await aresolve_model(
+                self.model, native=settings.mode == "native", temperature=settings.temperature
+            )
+            critic = (
+                await aresolve_model(self.critic_model, temperature=settings.temperature)
+                if self.critic_model is not None
+                else None
+            )
+            built = [
+                chat
+                for chat, spec in ((generator, self.model), (critic, self.critic_model))
+                if chat is not None and not isinstance(spec, Runnable)
+            ]
+            # The models reach the graph through its factory (Context holds names only);
+            # compiling is cheap next to one model call.
+            builder = create_reflection_graph(generator, critic_model=critic, prompts=self.prompts)
+            app: Any = builder.compile()
+            config: RunnableConfig | None = None
+            payload: dict[str, Any] | None = {"question": self.question}
+            if self.checkpoint is not None:
+                assert self.thread_id is not None
+                app, config, resume = await checkpointed(
+                    stack, builder, self.checkpoint, self.thread_id, self.question
+                )
+                self.state = dict(resume.values)
+                if resume.finished or resume.resumed:
+                    yield {
+                        "event": "resumed",
+                        "thread": self.thread_id,
+                        "finished": resume.finished,
+                        "drafts": len(self.state.get("drafts") or []),
+                        "critiques": len(self.state.get("critiques") or []),
+                    }
+                if resume.finished:
+                    self.result = ReflectionResult.from_dict(resume.values["result"])
+                    yield {"event": "final", "result": self.result}
+                    return
+                payload = resume.payload
+            durable = DURABLE if config is not None else {}
+            stream = app.astream(
+                payload,
+                config,
+                context=self.context,
+                stream_mode=["messages", "custom", "updates"] if tokens else ["custom", "updates"],
+                **durable,
+            )
+            async for mode, data in stream:
+                if mode == "updates":
+                    for values in data.values():
+                        merge_update(self.state, values or {})
+                elif mode == "custom":
+                    yield data
+                else:
+                    chunk, meta = data
+                    tags = meta.get("tags") or []
+                    if tags and chunk.text:
+                        yield {
+                            "event": "token",
+                            "node": meta.get("langgraph_node", ""),
+                            "index": _sample_index(tags),
+                            "text": chunk.text,
+                        }
+        except ReflectionError as exc:
+            exc.partial = exc.partial or self.partial()
+            raise
+        except Exception as exc:
+            message = describe_failure(exc, generator if generator is not None else self.model)
+            raise ModelError(message, partial=self.partial()) from exc
+        finally:
+            for chat in built:
+                await aclose_model(chat)
+            await stack.aclose()
+        self.result = ReflectionResult.from_dict(self.state["result"])
+        yield {"event": "final", "result": self.result}
+
+
+def _sample_index(tags: list[str]) -> int:
+    """Which sample a streamed token belongs to, from the tags the graph puts on its calls."""
+    marked = (t.rsplit(":", 1)[1] for t in tags if t.startswith("reflect:sample:"))
+    return next((int(i) for i in marked if i.isdigit()), 0)
+
+
 async def areflect(
     question: str,
     *,
     model: str | ChatModel | None = None,
-    mode: str = "prompted",
-    strategy: str | None = None,
     critic_model: str | ChatModel | None = None,
-    max_rounds: int | None = None,
-    samples: int | None = None,
-    max_samples: int | None = None,
-    effort: str = "medium",
-    max_tokens: int | None = None,
-    max_seconds: float | None = None,
-    system: str | None = None,
-    temperature: float | None = None,
-    max_concurrency: int | None = None,
-    run_code: bool = False,
     prompts: str | Path | Prompts | None = None,
     checkpoint: str | Path | None = None,
     thread_id: str | None = None,
+    context: Context | None = None,
+    **options: Any,
 ) -> ReflectionResult:
     """Answer a question, then check it: by comparing samples (the default) or by critique.
 
-    Takes the options of ``create_reflection_graph``, and two for runs that must survive a
-    crash: ``checkpoint``, a SQLite file (or a ``postgresql://`` connection string) where
-    every finished step is saved, and
-    ``thread_id`` (by default one derived from the question and settings). Asking the same
-    thing again after a failure, Ctrl-C or a killed process resumes from the last finished
-    step; asking it after it finished returns the saved answer.
+    Takes the models and settings of ``create_reflection_graph`` (every field of ``Context``,
+    as ``context`` or as keywords), and two for runs that must survive a crash:
+    ``checkpoint``, a SQLite file (or a ``postgresql://`` connection string) where every
+    finished step is saved, and ``thread_id`` (by default one derived from the question and
+    settings). Asking the same thing again after a failure, Ctrl-C or a killed process
+    resumes from the last finished step; asking it after it finished returns the saved
+    answer. It drains ``ReflectionRun.events()``, the loop the command line shows.
 
     Returns:
         The ``ReflectionResult``: output, thinking, reflections, every draft and critique,
         rounds, stop reason and token usage.
 
     Raises:
-        ConfigError: Bad input (empty question, unknown mode or model name, missing key).
+        ConfigError: Bad input (empty question, unknown option, mode or model name, missing
+            key).
         ModelError: The model failed after retries; ``error.partial`` holds what the run
             had produced by then.
     """
-    if not isinstance(question, str) or not question.strip():
-        raise ConfigError("the question is empty: ask something")
-    require_utf8(question)
-    context = Context(
-        # Checked by resolve_settings, with a one-line error for a bad value.
-        mode=cast(Mode, mode),
-        strategy=cast(Strategy | None, strategy),
-        effort=cast(Effort, effort),
-        max_rounds=max_rounds,
-        samples=samples,
-        max_samples=max_samples,
-        max_tokens=max_tokens,
-        max_seconds=max_seconds,
-        system=system,
-        temperature=temperature,
-        max_concurrency=max_concurrency,
-        run_code=run_code,
+    run = ReflectionRun(
+        question,
+        model=model,
+        critic_model=critic_model,
+        prompts=prompts,
+        checkpoint=checkpoint,
+        thread_id=thread_id,
+        context=context,
+        **options,
     )
-    # Refuse a bad mode, budget or model before building any client.
-    named = dataclasses.replace(context, model=_name(model), critic_model=_name(critic_model))
-    resolve_settings(named, model=_chat(model), critic_model=_chat(critic_model))
-    state: dict[str, Any] = {}
-    built: list[ChatModel] = []  # clients made here, closed here; the caller's are theirs
-    generator: ChatModel | None = None
-    stack = contextlib.AsyncExitStack()
-    try:
-        # Build named models here so that their clients close in this event loop.
-        generator = await aresolve_model(model, native=mode == "native", temperature=temperature)
-        critic = (
-            await aresolve_model(critic_model, temperature=temperature)
-            if critic_model is not None
-            else None
-        )
-        built = [
-            chat
-            for chat, spec in ((generator, model), (critic, critic_model))
-            if chat is not None and not isinstance(spec, Runnable)
-        ]
-        # The models reach the graph through its factory (Context holds names only);
-        # compiling is cheap next to one model call.
-        builder = create_reflection_graph(generator, critic_model=critic, prompts=prompts)
-        app: Any = builder.compile()
-        config: RunnableConfig | None = None
-        payload: dict[str, Any] | None = {"question": question}
-        if checkpoint is not None:
-            thread = thread_id or thread_for(question, named)
-            app, config, resume = await checkpointed(stack, builder, checkpoint, thread, question)
-            if resume.finished:
-                return ReflectionResult.from_dict(resume.values["result"])
-            payload, state = resume.payload, resume.values
-        durable = DURABLE if config is not None else {}
-        async for update in app.astream(
-            payload, config, context=context, stream_mode="updates", **durable
-        ):
-            for values in update.values():
-                merge_update(state, values or {})
-    except ReflectionError as exc:
-        exc.partial = exc.partial or _partial(state)
-        raise
-    except Exception as exc:
-        message = describe_failure(exc, generator if generator is not None else model)
-        raise ModelError(message, partial=_partial(state)) from exc
-    finally:
-        for chat in built:
-            await aclose_model(chat)
-        await stack.aclose()
-    return ReflectionResult.from_dict(state["result"])
+    async for _ in run.events(tokens=False):
+        pass
+    assert run.result is not None
+    return run.result
 
 
 def _name(model: str | ChatModel | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -16,30 +17,25 @@ from typing import Annotated, Any, Literal, NoReturn
 import typer
 from dotenv import find_dotenv, load_dotenv
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from agent import __version__, answers, checks, runtime, sandbox
-from agent.api import aclose_model, describe_failure
-from agent.context import Context, resolve_settings
+from agent import __version__, checks, runtime, sandbox
+from agent.api import ReflectionRun, aclose_model, describe_failure
+from agent.context import Context, Mode, Strategy
+from agent.context import Effort as EffortName
 from agent.errors import ReflectionError, redact, require_utf8
-from agent.graph import create_reflection_graph
 from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
 from agent.nodes import samples_answers
-from agent.persist import DURABLE, Resume, checkpointed, thread_for
+from agent.persist import thread_for
 from agent.result import ReflectionResult
-from agent.strategies.sampling import choose, sample_draft
 
-# Choices typer shows in --help and checks (a bad one is a usage error, exit 2). They
-# mirror MODES, STRATEGIES and EFFORT_PRESETS; tests/test_cli.py fails if they drift apart.
-Mode = Literal["prompted", "vote", "single", "native", "baseline"]
-Strategy = Literal["contrast", "critique"]
-EffortName = Literal["low", "medium", "high"]
+# Choices typer shows in --help and checks (a bad one is a usage error, exit 2) are the
+# settings' own Literal types; tests/test_cli.py fails if they drift from the registries.
 
 # Shared by ask and compare.
 MaxRounds = Annotated[
@@ -209,37 +205,35 @@ def ask(
         require_utf8(question)
     except ReflectionError as exc:
         _fail(str(exc))
-    options: dict[str, Any] = {
-        "mode": mode,
-        "strategy": strategy,
-        "effort": effort,
-        "max_rounds": max_rounds,
-        "samples": samples,
-        "system": system,
-        "max_concurrency": max_concurrency,
-        "run_code": run_code,
-    }
+    context = Context(
+        mode=mode, strategy=strategy, effort=effort, max_rounds=max_rounds, samples=samples,
+        system=system, temperature=temperature, max_concurrency=max_concurrency,
+        run_code=run_code,
+    )  # fmt: skip
     view = _View(show_thinking=not hide_thinking and not as_json, quiet=as_json)
-    view.question = question.strip()
+    run: ReflectionRun | None = None
     generator: BaseChatModel | None = None
     try:
+        # Models are built here, so that a bad name fails before anything else runs.
         generator = resolve_model(model, native=mode == "native", temperature=temperature)
         critic = resolve_model(critic_model, temperature=temperature) if critic_model else None
-        settings = resolve_settings(Context(**{**options, "model": generator}))
-        view.parallel = samples_answers(settings) and settings.max_concurrency > 1
-        saved = None
-        if checkpoint is not None:
-            named = Context(
-                model=model, critic_model=critic_model, temperature=temperature, **options
-            )
-            saved = (checkpoint, thread or thread_for(question, named))
-        with _ctrl_c_exits(view):
-            result = asyncio.run(_stream(question, generator, critic, options, view, saved))
+        run = ReflectionRun(
+            question, model=generator, critic_model=critic, context=context,
+            checkpoint=checkpoint, thread_id=thread,
+        )  # fmt: skip
+        if checkpoint is not None and thread is None:
+            # By the names the user typed, as ``reflect`` derives it for the same question.
+            named = dataclasses.replace(context, model=model, critic_model=critic_model)
+            run.thread_id = thread_for(question, named)
+        view.parallel = samples_answers(run.settings) and run.settings.max_concurrency > 1
+        with _ctrl_c_exits(run):
+            result = asyncio.run(_show(run, view, [generator, critic]))
     except KeyboardInterrupt:
-        view.interrupted()
+        view.interrupted(run.partial() if run is not None else None)
         raise typer.Exit(130) from None
     except ReflectionError as exc:
-        _fail(str(exc), exc if debug else None)
+        # --debug shows what went wrong underneath the one-line message.
+        _fail(str(exc), (exc.__cause__ or exc) if debug else None)
     except Exception as exc:
         _fail(describe_failure(exc, generator), exc if debug else None)
     if as_json:
@@ -251,18 +245,20 @@ def ask(
 
 
 @contextlib.contextmanager
-def _ctrl_c_exits(view: _View) -> Iterator[None]:
-    """Make Ctrl-C end the process at once, with exit status 130.
+def _ctrl_c_exits(run: ReflectionRun) -> Iterator[None]:
+    """Make Ctrl-C end the process at once, with exit status 130, and say the answer so far.
 
     asyncio turns Ctrl-C into a task cancellation, and under load we saw it lost on the way
     through the libraries (the run went on to the end). Every finished step is already on
-    disk when a checkpoint is used, so nothing is lost by stopping here.
+    disk when a checkpoint is used, so nothing is lost by stopping here. The answer so far
+    is the run's own ``partial()``, the one a failed ``areflect`` carries.
     """
 
     def stop(signum: int, frame: object) -> None:
         sys.stdout.flush()
         sys.stderr.write("\ninterrupted\n")
-        answer = printable(view.leader())
+        partial = run.partial()
+        answer = printable(partial.output) if partial is not None else ""
         if answer:
             sys.stderr.write(f"latest answer so far: {answer}\n")
         sys.stderr.flush()
@@ -280,29 +276,35 @@ def _ctrl_c_exits(view: _View) -> Iterator[None]:
 
 
 class _View:
-    """Renders the stream: thinking dimmed, reflections marked, the answer last.
+    """Renders a run's events: thinking dimmed, reflections marked, the answer last.
 
     Samples drawn one after another stream their text under their own heading. Samples
     drawn in parallel get one status line each (live on a terminal), so their tokens never
-    interleave; the chosen one is printed in full at the end.
+    interleave; the chosen one is printed in full at the end. It only renders: what the run
+    has so far is the run's own (``ReflectionRun.partial``).
     """
 
     def __init__(self, *, show_thinking: bool, quiet: bool) -> None:
         self.show_thinking, self.quiet = show_thinking, quiet
         self.parallel = False
-        self.node: str | None = None
         self.stream: tuple[str, int] | None = None
-        self.latest_output = ""
-        self.samples: dict[int, str] = {}  # finished samples' answers, by index
-        self.failing: dict[int, int] = {}  # failed checks, by sample index
         self.writing: dict[int, int] = {}  # tokens so far of samples still being written
         self.live: Live | None = None
         self.text = _Printable()  # the stream being printed, escape sequences held back
 
-    def token(self, node: str, text: str, tags: list[str]) -> None:
+    def show(self, event: dict[str, Any]) -> None:
+        """Render one event of ``ReflectionRun.events()``."""
+        name = event["event"]
+        if name == "token":
+            self.token(event["node"], event["index"], event["text"])
+        elif name == "resumed":
+            self.resumed(event)
+        elif name != "final":
+            self.event(event)
+
+    def token(self, node: str, index: int, text: str) -> None:
         if not self.show_thinking:
             return
-        index = next((int(t.rsplit(":", 1)[1]) for t in tags if t.startswith("reflect:sample:")), 0)
         if node == "sample" and self.parallel:
             self.writing[index] = self.writing.get(index, 0) + 1
             self._refresh()
@@ -346,14 +348,8 @@ class _View:
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind in ("draft", "revision"):
-            self.latest_output = event["output"]
-        if kind == "check" and not event["passed"]:
-            self.failing[event["draft"]] = self.failing.get(event["draft"], 0) + 1
         if kind == "sample":
-            self.samples[event["index"]] = event["output"]
             self.writing.pop(event["index"], None)
-            self.latest_output = self.samples.get(0, event["output"])
         if self.quiet or not self.show_thinking:
             return
         self._stop_live()
@@ -399,81 +395,35 @@ class _View:
             out.print("[bold]Answer:[/]")
         out.print(printable(result.output), markup=False, highlight=False)
 
-    def resuming(self, resume: Resume, thread: str) -> None:
-        drafts = resume.values.get("drafts") or []
-        if drafts:
-            self.latest_output = drafts[-1]["output"]
-            self.samples = {d["index"]: d["output"] for d in drafts if d["round"] == 0}
-        if resume.finished:
+    def resumed(self, event: dict[str, Any]) -> None:
+        thread = event["thread"]
+        if event["finished"]:
             err.print(f"[dim]already answered in thread {thread}; showing the saved answer[/]")
-        elif resume.resumed:
+        else:
             err.print(
-                f"[dim]resuming thread {thread}: {len(drafts)} draft(s) and "
-                f"{len(resume.values.get('critiques') or [])} critique(s) kept[/]"
+                f"[dim]resuming thread {thread}: {event['drafts']} draft(s) and "
+                f"{event['critiques']} critique(s) kept[/]"
             )
 
-    def leader(self) -> str:
-        """The answer the run would give now: its choice among the samples so far."""
-        if len(self.samples) > 1:
-            drafts = [
-                sample_draft(i, self.samples[i], self.failing.get(i, 0))
-                for i in sorted(self.samples)
-            ]
-            kind = answers.settle_kind("", self.question, [d["output"] for d in drafts])
-            chosen = choose(drafts, [], kind, self.question)
-            return next(d["output"] for d in drafts if d["index"] == chosen)
-        return self.latest_output
-
-    question = ""
-
-    def interrupted(self) -> None:
+    def interrupted(self, partial: ReflectionResult | None) -> None:
         self._stop_live()
         err.print("\n[yellow]interrupted[/]")
-        answer = printable(self.leader())
+        answer = printable(partial.output) if partial is not None else ""
         if answer:
             err.print(f"latest answer so far: {answer}", markup=False)
 
 
-async def _stream(
-    question: str,
-    generator: BaseChatModel,
-    critic: BaseChatModel | None,
-    options: dict[str, Any],
-    view: _View,
-    saved: tuple[str, str] | None = None,
-) -> ReflectionResult:
-    builder = create_reflection_graph(generator, critic_model=critic, **options)
-    final: dict[str, Any] = {}
-    stack = contextlib.AsyncExitStack()
+async def _show(run: ReflectionRun, view: _View, models: list[Any]) -> ReflectionResult:
+    """Run the graph through the loop ``areflect`` uses, rendering each event."""
     try:
-        graph: Any = builder.compile()
-        config: RunnableConfig | None = None
-        start: dict[str, Any] | None = {"question": question}
-        if saved is not None:
-            graph, config, resume = await checkpointed(stack, builder, *saved, question)
-            view.resuming(resume, saved[1])
-            if resume.finished:
-                return ReflectionResult.from_dict(resume.values["result"])
-            start = resume.payload
-        durable = DURABLE if config is not None else {}
-        parts: Any = graph.astream(
-            start, config, stream_mode=["messages", "custom", "values"], **durable
-        )
-        async for kind, payload in parts:
-            if kind == "messages":
-                chunk, meta = payload
-                if meta.get("tags") and chunk.text:
-                    view.token(meta["langgraph_node"], chunk.text, meta["tags"])
-            elif kind == "custom":
-                view.event(payload)
-            else:
-                final = payload
+        async for event in run.events():
+            view.show(event)
     finally:
-        await aclose_model(generator)
-        if critic is not None:
-            await aclose_model(critic)
-        await stack.aclose()
-    return ReflectionResult.from_dict(final["result"])
+        for chat in models:
+            if chat is not None:
+                await aclose_model(chat)  # built by the command, so closed by it
+    assert run.result is not None
+    return run.result
 
 
 @app.command()

@@ -127,9 +127,36 @@ class Context:
     )
 
 
+SETTINGS = tuple(f.name for f in dataclasses.fields(Context))
+"""The names of every setting, in ``Context``'s order: the one list of them."""
+
+
+def make_context(context: Context | None = None, **options: Any) -> Context:
+    """``context`` with ``options`` laid over it: how every entry point takes its settings.
+
+    The factory, ``reflect``/``areflect`` and the command line all pass their settings
+    through here, so a new field of ``Context`` is a new option everywhere at once.
+
+    Raises:
+        ConfigError: An option that is not a field of ``Context``.
+
+    Example:
+        >>> make_context(Context(effort="low"), samples=2).samples
+        2
+    """
+    unknown = sorted(set(options) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"unknown option {unknown[0]!r}: the settings are {', '.join(SETTINGS)}")
+    return dataclasses.replace(context or Context(), **options)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Fully resolved settings; built by ``resolve_settings``."""
+    """Fully resolved settings; built by ``resolve_settings``.
+
+    The budgets and choices are resolved into the fields below; every setting, resolved or
+    not, is also in ``context`` (models by name), so a new setting needs no field here.
+    """
 
     model: ModelSpec | None
     critic_model: ModelSpec | None
@@ -144,6 +171,7 @@ class Settings:
     temperature: float | None
     max_concurrency: int
     run_code: bool
+    context: Context = field(default_factory=Context)
 
 
 def resolve_settings(
@@ -221,6 +249,7 @@ def resolve_settings(
         temperature=merged["temperature"],
         max_concurrency=1 if in_process(merged["model"]) else concurrency or DEFAULT_CONCURRENCY,
         run_code=bool(merged["run_code"]),
+        context=Context(**{k: v for k, v in merged.items() if k not in ("model", "critic_model")}),
     )
 
 

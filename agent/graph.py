@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.graph import END, START, StateGraph
@@ -19,7 +19,7 @@ from langgraph.types import RetryPolicy
 
 from agent import nodes
 from agent.aio import run_sync
-from agent.context import ChatModel, Context, Effort, Mode, Strategy, resolve_settings
+from agent.context import ChatModel, Context, make_context, resolve_settings
 from agent.errors import ConfigError
 from agent.models import without_sdk_retries
 from agent.nodes import Env
@@ -83,24 +83,16 @@ takes at most 3 × ``$REFLECT_TIMEOUT`` + 3 s."""
 def create_reflection_graph(
     model: str | ChatModel | None = None,
     *,
-    mode: str = "prompted",
-    strategy: str | None = None,
     critic_model: str | ChatModel | None = None,
-    max_rounds: int | None = None,
-    samples: int | None = None,
-    max_samples: int | None = None,
-    effort: str = "medium",
-    max_tokens: int | None = None,
-    max_seconds: float | None = None,
-    system: str | None = None,
-    temperature: float | None = None,
-    max_concurrency: int | None = None,
-    run_code: bool = False,
     prompts: str | Path | Prompts | None = None,
+    context: Context | None = None,
+    **options: Any,
 ) -> StateGraph[State, Context, InputState, OutputState]:
     """Build the reflection graph, uncompiled, so the caller picks the checkpointer.
 
-    Every option is a default that ``Context`` can override per run.
+    Every setting is a field of ``Context`` (mode, strategy, effort, budgets, samples,
+    system, temperature, concurrency, run_code: see its fields), given here as ``context``
+    or as keywords, and each one is a default that a run's own ``Context`` can override.
 
     Args:
         model: The generator: ``"local:qwen2.5-coder-1.5b"``, ``"ollama:llama3.1"``,
@@ -108,35 +100,17 @@ def create_reflection_graph(
             a ``BaseChatModel`` or a runnable around one (``.bind``, ``.with_retry``,
             ``.with_fallbacks``, a configurable ``init_chat_model``), reusable across runs.
             ``None`` means ``$REFLECT_MODEL``, else the embedded local model.
-        mode: ``"prompted"`` (answer, then check by ``strategy``), ``"vote"`` (majority of sampled
-            solutions), ``"single"`` (one tagged call), ``"native"`` (the model's own
-            reflection or thinking), ``"baseline"`` (plain).
-        strategy: How ``prompted`` checks: ``"contrast"``, the default (sampled solutions
-            are compared by the kind of answer: a clear majority answers, a tie at the top
-            is critiqued and reconciled, code and free text are selected by the critic), or
-            ``"critique"`` (checks, then a critic, review the draft).
-        critic_model: The model that critiques; defaults to ``model``.
-        max_rounds: Most critique rounds; defaults to the effort preset.
-        samples: Solutions ``contrast`` and ``vote`` draw first; defaults to the preset.
-        max_samples: Most solutions they draw while the answers disagree.
-        effort: ``"low"``, ``"medium"`` or ``"high"``: presets for the three budgets.
-        max_tokens: Token budget of the run; defaults to the effort preset.
-        max_seconds: Wall-time budget of the run; defaults to the effort preset.
-        system: Extra instructions for every answer call.
-        temperature: Sampling temperature for models given by name; ``None`` keeps the
-            provider's default (greedy for local models).
-        max_concurrency: Samples requested at once from a model server (default 8); the
-            in-process model always draws them one at a time.
-        run_code: Run the examples and asserts of code answers in the sandbox
-            (``agent.sandbox``) and use failures as evidence. Off by default: nothing a model
-            writes is executed unless you ask.
+        critic_model: The model that critiques and selects; defaults to ``model``.
         prompts: A folder of prompt files to use instead of the bundled ones.
+        context: The default settings.
+        **options: Fields of ``Context``, laid over ``context``.
 
     Returns:
         The ``StateGraph``; call ``.compile()`` on it.
 
     Raises:
-        ConfigError: An unknown mode or effort, or a prompts folder that fails its checks.
+        ConfigError: An unknown option, mode or effort, a bad budget, or a prompts folder
+            that fails its checks.
 
     Example:
         >>> from langgraph.checkpoint.memory import InMemorySaver
@@ -146,22 +120,11 @@ def create_reflection_graph(
         ...            {"configurable": {"thread_id": "1"}})  # doctest: +SKIP
     """
     models = [_instance(m, name) for m, name in ((model, "model"), (critic_model, "critic_model"))]
-    defaults = Context(
+    defaults = make_context(
+        context,
+        **options,
         model=model if isinstance(model, str) else None,
         critic_model=critic_model if isinstance(critic_model, str) else None,
-        # Checked by resolve_settings, with a one-line error for a bad value.
-        mode=cast(Mode, mode),
-        strategy=cast(Strategy | None, strategy),
-        effort=cast(Effort, effort),
-        max_rounds=max_rounds,
-        samples=samples,
-        max_samples=max_samples,
-        max_tokens=max_tokens,
-        max_seconds=max_seconds,
-        system=system,
-        temperature=temperature,
-        max_concurrency=max_concurrency,
-        run_code=run_code,
     )
     # Refuse bad defaults now, not on the first run.
     resolve_settings(defaults, model=models[0], critic_model=models[1])

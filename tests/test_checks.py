@@ -257,7 +257,8 @@ async def test_without_run_code_nothing_the_model_wrote_is_executed(
 def test_run_checks_picks_the_checks_that_apply() -> None:
     found = run_checks(
         "Sum it. No commas.", "2 + 2 = 5", "2 + 2 = 5, so 5", kind="number",
-        constraints=[{"id": "no_commas", "args": {}, "label": "no commas"}], run_code=False,
+        constraints=[{"id": "punctuation:no_comma", "args": {}, "label": "no commas"}],
+        run_code=False,
     )  # fmt: skip
     assert [(c["kind"], c["passed"]) for c in found] == [
         ("constraint", False),

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from agent.checks.constraints import CHECKERS, Constraint, check, extract
+from agent.checks.instructions import CHECKERS, Constraint, check, extract
 
 # (constraint id, question, args it must extract, an answer that passes, one that fails, the
 # failure's detail).
 CASES = [
     (
-        "no_commas",
+        "punctuation:no_comma",
         "Describe Paris. Do not use any commas in your response.",
         {},
         "Paris is lovely.",
@@ -25,7 +25,7 @@ CASES = [
         "2 commas; none allowed",
     ),
     (
-        "lowercase",
+        "change_case:english_lowercase",
         "Your entire response should be in English, and in all lowercase letters.",
         {},
         "all quiet here.",
@@ -33,7 +33,7 @@ CASES = [
         "2 capital letters (All, Paris); all lowercase asked",
     ),
     (
-        "uppercase",
+        "change_case:english_capital",
         "Write a rant about traffic in all capital letters.",
         {},
         "STOP THE CARS!",
@@ -41,7 +41,7 @@ CASES = [
         "7 lowercase letters (the, cars); all capitals asked",
     ),
     (
-        "words",
+        "length_constraints:number_words",
         "Write a poem about the sea. Answer with at least 5 words.",
         {"relation": "at least", "n": 5},
         "The sea is wide and deep.",
@@ -49,7 +49,7 @@ CASES = [
         "2 words; at least 5 asked",
     ),
     (
-        "sentences",
+        "length_constraints:number_sentences",
         "Explain tides. Your response should contain less than 3 sentences.",
         {"relation": "less than", "n": 3},
         "The moon pulls. The sea follows.",
@@ -57,7 +57,7 @@ CASES = [
         "3 sentences; less than 3 asked",
     ),
     (
-        "paragraphs",
+        "length_constraints:number_paragraphs",
         "Write exactly 3 paragraphs. Separate paragraphs with the markdown divider: ***",
         {"relation": "exactly", "n": 3, "divider": "***"},
         "One.\n***\nTwo.\n***\nThree.",
@@ -65,7 +65,7 @@ CASES = [
         "2 paragraphs separated by ***; exactly 3 asked",
     ),
     (
-        "paragraph_first_word",
+        "length_constraints:nth_paragraph_first_word",
         "Write exactly 2 paragraphs separated by two new lines. "
         'The second paragraph must start with the word "Finally".',
         {"nth": 2, "word": "Finally"},
@@ -74,7 +74,7 @@ CASES = [
         "paragraph 2 starts with 'then'; 'Finally' asked",
     ),
     (
-        "bullets",
+        "detectable_format:number_bullet_lists",
         "Your answer must contain exactly 2 bullet points. Use the markdown bullet points.",
         {"relation": "exactly", "n": 2},
         "* one\n- two",
@@ -82,7 +82,7 @@ CASES = [
         "3 bullet points; exactly 2 asked",
     ),
     (
-        "highlights",
+        "detectable_format:number_highlighted_sections",
         "Highlight at least 2 sections in your answer with markdown, i.e. *highlighted section*.",
         {"relation": "at least", "n": 2},
         "Both *this* and **that**.",
@@ -90,7 +90,7 @@ CASES = [
         "1 *highlighted* section; at least 2 asked",
     ),
     (
-        "placeholders",
+        "detectable_content:number_placeholders",
         "Write a letter with at least 2 placeholders represented by square brackets, such as "
         "[address].",
         {"relation": "at least", "n": 2},
@@ -99,7 +99,7 @@ CASES = [
         "1 [placeholder]; at least 2 asked",
     ),
     (
-        "sections",
+        "detectable_format:multiple_sections",
         "Your response must have 3 sections. Mark the beginning of each section with SECTION X.",
         {"relation": "at least", "n": 3, "marker": "SECTION"},
         "SECTION 1\na\nSECTION 2\nb\nSECTION 3\nc",
@@ -107,7 +107,7 @@ CASES = [
         "2 sections marked SECTION X; at least 3 asked",
     ),
     (
-        "title",
+        "detectable_format:title",
         "Write a poem with a title wrapped in double angular brackets, i.e. <<title>>.",
         {},
         "<<Sea>>\nWaves.",
@@ -115,7 +115,7 @@ CASES = [
         "no title in <<double angular brackets>>",
     ),
     (
-        "postscript",
+        "detectable_content:postscript",
         "At the end of your response, please explicitly add a postscript starting with P.P.S",
         {"marker": "P.P.S"},
         "Hello.\n\nP.P.S. Bye.",
@@ -123,7 +123,7 @@ CASES = [
         "no postscript starting with P.P.S",
     ),
     (
-        "json",
+        "detectable_format:json_format",
         "List three colors. Wrap your entire output in JSON format.",
         {},
         '```json\n{"colors": ["red", "blue", "green"]}\n```',
@@ -131,7 +131,7 @@ CASES = [
         "not valid JSON (Expecting value)",
     ),
     (
-        "ends_with",
+        "startend:end_checker",
         'Write a haiku. Finish your response with this exact phrase "Any other questions?". '
         "No other words should follow this phrase.",
         {"phrase": "Any other questions?"},
@@ -140,7 +140,7 @@ CASES = [
         "ends with 'other questions? Bye.'; 'Any other questions?' asked",
     ),
     (
-        "starts_with",
+        "combination:repeat_prompt",
         "Write a haiku about snow.\nFirst repeat the request word for word without change, "
         "then give your answer.",
         {"phrase": "Write a haiku about snow."},
@@ -149,7 +149,15 @@ CASES = [
         "starts with 'Snow falls.'; 'Write a haiku about snow.' asked",
     ),
     (
-        "quoted",
+        "startend:start_checker",
+        'Write a toast. Start your response with "Cheers to".',
+        {"phrase": "Cheers to"},
+        "Cheers to the bride!",
+        "To the bride, cheers!",
+        "starts with 'To the bride, cheers!'; 'Cheers to' asked",
+    ),
+    (
+        "startend:quotation",
         "Write a slogan. Wrap your entire response with double quotation marks.",
         {},
         '"Buy now."',
@@ -157,7 +165,7 @@ CASES = [
         "not wrapped in double quotation marks",
     ),
     (
-        "two_responses",
+        "combination:two_responses",
         "Give two different responses. Responses and only responses should be separated by 6 "
         "asterisk symbols: ******.",
         {},
@@ -166,7 +174,7 @@ CASES = [
         "the two responses are the same; two different ones asked",
     ),
     (
-        "forbidden_words",
+        "keywords:forbidden_words",
         "Describe a storm. Do not include keywords 'rain' or 'wind' in the response.",
         {"words": ["rain", "wind"]},
         "Thunder rolls. Rainbows follow.",
@@ -174,7 +182,7 @@ CASES = [
         "uses 'rain'",
     ),
     (
-        "required_words",
+        "keywords:existence",
         "Write a tweet. Include the keywords 'launch' and 'rocket'.",
         {"words": ["launch", "rocket"]},
         "Rocket launch today!",
@@ -182,7 +190,7 @@ CASES = [
         "lacks 'rocket'",
     ),
     (
-        "word_frequency",
+        "keywords:frequency",
         "What happened in the Tang dynasty? Make sure to use the word war at least 3 times.",
         {"word": "war", "relation": "at least", "n": 3},
         "War, war and more war.",
@@ -190,7 +198,7 @@ CASES = [
         "1 time 'war'; at least 3 asked",
     ),
     (
-        "letter_frequency",
+        "keywords:letter_frequency",
         "Write a short song without using the letter e.",
         {"letter": "e", "relation": "exactly", "n": 0},
         "A song of joy.",
@@ -198,7 +206,7 @@ CASES = [
         "2 times the letter 'e'; none allowed",
     ),
     (
-        "capital_words",
+        "change_case:capital_word_frequency",
         "Write a pitch. Words with all capital letters should appear at least 2 times.",
         {"relation": "at least", "n": 2},
         "BUY this NOW.",
@@ -206,7 +214,7 @@ CASES = [
         "1 word in all capitals; at least 2 asked",
     ),
     (
-        "one_of",
+        "detectable_format:constrained_response",
         "Is the sky blue? Answer with one of the following options: ('My answer is yes.', "
         "'My answer is no.', 'My answer is maybe.')",
         {"options": ["My answer is yes.", "My answer is no.", "My answer is maybe."]},
@@ -256,62 +264,156 @@ def test_a_breaking_answer_fails_with_what_is_wrong(
 
 # More phrasings, each with what it must extract: (question, id, args).
 PHRASINGS = [
-    ("Include the word story at least twice.", "word_frequency",
-     {"word": "story", "relation": "at least", "n": 2}),
-    ("The word sneaker should appear 10 or more times in your response.", "word_frequency",
-     {"word": "sneaker", "relation": "at least", "n": 10}),
-    ("Mention the keyword 'schedule' for more than 5 times.", "word_frequency",
-     {"word": "schedule", "relation": "more than", "n": 5}),
-    ("Write a limerick. Mention the name Sarah only once.", "word_frequency",
-     {"word": "Sarah", "relation": "at most", "n": 1}),
-    ("Please avoid mentioning \"photography\" in your advice.", "word_frequency",
-     {"word": "photography", "relation": "exactly", "n": 0}),
-    ("Do not include the letter \"c\" anywhere in your response.", "letter_frequency",
-     {"letter": "c", "relation": "exactly", "n": 0}),
-    ("Avoid using the letter i more than twice.", "letter_frequency",
-     {"letter": "i", "relation": "at most", "n": 2}),
-    ("Contain 6 or more exclamation marks \"!\" in your response.", "letter_frequency",
-     {"letter": "!", "relation": "at least", "n": 6}),
-    ("Keep your entire response 100 words or less.", "words", {"relation": "at most", "n": 100}),
-    ("Write a 300+ word summary of the page.", "words", {"relation": "at least", "n": 300}),
-    ("Answer in 2-3 sentences.", "sentences", {"relation": "at least", "n": 2}),
-    ("Answer in 2-3 sentences.", "sentences", {"relation": "at most", "n": 3}),
-    ("Keep it under 100 words.", "words", {"relation": "less than", "n": 100}),
-    ("Please include at least 5 words in all capital letters.", "capital_words",
-     {"relation": "at least", "n": 5}),
-    ("Summarize it in 4 bullets.", "bullets", {"relation": "exactly", "n": 4}),
-    ("Italicize at least 3 keywords with markdown, like *this*.", "highlights",
-     {"relation": "at least", "n": 3}),
-    ("Paragraph 3 must start with the word bonding.", "paragraph_first_word",
-     {"nth": 3, "word": "bonding"}),
-    ("Answer in lowercase only, no capital letters.", "lowercase", {}),
-    ("Make sure to only use capital letters in your entire response.", "uppercase", {}),
-    ("Don't use any commas.", "no_commas", {}),
-    ("Add a P.S. at the end.", "postscript", {"marker": "P.S."}),
-    ("Respond only with valid JSON.", "json", {}),
-    ("List the planets. Respond in JSON with a key \"planets\".", "json", {}),
-    ("Give me a packing list as a bulleted list with exactly 7 items.", "bullets",
-     {"relation": "exactly", "n": 7}),
-    ("Write a limerick where the word \"cat\" appears exactly three times.", "word_frequency",
-     {"word": "cat", "relation": "exactly", "n": 3}),
-    ("End your answer with the word 'Done'.", "ends_with", {"phrase": "Done"}),
-    ("The very end of your response should read exactly like: your love, and thanks.",
-     "ends_with", {"phrase": "your love, and thanks."}),
-    ("Put double quotation marks around your entire response.", "quoted", {}),
-    ("Separate the two poems with six asterisks (******).", "two_responses", {}),
-    ("Do not mention the words Taylor, Swift, or Together.", "forbidden_words",
-     {"words": ["Taylor", "Swift", "Together"]}),
-    ("The word \"rock\" should not appear in your response.", "forbidden_words",
-     {"words": ["rock"]}),
-    ("Make sure to include these items: Zelda, Hyrule, Link, Ganon.", "required_words",
-     {"words": ["Zelda", "Hyrule", "Link", "Ganon"]}),
-    ("Write two ads. Mark the beginning of each ad with Audience 1 and Audience 2.", "sections",
-     {"relation": "at least", "n": 2, "marker": "Audience"}),
-    ("First repeat the request below word for word without change, then give your answer.\n\n"
-     "Write a joke about cats.", "starts_with", {"phrase": "Write a joke about cats."}),
-    ("Your answer must contain one of the following phrases:\nMy answer is yes.\n"
-     "My answer is no.", "one_of", {"options": ["My answer is yes.", "My answer is no."]}),
-]  # fmt: skip
+    (
+        "Include the word story at least twice.",
+        "keywords:frequency",
+        {"word": "story", "relation": "at least", "n": 2},
+    ),
+    (
+        "The word sneaker should appear 10 or more times in your response.",
+        "keywords:frequency",
+        {"word": "sneaker", "relation": "at least", "n": 10},
+    ),
+    (
+        "Mention the keyword 'schedule' for more than 5 times.",
+        "keywords:frequency",
+        {"word": "schedule", "relation": "more than", "n": 5},
+    ),
+    (
+        "Write a limerick. Mention the name Sarah only once.",
+        "keywords:frequency",
+        {"word": "Sarah", "relation": "at most", "n": 1},
+    ),
+    (
+        'Please avoid mentioning "photography" in your advice.',
+        "keywords:frequency",
+        {"word": "photography", "relation": "exactly", "n": 0},
+    ),
+    (
+        'Do not include the letter "c" anywhere in your response.',
+        "keywords:letter_frequency",
+        {"letter": "c", "relation": "exactly", "n": 0},
+    ),
+    (
+        "Avoid using the letter i more than twice.",
+        "keywords:letter_frequency",
+        {"letter": "i", "relation": "at most", "n": 2},
+    ),
+    (
+        'Contain 6 or more exclamation marks "!" in your response.',
+        "keywords:letter_frequency",
+        {"letter": "!", "relation": "at least", "n": 6},
+    ),
+    (
+        "Keep your entire response 100 words or less.",
+        "length_constraints:number_words",
+        {"relation": "at most", "n": 100},
+    ),
+    (
+        "Write a 300+ word summary of the page.",
+        "length_constraints:number_words",
+        {"relation": "at least", "n": 300},
+    ),
+    (
+        "Answer in 2-3 sentences.",
+        "length_constraints:number_sentences",
+        {"relation": "at least", "n": 2},
+    ),
+    (
+        "Answer in 2-3 sentences.",
+        "length_constraints:number_sentences",
+        {"relation": "at most", "n": 3},
+    ),
+    (
+        "Keep it under 100 words.",
+        "length_constraints:number_words",
+        {"relation": "less than", "n": 100},
+    ),
+    (
+        "Please include at least 5 words in all capital letters.",
+        "change_case:capital_word_frequency",
+        {"relation": "at least", "n": 5},
+    ),
+    (
+        "Summarize it in 4 bullets.",
+        "detectable_format:number_bullet_lists",
+        {"relation": "exactly", "n": 4},
+    ),
+    (
+        "Italicize at least 3 keywords with markdown, like *this*.",
+        "detectable_format:number_highlighted_sections",
+        {"relation": "at least", "n": 3},
+    ),
+    (
+        "Paragraph 3 must start with the word bonding.",
+        "length_constraints:nth_paragraph_first_word",
+        {"nth": 3, "word": "bonding"},
+    ),
+    ("Answer in lowercase only, no capital letters.", "change_case:english_lowercase", {}),
+    (
+        "Make sure to only use capital letters in your entire response.",
+        "change_case:english_capital",
+        {},
+    ),
+    ("Don't use any commas.", "punctuation:no_comma", {}),
+    ("Add a P.S. at the end.", "detectable_content:postscript", {"marker": "P.S."}),
+    ("Respond only with valid JSON.", "detectable_format:json_format", {}),
+    (
+        'List the planets. Respond in JSON with a key "planets".',
+        "detectable_format:json_format",
+        {},
+    ),
+    (
+        "Give me a packing list as a bulleted list with exactly 7 items.",
+        "detectable_format:number_bullet_lists",
+        {"relation": "exactly", "n": 7},
+    ),
+    (
+        'Write a limerick where the word "cat" appears exactly three times.',
+        "keywords:frequency",
+        {"word": "cat", "relation": "exactly", "n": 3},
+    ),
+    ("End your answer with the word 'Done'.", "startend:end_checker", {"phrase": "Done"}),
+    (
+        "The very end of your response should read exactly like: your love, and thanks.",
+        "startend:end_checker",
+        {"phrase": "your love, and thanks."},
+    ),
+    ("Put double quotation marks around your entire response.", "startend:quotation", {}),
+    ("Separate the two poems with six asterisks (******).", "combination:two_responses", {}),
+    (
+        "Do not mention the words Taylor, Swift, or Together.",
+        "keywords:forbidden_words",
+        {"words": ["Taylor", "Swift", "Together"]},
+    ),
+    (
+        'The word "rock" should not appear in your response.',
+        "keywords:forbidden_words",
+        {"words": ["rock"]},
+    ),
+    (
+        "Make sure to include these items: Zelda, Hyrule, Link, Ganon.",
+        "keywords:existence",
+        {"words": ["Zelda", "Hyrule", "Link", "Ganon"]},
+    ),
+    (
+        "Write two ads. Mark the beginning of each ad with Audience 1 and Audience 2.",
+        "detectable_format:multiple_sections",
+        {"relation": "at least", "n": 2, "marker": "Audience"},
+    ),
+    (
+        "First repeat the request below word for word without change, then give your answer.\n\n"
+        "Write a joke about cats.",
+        "combination:repeat_prompt",
+        {"phrase": "Write a joke about cats."},
+    ),
+    (
+        "Your answer must contain one of the following phrases:\nMy answer is yes.\n"
+        "My answer is no.",
+        "detectable_format:constrained_response",
+        {"options": ["My answer is yes.", "My answer is no."]},
+    ),
+]
 
 
 @pytest.mark.parametrize(("question", "id_", "args"), PHRASINGS)
@@ -351,10 +453,16 @@ NOT_INSTRUCTIONS = [
     ("Use lowercase for variable names.", None),
     ("Write a joke. Then write the same joke in all caps.", None),
     ("Rewrite the following 2 sentences in passive voice: The cat sat. The dog ran.", None),
-    ("Write a 30-line poem. Each line should contain exactly one sentence.", "sentences"),
-    ("Write a paragraph. Do not add any word before that.", "forbidden_words"),
-    ("Make sure that words with all capital letters appear less than 4 times.", "uppercase"),
-    ("Use words in all caps at least 3 times.", "words"),
+    (
+        "Write a 30-line poem. Each line should contain exactly one sentence.",
+        "length_constraints:number_sentences",
+    ),
+    ("Write a paragraph. Do not add any word before that.", "keywords:forbidden_words"),
+    (
+        "Make sure that words with all capital letters appear less than 4 times.",
+        "change_case:english_capital",
+    ),
+    ("Use words in all caps at least 3 times.", "length_constraints:number_words"),
 ]
 
 
@@ -366,26 +474,76 @@ def test_reads_no_instruction_that_is_not_there(question: str, absent: str | Non
 
 # IFEval's semantics, where a looser reading would disagree with the benchmark.
 SEMANTICS = [
-    ("words", {"relation": "less than", "n": 3}, "one two three", False),
-    ("words", {"relation": "at most", "n": 3}, "one two three", True),
-    ("words", {"relation": "exactly", "n": 5}, "it's a co-op", True),  # \w+ runs
-    ("sentences", {"relation": "exactly", "n": 2}, "Dr. Who came.\nHe left. ", True),
-    ("paragraphs", {"relation": "exactly", "n": 2, "divider": "***"}, "a\n***\n***\nb", False),
-    ("paragraphs", {"relation": "exactly", "n": 2, "divider": "***"}, "***\na\n***\nb\n", True),
-    ("paragraphs", {"relation": "exactly", "n": 2, "divider": "blank line"}, "a\n\n\n\nb", True),
-    ("bullets", {"relation": "exactly", "n": 3}, "* a\n- b\n*c*\n**d**", True),
-    ("highlights", {"relation": "at least", "n": 2}, "**bold** and *it* but ** **", True),
-    ("highlights", {"relation": "at least", "n": 1}, "* item\n* item", False),
-    ("capital_words", {"relation": "less than", "n": 2}, "I met NASA", False),  # "I" counts
-    ("word_frequency", {"word": "war", "relation": "at least", "n": 2}, "warm war", True),
-    ("forbidden_words", {"words": ["war"]}, "warm toward", True),
-    ("letter_frequency", {"letter": "e", "relation": "less than", "n": 2}, "EeE", False),
-    ("postscript", {"marker": "P.S."}, "Hi.\np.s. bye", True),
-    ("ends_with", {"phrase": "Bye."}, '"Hello. bye."', True),
-    ("json", {}, "```JSON\n[1, 2]\n```", True),
-    ("two_responses", {}, "******\nA\n******\nB", True),
-    ("lowercase", {}, "123", False),
-    ("one_of", {"options": ["My answer is no."]}, "Well. My answer is no. Sorry.", True),
+    ("length_constraints:number_words", {"relation": "less than", "n": 3}, "one two three", False),
+    ("length_constraints:number_words", {"relation": "at most", "n": 3}, "one two three", True),
+    (
+        "length_constraints:number_words",
+        {"relation": "exactly", "n": 5},
+        "it's a co-op",
+        True,
+    ),  # \w+ runs
+    (
+        "length_constraints:number_sentences",
+        {"relation": "exactly", "n": 2},
+        "Dr. Who came.\nHe left. ",
+        True,
+    ),
+    (
+        "length_constraints:number_paragraphs",
+        {"relation": "exactly", "n": 2, "divider": "***"},
+        "a\n***\n***\nb",
+        False,
+    ),
+    (
+        "length_constraints:number_paragraphs",
+        {"relation": "exactly", "n": 2, "divider": "***"},
+        "***\na\n***\nb\n",
+        True,
+    ),
+    (
+        "length_constraints:number_paragraphs",
+        {"relation": "exactly", "n": 2, "divider": "blank line"},
+        "a\n\n\n\nb",
+        True,
+    ),
+    (
+        "detectable_format:number_bullet_lists",
+        {"relation": "exactly", "n": 3},
+        "* a\n- b\n*c*\n**d**",
+        True,
+    ),
+    (
+        "detectable_format:number_highlighted_sections",
+        {"relation": "at least", "n": 2},
+        "**bold** and *it* but ** **",
+        True,
+    ),
+    (
+        "detectable_format:number_highlighted_sections",
+        {"relation": "at least", "n": 1},
+        "* item\n* item",
+        False,
+    ),
+    (
+        "change_case:capital_word_frequency",
+        {"relation": "less than", "n": 2},
+        "I met NASA",
+        False,
+    ),  # "I" counts
+    ("keywords:frequency", {"word": "war", "relation": "at least", "n": 2}, "warm war", True),
+    ("keywords:forbidden_words", {"words": ["war"]}, "warm toward", True),
+    ("keywords:letter_frequency", {"letter": "e", "relation": "less than", "n": 2}, "EeE", False),
+    ("detectable_content:postscript", {"marker": "P.S."}, "Hi.\np.s. bye", True),
+    ("startend:end_checker", {"phrase": "Bye."}, '"Hello. bye."', True),
+    ("detectable_format:json_format", {}, "```JSON\n[1, 2]\n```", True),
+    ("combination:two_responses", {}, "******\nA\n******\nB", True),
+    ("change_case:english_lowercase", {}, "123", False),
+    (
+        "detectable_format:constrained_response",
+        {"options": ["My answer is no."]},
+        "Well. My answer is no. Sorry.",
+        True,
+    ),
 ]
 
 
@@ -414,16 +572,41 @@ INF = math.inf
 # phrase X", "answer with lowercase letters" and the like); a small margin below and above.
 COVERAGE_FLOOR = 0.97
 EXTRA_CEILING = 16
-COUNTED = {"words", "sentences", "paragraphs", "bullets", "highlights", "placeholders",
-           "sections", "word_frequency", "letter_frequency", "capital_words"}  # fmt: skip
 
+# The ids are IFEval's; what is compared is the count's bound, or one argument. For a count:
+# IFEval's kwarg for n, for its relation (None: the relation is fixed), and the one that keys it.
+COUNTS: dict[str, tuple[str, str | None, str | None]] = {
+    "length_constraints:number_words": ("num_words", "relation", None),
+    "length_constraints:number_sentences": ("num_sentences", "relation", None),
+    "length_constraints:number_paragraphs": ("num_paragraphs", None, "divider"),
+    "detectable_format:number_bullet_lists": ("num_bullets", None, None),
+    "detectable_format:number_highlighted_sections": ("num_highlights", "at least", None),
+    "detectable_content:number_placeholders": ("num_placeholders", "at least", None),
+    "detectable_format:multiple_sections": ("num_sections", "at least", "section_spliter"),
+    "keywords:frequency": ("frequency", "relation", "keyword"),
+    "keywords:letter_frequency": ("let_frequency", "let_relation", "letter"),
+    "change_case:capital_word_frequency": ("capital_frequency", "capital_relation", None),
+}
+# Our arg that matches the key above.
+OUR_KEY = {"divider": "divider", "section_spliter": "marker", "keyword": "word", "letter": "letter"}
+# IFEval's kwarg and our arg compared for the others (lower-cased; words as a set).
+VALUES: dict[str, tuple[str, str]] = {
+    "length_constraints:nth_paragraph_first_word": ("first_word", "word"),
+    "startend:end_checker": ("end_phrase", "phrase"),
+    "combination:repeat_prompt": ("prompt_to_repeat", "phrase"),
+    "keywords:forbidden_words": ("forbidden_words", "words"),
+    "keywords:existence": ("keywords", "words"),
+    "detectable_content:postscript": ("postscript_marker", "marker"),
+}
 
 # An id IFEval asks for makes another one no extra: a keyword to include may be said as "at
-# least once", and the first word of the nth paragraph comes with the number of paragraphs.
+# least once", the first word of the nth paragraph comes with the number of paragraphs, and
+# the request to repeat is where the answer starts.
 AKIN = [
-    ("required_words", "word_frequency"),
-    ("word_frequency", "required_words"),
-    ("paragraph_first_word", "paragraphs"),
+    ("keywords:existence", "keywords:frequency"),
+    ("keywords:frequency", "keywords:existence"),
+    ("length_constraints:nth_paragraph_first_word", "length_constraints:number_paragraphs"),
+    ("combination:repeat_prompt", "startend:start_checker"),
 ]
 
 
@@ -441,58 +624,32 @@ def _meet(intervals: list[tuple[float, float]]) -> tuple[float, float]:
     return max(low for low, _ in intervals), min(high for _, high in intervals)
 
 
-def _wanted(instruction: str, kw: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """What extract should give for one IFEval instruction: (id, key, value) triples.
+def _value(id_: str, value: Any) -> Any:
+    """A value as compared: a phrase lower-cased, a list of words as a set (a marker as is)."""
+    if isinstance(value, list):
+        return frozenset(w.lower() for w in value)
+    return value if id_ == "detectable_content:postscript" else value.strip().lower()
 
-    Bounds of one (id, key) combine into one interval; values are compared as they are.
-    """
-    at_least = (kw.get("num_highlights") or kw.get("num_placeholders") or 0, INF)
-    table: dict[str, list[tuple[str, Any, Any]]] = {
-        "punctuation:no_comma": [("no_commas", None, None)],
-        "change_case:english_lowercase": [("lowercase", None, None)],
-        "change_case:english_capital": [("uppercase", None, None)],
-        "detectable_format:title": [("title", None, None)],
-        "detectable_format:json_format": [("json", None, None)],
-        "startend:quotation": [("quoted", None, None)],
-        "combination:two_responses": [("two_responses", None, None)],
-        "detectable_format:constrained_response": [("one_of", None, None)],
-        "detectable_format:number_highlighted_sections": [("highlights", None, at_least)],
-        "detectable_content:number_placeholders": [("placeholders", None, at_least)],
-        "detectable_content:postscript": [("postscript", None, kw.get("postscript_marker"))],
-    }
-    if instruction in table:
-        return table[instruction]
-    if instruction == "length_constraints:number_words":
-        return [("words", None, _interval(kw["relation"], kw["num_words"]))]
-    if instruction == "length_constraints:number_sentences":
-        return [("sentences", None, _interval(kw["relation"], kw["num_sentences"]))]
-    if instruction == "length_constraints:number_paragraphs":
-        return [("paragraphs", "***", (kw["num_paragraphs"],) * 2)]
+
+def _keyed(key: str | None, value: Any) -> Any:
+    """The key of a count as compared: a keyword or letter lower-cased."""
+    return str(value).lower() if key in ("keyword", "letter") else value
+
+
+def _wanted(instruction: str, kw: dict[str, Any]) -> tuple[Any, Any] | None:
+    """What extract should give for one IFEval instruction: (key, value), None if unchecked."""
+    if instruction in COUNTS:
+        n, relation, key = COUNTS[instruction]
+        how = kw.get(relation, relation) if relation else "exactly"
+        keyed = "***" if key == "divider" else kw.get(key or "")
+        return _keyed(key, keyed), _interval(how, kw[n])
     if instruction == "length_constraints:nth_paragraph_first_word":
-        first = (kw["nth_paragraph"], kw["first_word"].lower())
-        return [("paragraph_first_word", None, first)]
-    if instruction == "detectable_format:number_bullet_lists":
-        return [("bullets", None, (kw["num_bullets"],) * 2)]
-    if instruction == "detectable_format:multiple_sections":
-        return [("sections", kw["section_spliter"], (kw["num_sections"], INF))]
-    if instruction == "startend:end_checker":
-        return [("ends_with", None, kw["end_phrase"].strip().lower())]
-    if instruction == "combination:repeat_prompt":
-        return [("starts_with", None, kw["prompt_to_repeat"].strip().lower())]
-    if instruction == "keywords:forbidden_words":
-        return [("forbidden_words", None, frozenset(w.lower() for w in kw["forbidden_words"]))]
-    if instruction == "keywords:existence":
-        return [("required_words", None, frozenset(w.lower() for w in kw["keywords"]))]
-    if instruction == "keywords:frequency":
-        bound = _interval(kw["relation"], kw["frequency"])
-        return [("word_frequency", kw["keyword"].lower(), bound)]
-    if instruction == "keywords:letter_frequency":
-        bound = _interval(kw["let_relation"], kw["let_frequency"])
-        return [("letter_frequency", kw["letter"].lower(), bound)]
-    if instruction == "change_case:capital_word_frequency":
-        bound = _interval(kw["capital_relation"], kw["capital_frequency"])
-        return [("capital_words", None, bound)]
-    return []  # language:response_language: not checked
+        return None, (kw["nth_paragraph"], kw["first_word"].lower())
+    if instruction in VALUES:
+        return None, _value(instruction, kw.get(VALUES[instruction][0]))
+    if instruction.startswith("language:"):
+        return None  # the response language: not checked
+    return None, None
 
 
 def _got(found: list[Constraint]) -> dict[tuple[str, Any], list[Any]]:
@@ -501,19 +658,16 @@ def _got(found: list[Constraint]) -> dict[tuple[str, Any], list[Any]]:
     bounds: dict[tuple[str, Any], list[tuple[float, float]]] = collections.defaultdict(list)
     for c in found:
         id_, args = c["id"], c["args"]
-        if id_ in COUNTED:
-            key = args.get("divider") or args.get("marker")
-            if id_ in ("word_frequency", "letter_frequency"):
-                key = str(args.get("word") or args.get("letter")).lower()
-            bounds[(id_, key)].append(_interval(args["relation"], args["n"]))
-        elif id_ == "paragraph_first_word":
+        if id_ in COUNTS:
+            key = COUNTS[id_][2]
+            keyed = _keyed(key, args[OUR_KEY[key]] if key else None)
+            bounds[(id_, keyed)].append(_interval(args["relation"], args["n"]))
+        elif id_ == "length_constraints:nth_paragraph_first_word":
             got[(id_, None)].append((args["nth"], args["word"].lower()))
-        elif id_ in ("ends_with", "starts_with"):
-            got[(id_, None)].append(args["phrase"].strip().lower())
-        elif id_ in ("forbidden_words", "required_words"):
-            got[(id_, None)].append(frozenset(w.lower() for w in args["words"]))
+        elif id_ in VALUES:
+            got[(id_, None)].append(_value(id_, args[VALUES[id_][1]]))
         else:
-            got[(id_, None)].append(args.get("marker"))
+            got[(id_, None)].append(None)
     for key, intervals in bounds.items():
         got[key].append(_meet(intervals))
     return got
@@ -526,22 +680,22 @@ def _score(
     got = _got(read(row["prompt"]))
     wanted: dict[tuple[str, Any], list[Any]] = collections.defaultdict(list)
     for instruction, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True):
-        kw = {k: v for k, v in kw.items() if v is not None}
-        for id_, key, value in _wanted(instruction, kw):
-            wanted[(id_, key)].append(value)
+        want = _wanted(instruction, {k: v for k, v in kw.items() if v is not None})
+        if want is not None:
+            wanted[(instruction, want[0])].append(want[1])
     tally: collections.Counter[str] = collections.Counter()
     for (id_, key), values in wanted.items():
         have = got.get((id_, key), [])
-        if id_ in COUNTED:
+        if id_ in COUNTS:
             values = [_meet(values)] * len(values)
-        if id_ == "required_words":  # a keyword may be asked for as "at least once"
+        if id_ == "keywords:existence":  # a keyword may be asked for as "at least once"
             said = frozenset().union(*have) | {
-                k for (i, k), v in got.items() if i == "word_frequency" and v[0][0] >= 1
+                k for (i, k), v in got.items() if i == "keywords:frequency" and v[0][0] >= 1
             }
             hits = [v <= said for v in values]
-        elif id_ == "forbidden_words":
+        elif id_ == "keywords:forbidden_words":
             hits = [v == frozenset().union(*have) for v in values]
-        elif id_ == "postscript":
+        elif id_ == "detectable_content:postscript":
             hits = [v in have for v in values]
         else:
             hits = [(v in have) if v is not None else bool(have) for v in values]
@@ -593,6 +747,6 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
     # into every prompt, must fail the test above.
     missing, _, _ = _coverage(rows, lambda q: extract(q)[len(q) % 10 == 0 :])
     assert missing < COVERAGE_FLOOR
-    invented = [Constraint(id="no_commas", args={}, label="no commas")]
+    invented = [Constraint(id="punctuation:no_comma", args={}, label="no commas")]
     _, _, extra = _coverage(rows, lambda q: extract(q) + invented)
     assert len(extra) > _extra_ceiling(rows)

@@ -32,10 +32,16 @@ ROWS: list[dict[str, Any]] = [json.loads(line) for line in NO_VETO.read_text().s
 # Counts that more material can only raise: a reply whose part has at least 3 bullet points
 # has at least 3 of them. Anything else a reply with more parts than the counted one can break.
 _RAISED_BY_MORE = {
-    "words", "sentences", "paragraphs", "bullets", "highlights", "placeholders", "sections",
-    "word_frequency", "letter_frequency", "capital_words",
+    "length_constraints:number_words", "length_constraints:number_sentences",
+    "length_constraints:number_paragraphs", "detectable_format:number_bullet_lists",
+    "detectable_format:number_highlighted_sections", "detectable_content:number_placeholders",
+    "detectable_format:multiple_sections", "keywords:frequency", "keywords:letter_frequency",
+    "change_case:capital_word_frequency",
 }  # fmt: skip
-_HELD_ANYWHERE = {"required_words", "title", "postscript", "paragraph_first_word"}
+_HELD_ANYWHERE = {
+    "keywords:existence", "detectable_format:title", "detectable_content:postscript",
+    "length_constraints:nth_paragraph_first_word",
+}  # fmt: skip
 
 
 def _can_veto_more(constraint: Constraint) -> bool:
@@ -101,7 +107,9 @@ def test_a_part_s_lower_bound_is_kept_and_its_exact_count_is_not() -> None:
         "Write a Python function celsius_to_fahrenheit(c). Then give exactly 3 example "
         "conversions as bullet points."
     )
-    assert [(c["id"], c["args"]) for c in found] == [("bullets", {"relation": "at least", "n": 3})]
+    assert [(c["id"], c["args"]) for c in found] == [
+        ("detectable_format:number_bullet_lists", {"relation": "at least", "n": 3})
+    ]
     assert [c["label"] for c in found] == ["at least 3 bullet points"]
 
 

@@ -13,7 +13,7 @@ import re
 from agent.answers import code_blocks, main_code
 from agent.checks.calculator import arithmetic_checks
 from agent.checks.code import code_checks
-from agent.checks.constraints import Constraint, check, extract
+from agent.checks.instructions import Constraint, check, extract
 from agent.result import Check, Critique, Draft
 
 __all__ = [

@@ -1,0 +1,181 @@
+r"""Instructions a question states that code can check, keyed by IFEval's ids.
+
+``extract`` reads the instructions out of the question with rules (the phrasings people and
+IFEval use: "no commas", "at least 300 words", "in all lowercase letters", "exactly 3 bullet
+points", "use the word war at least 8 times", "wrap your entire response in JSON"…).
+``check`` then tests an answer against each one with plain code, and says exactly what
+failed: ``2 commas; none allowed``.
+
+Each instruction is one unit (``base.Instruction``): its IFEval id, the rule that reads it,
+its checker, and what it says of the whole reply when stated of a part. The units sit in one
+module per IFEval group (``punctuation``, ``change_case``, ``length_constraints``,
+``detectable_format``, ``detectable_content``, ``startend``, ``combination``, ``keywords``);
+``INSTRUCTIONS`` lists them in the order ``extract`` reads them. A new instruction is a unit in
+its group's module and a line here.
+
+The checkers count the way IFEval's official checkers do (``tests/test_instruction_parity.py``
+compares them on IFEval's prompts), so that a check the agent passes is one the benchmark
+passes. "Less than" is strict.
+
+An instruction about one part of the answer is not one about the whole: "after the code, say
+in one sentence…" does not make the reply one sentence long (see ``parts``).
+
+Args of the constraints (``relation`` is one of "at least", "more than", "at most",
+"less than", "exactly"; a count ``n`` goes with it):
+
+- ``punctuation:no_comma``, ``change_case:english_lowercase`` / ``english_capital``,
+  ``detectable_format:title`` / ``json_format``, ``startend:quotation``,
+  ``combination:two_responses``: none.
+- ``length_constraints:number_words`` / ``number_sentences``,
+  ``detectable_format:number_bullet_lists`` / ``number_highlighted_sections``,
+  ``detectable_content:number_placeholders``, ``change_case:capital_word_frequency``:
+  ``relation``, ``n``.
+- ``length_constraints:number_paragraphs``: ``relation``, ``n``, ``divider`` ("***" or
+  "blank line").
+- ``length_constraints:nth_paragraph_first_word``: paragraph ``nth`` (-1: the last) starts
+  with ``word``.
+- ``detectable_format:multiple_sections``: ``relation``, ``n``, ``marker`` (sections marked
+  ``marker`` 1, ``marker`` 2…).
+- ``detectable_content:postscript``: ``marker`` (P.S. or P.P.S).
+- ``startend:end_checker`` / ``startend:start_checker`` / ``combination:repeat_prompt``:
+  ``phrase`` (the request to repeat, for the last).
+- ``keywords:forbidden_words`` / ``keywords:existence``: ``words``.
+- ``keywords:frequency``: ``word``, ``relation``, ``n``; ``keywords:letter_frequency``:
+  ``letter``, ``relation``, ``n``.
+- ``detectable_format:constrained_response``: ``options`` ("My answer is yes.").
+
+Example:
+    >>> found = extract("Describe a cat in at most 50 words. Do not use any commas.")
+    >>> [c["id"] for c in found]
+    ['punctuation:no_comma', 'length_constraints:number_words']
+    >>> [c["label"] for c in found]
+    ['no commas', 'at most 50 words']
+    >>> [(c["passed"], c["detail"]) for c in check("A cat, a mat.", found)]
+    [(False, '1 comma; none allowed'), (True, '')]
+"""
+
+from __future__ import annotations
+
+from agent.checks.instructions import (
+    change_case,
+    combination,
+    detectable_content,
+    detectable_format,
+    keywords,
+    length_constraints,
+    punctuation,
+    startend,
+)
+from agent.checks.instructions.base import Checker, Constraint, Instruction
+from agent.checks.instructions.parts import ASKS_CODE, WHOLE, part_spans, sound_for_a_part
+from agent.checks.instructions.reading import plain
+from agent.result import Check
+
+__all__ = ["CHECKERS", "INSTRUCTIONS", "Checker", "Constraint", "Instruction", "check", "extract"]
+
+INSTRUCTIONS: dict[str, Instruction] = {
+    i.id: i
+    for i in (
+        punctuation.NO_COMMA,
+        change_case.LOWERCASE,
+        change_case.UPPERCASE,
+        length_constraints.WORDS,
+        length_constraints.SENTENCES,
+        length_constraints.PARAGRAPHS,
+        length_constraints.FIRST_WORD,
+        detectable_format.BULLETS,
+        detectable_format.HIGHLIGHTS,
+        detectable_content.PLACEHOLDERS,
+        detectable_format.SECTIONS,
+        detectable_format.TITLE,
+        detectable_content.POSTSCRIPT,
+        detectable_format.JSON,
+        startend.ENDS_WITH,
+        startend.STARTS_WITH,
+        startend.QUOTED,
+        combination.TWO_RESPONSES,
+        keywords.FORBIDDEN,
+        keywords.REQUIRED,
+        keywords.WORD_FREQUENCY,
+        keywords.LETTER_FREQUENCY,
+        change_case.CAPITAL_WORDS,
+        detectable_format.ONE_OF,
+        combination.REPEAT,
+    )
+}
+"""Every instruction by its id, in the order ``extract`` reads them."""
+
+CHECKERS: dict[str, Checker] = {id_: i.check for id_, i in INSTRUCTIONS.items()}
+"""The checker of each instruction id: ``(answer, args) -> (passed, detail)``."""
+
+
+def _by_rules(text: str) -> list[Constraint]:
+    found: list[Constraint] = []
+    for instruction in INSTRUCTIONS.values():
+        if instruction.verbatim:
+            continue
+        for constraint in instruction.read(text):
+            if constraint not in found:
+                found.append(constraint)
+    return found
+
+
+def extract(question: str) -> list[Constraint]:
+    """The checkable instructions a question states, by rules; ``[]`` when it states none.
+
+    Args:
+        question: The user's question, as asked.
+
+    Returns:
+        One constraint per instruction found, in the order of ``INSTRUCTIONS``; an instruction
+        with a range ("3 to 5 times") gives two, a lower and an upper bound. An instruction
+        about a part of the answer ("after the code, say in one sentence…", "the title
+        should…") comes last, and only as far as the whole reply must meet it: its lower bound
+        ("at least 3 bullet points" for "then give exactly 3 examples as bullet points"), or a
+        keyword, title or postscript; else it is left out.
+
+    Example:
+        >>> [c["label"] for c in extract("Describe a cat in at most 50 words. No commas.")]
+        ['no commas', 'at most 50 words']
+    """
+    text = plain(question)
+    spans = part_spans(text)
+    whole = text
+    for start, end in spans:
+        whole = whole[:start] + " " * (end - start) + whole[end:]
+    found = _by_rules(whole)
+    parts = [c for c in _by_rules(text) if c not in found] if spans else []
+    # Not the plain text: that blanks the spec of the code ("Write a function that…").
+    if ASKS_CODE.search(question) and not WHOLE.search(question):
+        parts += [c for c in found if INSTRUCTIONS[c["id"]].prose]
+        found = [c for c in found if not INSTRUCTIONS[c["id"]].prose]
+    for part in parts:
+        sound = sound_for_a_part(part, INSTRUCTIONS[part["id"]])
+        if sound and sound not in found:
+            found.append(sound)
+    for instruction in INSTRUCTIONS.values():
+        if not instruction.verbatim:
+            continue
+        for constraint in instruction.read(question):  # the request to repeat is copied
+            if constraint not in found:
+                found.append(constraint)
+    return found
+
+
+def check(answer: str, constraints: list[Constraint]) -> list[Check]:
+    """Test ``answer`` against each constraint with plain code.
+
+    Args:
+        answer: The answer to test.
+        constraints: What ``extract`` found in the question.
+
+    Returns:
+        One check per constraint, in order; a failed one says in ``detail`` what is wrong.
+    """
+    results = []
+    for constraint in constraints:
+        passed, detail = INSTRUCTIONS[constraint["id"]].check(answer, constraint["args"])
+        results.append(
+            Check(kind="constraint", name=constraint["label"], passed=passed, detail=detail)
+        )
+    return results

@@ -1,0 +1,62 @@
+"""What every instruction is made of: the constraint it reads, its checker and its unit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from typing_extensions import TypedDict
+
+
+class Constraint(TypedDict):
+    """One checkable instruction: what it is (``id``), its arguments and a label to show."""
+
+    id: str
+    args: dict[str, Any]
+    label: str
+
+
+Checker = Callable[[str, dict[str, Any]], tuple[bool, str]]
+"""``(answer, args) -> (passed, detail)``, the detail a short phrase saying what is wrong."""
+
+Reader = Callable[[str], list[Constraint]]
+"""The constraints of one instruction a question states (read from ``reading.plain`` text)."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction: its IFEval id, the rule that reads it and the code that checks it.
+
+    Attributes:
+        id: IFEval's id (``punctuation:no_comma``), or one in its style where IFEval has none.
+        read: Finds the instruction in a question's plain text.
+        check: Tests an answer against one constraint's args.
+        on_a_part: What the instruction says of the whole reply when a clause states it of
+            a part ("after the code, in one sentence"): ``"lower bound"`` for a count that
+            more material only raises, ``"anywhere"`` for what holds wherever it is met,
+            ``"nothing"`` for the rest (an upper bound, a case, JSON).
+        prose: Whether it counts prose (words, sentences, paragraphs), which a reply with
+            code cannot be told apart from.
+        verbatim: Whether it reads the question as asked, after the others, rather than its
+            plain text (the request to repeat is copied character for character).
+    """
+
+    id: str
+    read: Reader
+    check: Checker
+    on_a_part: Literal["lower bound", "anywhere", "nothing"] = "nothing"
+    prose: bool = False
+    verbatim: bool = False
+
+
+def make(id_: str, label: str, **args: Any) -> Constraint:
+    """A constraint of instruction ``id_`` with ``label`` and ``args``."""
+    return Constraint(id=id_, args=args, label=label)
+
+
+def counted(id_: str, noun: str, pairs: list[tuple[str, int]], **more: Any) -> list[Constraint]:
+    """One constraint per bound: "at least 3 {noun}", with ``relation`` and ``n`` in its args."""
+    return [
+        make(id_, f"{relation} {n} {noun}", relation=relation, n=n, **more) for relation, n in pairs
+    ]

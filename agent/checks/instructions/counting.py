@@ -1,0 +1,78 @@
+r"""What the checkers count, the way IFEval's checkers count it, and how a failure reads.
+
+Words are ``\w+`` runs, sentences end at ``.``, ``!`` or ``?`` and a space (not after "Mr."
+or an initial), bullet points are lines starting with ``*`` or ``-``, highlighted sections are
+``*text*`` or ``**text**``.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def words_of(text: str) -> list[str]:
+    r"""The words of a text as IFEval counts them: ``\w+`` runs ("it's" is two)."""
+    return re.findall(r"\w+", text)
+
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "eg", "ie", "inc", "ltd",
+    "co", "no", "fig", "approx", "dept", "est", "mt", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "e.g", "i.e", "a.m", "p.m",
+}  # fmt: skip
+
+
+def sentences_of(text: str) -> list[str]:
+    """Sentences as a Punkt tokenizer sees them: a break after . ! or ? and a space.
+
+    Not after abbreviations ("Mr.", "e.g.") or initials ("J."); line breaks alone are no break.
+    """
+    sentences, start = [], 0
+    for m in re.finditer(r"[.!?]+[\"'”’)\]]*\s+", text):
+        before = re.search(r"([\w.]+)[.!?]+[\"'”’)\]]*\s+$", text[start : m.end()])
+        token = before.group(1).lower() if before else ""
+        if m.group(0)[0] == "." and (token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token)):
+            continue
+        sentences.append(text[start : m.end()])
+        start = m.end()
+    sentences.append(text[start:])
+    return [s for s in sentences if re.search(r"\w", s)]
+
+
+def bullets_of(text: str) -> list[str]:
+    """Lines that start with ``*`` (not ``**``) or ``-``."""
+    stars = re.findall(r"^\s*\*[^\*].*$", text, re.MULTILINE)
+    dashes = re.findall(r"^\s*-.*$", text, re.MULTILINE)
+    return stars + dashes
+
+
+def highlights_of(text: str) -> list[str]:
+    """``*text*`` and ``**text**`` spans on one line, not empty ones."""
+    single = [h for h in re.findall(r"\*[^\n\*]*\*", text) if h.strip("*").strip()]
+    double = [h for h in re.findall(r"\*\*[^\n\*]*\*\*", text) if h[2:-2].strip()]
+    return single + double
+
+
+def unfenced(text: str) -> str:
+    """A text without the code fence around it (```` ```json ````)."""
+    text = text.strip()
+    for fence in ("```json", "```Json", "```JSON", "```"):
+        text = text.removeprefix(fence)
+    return text.removesuffix("```").strip()
+
+
+def first_word(paragraph: str) -> str:
+    """A paragraph's first word in lower case, without quotes or punctuation."""
+    word = paragraph.split()[0].strip().lstrip("'").lstrip('"')
+    return re.split(r"[.,?!'\"]", word)[0].lower()
+
+
+def some(found: list[str], most: int = 3) -> str:
+    """A few of the culprits for a detail, ``" (All, Paris)"``; ``""`` for none."""
+    shown = ", ".join(dict.fromkeys(found[:most]))
+    return f" ({shown}{', …' * (len(found) > most)})" if found else ""
+
+
+def quote(text: str, most: int = 40) -> str:
+    """A text quoted for a detail or label, cut to ``most`` characters."""
+    return repr(text if len(text) <= most else text[: most - 1] + "…")

@@ -1,0 +1,213 @@
+"""``detectable_format:*``: bullet points, highlights, sections, a title, JSON, a set answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from agent.checks.instructions.amounts import AMOUNT, NUM, count
+from agent.checks.instructions.base import Constraint, Instruction, counted, make
+from agent.checks.instructions.counting import bullets_of, highlights_of, unfenced
+from agent.checks.instructions.reading import I, X, first_bounds
+
+# -- detectable_format:number_bullet_lists ----------------------------------------------------
+
+_BULLETS = r"\s*(?:(?:markdown|short|very\s+short)\s+)*bullet(?:ed)?(?:[\s-]*points?|s)?\b"
+_BULLET_COUNTS = [
+    AMOUNT + _BULLETS,
+    # "Name exactly 3 dogs using markdown bullet points"
+    rf"""\bexactly\s+(?P<n>{NUM})\s+(?:\w+\s+){{0,3}}?\w+s\b
+         [^.\n]{{0,40}}?\b(?:using|as|in|into){_BULLETS}""",
+    rf"\bbullet(?:ed)?\s+(?:point\s+)?list\s+(?:of|with)\s+{AMOUNT}\s+(?:items|points)\b",
+]
+
+
+def _read_bullets(text: str) -> list[Constraint]:
+    return counted(BULLETS.id, "bullet points", first_bounds(_BULLET_COUNTS, text))
+
+
+def _check_bullets(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    return count("bullet point{s}", len(bullets_of(text)), args["relation"], args["n"])
+
+
+BULLETS = Instruction(
+    "detectable_format:number_bullet_lists", _read_bullets, _check_bullets, "lower bound"
+)
+
+
+# -- detectable_format:number_highlighted_sections --------------------------------------------
+
+_HIGHLIGHT = r"(?:highlight|italici[sz]e|bold|emphasi[sz]e)"
+_THINGS = r"(?:sections?|parts?|phrases?|words?|keywords?|names?|points?|lines?)"
+_HIGHLIGHT_COUNTS = [
+    rf"\b{_HIGHLIGHT}\w*\s+(?:\w+\s+){{0,2}}?{AMOUNT}\s+(?:\S+\s+){{0,3}}?{_THINGS}\b",
+    rf"{AMOUNT}\s+(?:\S+\s+){{0,2}}?{_THINGS}\s+(?:should|must|need\s+to)\s+be\s+{_HIGHLIGHT}",
+    rf"{AMOUNT}\s+(?:italic|highlighted|bold|italicized)\s+(?:text\s+)?{_THINGS}\b",
+    rf"\b{_HIGHLIGHT}\w*\s+(?:\w+\s+){{1,4}}?(?P<t>twice|thrice)\b",
+]
+
+
+def _read_highlights(text: str) -> list[Constraint]:
+    for sentence in re.finditer(r"[^.!?\n]*(?:[.!?\n]|$)", text):
+        s = sentence.group(0)
+        if not re.search(rf"\b{_HIGHLIGHT}|\bitalic", s, I):
+            continue
+        here = s + text[sentence.end() : sentence.end() + 80]
+        if not re.search(r"(?:markdown|\*|italic|asterisk)", here, I):
+            continue
+        if re.search(r"\b(?:capital|caps|upper\s*case)\b", s, I) and not re.search(
+            r"\*|markdown|italic", s, I
+        ):
+            continue  # "highlight them in capitals": capital words, not markdown
+        pairs = first_bounds(_HIGHLIGHT_COUNTS, s, bare="at least")
+        pairs = [("at least" if r == "exactly" else r, n) for r, n in pairs]
+        if not pairs and re.search(
+            rf"\b{_HIGHLIGHT}\w*\b(?!\s+(?:of|the\s+(?:fact|importance)))", s, I
+        ):
+            pairs = [("at least", 1)]
+        if pairs:
+            return counted(HIGHLIGHTS.id, "*highlighted* sections", pairs)
+    return []
+
+
+def _check_highlights(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    found = len(highlights_of(text))
+    return count("*highlighted* section{s}", found, args["relation"], args["n"])
+
+
+HIGHLIGHTS = Instruction(
+    "detectable_format:number_highlighted_sections",
+    _read_highlights,
+    _check_highlights,
+    "lower bound",
+)
+
+
+# -- detectable_format:multiple_sections ------------------------------------------------------
+
+_SECTION_MARKER = re.compile(
+    r"""
+    \b(?:with|as|by)\s+[\"']?(?P<marker>[A-Za-z]+)\s+[XN#]\b          # with SECTION X
+  | (?:^|[\s(\"'])(?P<m2>[A-Z][A-Za-z]*)[\"']?\s+1[\"']?\s*          # Day 1 and Day 2
+    (?:,\s*[\"']?(?P=m2)\s+2[\"']?\s*,?)?\s+and\s+[\"']?(?P=m2)\s+2\b
+    """,
+    X,
+)
+
+
+def _read_sections(text: str) -> list[Constraint]:
+    marker_at = _SECTION_MARKER.search(text)
+    if not marker_at:
+        return []
+    marker = marker_at.group("marker") or marker_at.group("m2")
+    if marker.lower() in ("a", "an", "the", "bullet", "step", "point", "version"):
+        return []
+    noun = rf"(?:sections?|paragraphs?|parts?|{re.escape(marker)}s?)\b"
+    pairs = first_bounds([rf"{AMOUNT}\s*-?\s*{noun}"], text, bare="at least")
+    if not pairs:
+        listed = re.findall(rf"\b{re.escape(marker)}\s+(\d+)\b", text)
+        pairs = [("at least", max(int(n) for n in listed))] if listed else []
+    pairs = [("at least" if r == "exactly" else r, n) for r, n in pairs]
+    return counted(SECTIONS.id, f"sections marked {marker} X", pairs, marker=marker)
+
+
+def _check_sections(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    marker = args["marker"]
+    found = len(re.split(rf"\s?{re.escape(marker)}\s?\d+\s?", text)) - 1
+    return count(f"section{{s}} marked {marker} X", found, args["relation"], args["n"])
+
+
+SECTIONS = Instruction(
+    "detectable_format:multiple_sections", _read_sections, _check_sections, "lower bound"
+)
+
+
+# -- detectable_format:title ----------------------------------------------------------------
+
+
+def _read_title(text: str) -> list[Constraint]:
+    if re.search(r"double\s+angular\s+brackets|<<\s*(?:title|name)[^<>\n]{0,30}>>", text, I):
+        return [make(TITLE.id, "a title in <<double angular brackets>>")]
+    return []
+
+
+def _check_title(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    ok = any(t.lstrip("<").rstrip(">").strip() for t in re.findall(r"<<[^\n]+>>", text))
+    return ok, "" if ok else "no title in <<double angular brackets>>"
+
+
+TITLE = Instruction("detectable_format:title", _read_title, _check_title, "anywhere")
+
+
+# -- detectable_format:json_format ------------------------------------------------------------
+
+_SAYS_JSON = re.compile(
+    r"""
+    \b(?:in|into|as)\s+(?:a\s+|the\s+|valid\s+|one\s+)*JSON\s+(?:format|object|block|code)
+  | \bJSON\s+(?:code\s+)?block\b
+  | \buse\s+(?:the\s+)?JSON\b
+  | (?<!how\sto\s)
+    \b(?:wrap\w*|format\w*|output|respon\w+|answer|reply|put|give|return|provide)\b
+    [^.\n]{0,40}\b(?:in|into|as)\s+(?:a\s+|the\s+|valid\s+|one\s+)*JSON\b
+  | \b(?:only|just)\s+(?:with\s+)?(?:a\s+)?(?:valid\s+)?JSON\b
+  | (?:^|[.!?\n]\s*|\bplease\s+)(?:respond|reply|answer|return)\s+with\s+(?:a\s+)?
+    (?:valid\s+)?JSON\b
+    """,
+    I,
+)
+
+
+def _read_json(text: str) -> list[Constraint]:
+    return [make(JSON.id, "valid JSON")] if _SAYS_JSON.search(text) else []
+
+
+def _check_json(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    try:
+        json.loads(unfenced(text))
+    except ValueError as exc:
+        return False, f"not valid JSON ({str(exc).split(':')[0]})"
+    return True, ""
+
+
+JSON = Instruction("detectable_format:json_format", _read_json, _check_json)
+
+
+# -- detectable_format:constrained_response ---------------------------------------------------
+
+_OPTIONS_LEAD = re.compile(
+    r"""\b(?:
+        (?:exactly\s+)?one\s+of\s+the\s+following(?:\s+\w+){0,3}
+      | choose\s+from(?:\s+the\s+following)?
+      | just\s+say
+      | answer\s+with\s+one\s+of
+    )\s*:?""",
+    I,
+)
+
+
+def _read_one_of(text: str) -> list[Constraint]:
+    m = _OPTIONS_LEAD.search(text)
+    options: list[str] = []
+    if m:
+        rest = text[m.end() :]
+        line = rest.split("\n")[0]
+        options = [a or b for a, b in re.findall(r"\"([^\"\n]+)\"|'([^'\n]+)'", line)]
+        if not options and not line.strip():
+            for row in rest.split("\n")[1:]:
+                if not row.strip() or len(row) > 80 or re.match(r"\s*(?:just|please)\b", row, I):
+                    break
+                options.append(row.strip())
+    if len(options) < 2:
+        options = list(dict.fromkeys(re.findall(r"My answer is \w+\.", text)))
+    if len(options) >= 2:
+        return [make(ONE_OF.id, f"one of {len(options)} set answers", options=options)]
+    return []
+
+
+def _check_one_of(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    ok = any(option in text.strip() for option in args["options"])
+    return ok, "" if ok else f"none of {', '.join(repr(o) for o in args['options'])}"
+
+
+ONE_OF = Instruction("detectable_format:constrained_response", _read_one_of, _check_one_of)

@@ -1,0 +1,339 @@
+"""Parity: each instruction's checker gives IFEval's official verdict on the same responses.
+
+The reference is ``if-verifiable``'s copy of IFEval's checkers. For every instruction of every
+IFEval prompt (all 541 where the shared data sets sit beside the checkout, else the 74-prompt
+sample that ships with the tests), responses are built from the instruction's kwargs, just
+below, at and just above each count, with and without the phrase, keyword, marker or format
+asked for, and the prompt's other instructions' responses too; each is checked by IFEval's
+checker and by ours (the constraints IFEval's kwargs give), and the verdicts must agree.
+
+Not compared, because their checkers need NLTK's Punkt models, which are a download, not part
+of any package (``nltk.download``), and cannot be had offline:
+``length_constraints:number_sentences`` (Punkt sentences) and
+``change_case:capital_word_frequency`` (NLTK's word tokenizer). Nor
+``language:response_language``, which the agent does not check. The case checkers
+(``change_case:english_lowercase`` / ``english_capital``) also ask ``langdetect`` that the
+response is English, which ours do not: they are compared on the responses it calls English.
+IFEval's letter checker replaces a symbol it is given (two prompts ask for 4 "#" and 6 "!")
+with a random letter, so those two are not compared either.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agent.checks.instructions import INSTRUCTIONS, Constraint, check
+from tests.test_constraints import _ifeval
+
+registry = pytest.importorskip("if_verifiable.ifeval.instructions_registry")
+langdetect = pytest.importorskip("langdetect")
+langdetect.DetectorFactory.seed = 0  # langdetect samples; a seed makes it repeatable
+
+EXCLUDED = {
+    "length_constraints:number_sentences": "needs NLTK's Punkt model (a download)",
+    "change_case:capital_word_frequency": "needs NLTK's word tokenizer (a download)",
+    "language:response_language": "not checked by the agent",
+}
+ENGLISH_ONLY = {"change_case:english_lowercase", "change_case:english_capital"}
+
+FILLER = (
+    "The river runs past the old mill and the town wakes early. "
+    "Bakers open their doors while the fog still lies on the water. "
+    "Children walk to school along the bank, counting boats as they go. "
+    "By noon the market is full of voices, fruit and bright cloth. "
+    "Later the light turns gold, and the fishermen bring their nets home. "
+    "At night the mill wheel is quiet, and only the river keeps talking."
+)
+SENTENCES = [s.strip() for s in FILLER.split(". ")]
+WORDS = [w for w in FILLER.replace(",", "").replace(".", "").split()]
+
+
+def _words(n: int, avoid: str = "") -> str:
+    pool = [w for w in WORDS if avoid.lower() not in w.lower()] if avoid else WORDS
+    return " ".join(pool[i % len(pool)] for i in range(max(n, 0)))
+
+
+def _sentence(i: int) -> str:
+    return SENTENCES[i % len(SENTENCES)].rstrip(".") + "."
+
+
+def _around(n: int) -> list[int]:
+    return sorted({max(n - 1, 0), n, n + 1})
+
+
+# Our constraints' args for an IFEval instruction's kwargs: the same instruction, said our way.
+def _relation(kw: dict[str, Any], key: str) -> str:
+    return str(kw[key])  # IFEval's "less than" and "at least" are ours too
+
+
+OURS: dict[str, Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = {
+    "punctuation:no_comma": lambda kw: [("punctuation:no_comma", {})],
+    "change_case:english_lowercase": lambda kw: [("change_case:english_lowercase", {})],
+    "change_case:english_capital": lambda kw: [("change_case:english_capital", {})],
+    "length_constraints:number_words": lambda kw: [
+        ("length_constraints:number_words", {"relation": kw["relation"], "n": kw["num_words"]})
+    ],
+    "length_constraints:number_paragraphs": lambda kw: [
+        (
+            "length_constraints:number_paragraphs",
+            {"relation": "exactly", "n": kw["num_paragraphs"], "divider": "***"},
+        )
+    ],
+    # IFEval's one instruction is two of ours: how many paragraphs, and the nth one's word.
+    "length_constraints:nth_paragraph_first_word": lambda kw: [
+        (
+            "length_constraints:number_paragraphs",
+            {"relation": "exactly", "n": kw["num_paragraphs"], "divider": "blank line"},
+        ),
+        (
+            "length_constraints:nth_paragraph_first_word",
+            {"nth": kw["nth_paragraph"], "word": kw["first_word"]},
+        ),
+    ],
+    "detectable_content:number_placeholders": lambda kw: [
+        (
+            "detectable_content:number_placeholders",
+            {"relation": "at least", "n": kw["num_placeholders"]},
+        )
+    ],
+    "detectable_content:postscript": lambda kw: [
+        ("detectable_content:postscript", {"marker": kw["postscript_marker"]})
+    ],
+    "detectable_format:number_bullet_lists": lambda kw: [
+        ("detectable_format:number_bullet_lists", {"relation": "exactly", "n": kw["num_bullets"]})
+    ],
+    "detectable_format:constrained_response": lambda kw: [
+        (
+            "detectable_format:constrained_response",
+            {"options": ["My answer is yes.", "My answer is no.", "My answer is maybe."]},
+        )
+    ],
+    "detectable_format:number_highlighted_sections": lambda kw: [
+        (
+            "detectable_format:number_highlighted_sections",
+            {"relation": "at least", "n": kw["num_highlights"]},
+        )
+    ],
+    "detectable_format:multiple_sections": lambda kw: [
+        (
+            "detectable_format:multiple_sections",
+            {"relation": "at least", "n": kw["num_sections"], "marker": kw["section_spliter"]},
+        )
+    ],
+    "detectable_format:json_format": lambda kw: [("detectable_format:json_format", {})],
+    "detectable_format:title": lambda kw: [("detectable_format:title", {})],
+    "combination:two_responses": lambda kw: [("combination:two_responses", {})],
+    "combination:repeat_prompt": lambda kw: [
+        ("combination:repeat_prompt", {"phrase": kw["prompt_to_repeat"]})
+    ],
+    "startend:end_checker": lambda kw: [("startend:end_checker", {"phrase": kw["end_phrase"]})],
+    "startend:quotation": lambda kw: [("startend:quotation", {})],
+    "keywords:forbidden_words": lambda kw: [
+        ("keywords:forbidden_words", {"words": kw["forbidden_words"]})
+    ],
+    "keywords:existence": lambda kw: [("keywords:existence", {"words": kw["keywords"]})],
+    "keywords:frequency": lambda kw: [
+        (
+            "keywords:frequency",
+            {"word": kw["keyword"], "relation": _relation(kw, "relation"), "n": kw["frequency"]},
+        )
+    ],
+    "keywords:letter_frequency": lambda kw: [
+        (
+            "keywords:letter_frequency",
+            {
+                "letter": kw["letter"],
+                "relation": _relation(kw, "let_relation"),
+                "n": kw["let_frequency"],
+            },
+        )
+    ],
+}
+
+
+def _built(instruction: str, kw: dict[str, Any], rng: random.Random) -> list[str]:
+    """Responses that meet the instruction, miss it narrowly, or miss it plainly."""
+    text = " ".join(_sentence(i) for i in range(3))
+    out: list[str] = []
+    if instruction == "length_constraints:number_words":
+        out += [_words(k) + "." for k in _around(kw["num_words"])]
+        out += [_words(kw["num_words"] - 2) + " it's done."]  # "it's" is two words
+    elif instruction == "length_constraints:number_paragraphs":
+        for k in _around(kw["num_paragraphs"]):
+            out.append("\n***\n".join(_sentence(i) for i in range(k)))
+        n = kw["num_paragraphs"]
+        out.append("\n***\n".join([_sentence(0), "", *(_sentence(i) for i in range(n - 1))]))
+        out.append("***\n" + "\n***\n".join(_sentence(i) for i in range(n)) + "\n***")
+    elif instruction == "length_constraints:nth_paragraph_first_word":
+        word, nth = kw["first_word"], kw["nth_paragraph"]
+        for k in _around(kw["num_paragraphs"]):
+            for first in (word.capitalize(), f'"{word}",', "Meanwhile"):
+                paragraphs = [_sentence(i) for i in range(k)]
+                if nth <= k:
+                    paragraphs[nth - 1] = f"{first} {paragraphs[nth - 1]}"
+                out.append("\n\n".join(paragraphs))
+        out.append("\n\n\n\n".join(f"{word} {_sentence(i)}" for i in range(kw["num_paragraphs"])))
+    elif instruction == "detectable_content:number_placeholders":
+        for k in _around(kw["num_placeholders"]):
+            out.append(text + " " + " ".join(f"[thing {i}]" for i in range(k)))
+    elif instruction == "detectable_content:postscript":
+        for marker in ("P.S.", "P.P.S", "p.s.", "P. S.", "PS"):
+            out.append(f"{text}\n\n{marker} {_sentence(4)}")
+    elif instruction == "detectable_format:number_bullet_lists":
+        for k in _around(kw["num_bullets"]):
+            items = [f"{'*' if i % 2 else '-'} {_sentence(i)}" for i in range(k)]
+            out.append(text + "\n" + "\n".join(items))
+        out.append(text + "\n" + "\n".join(f"**{_sentence(i)}**" for i in range(kw["num_bullets"])))
+    elif instruction == "detectable_format:number_highlighted_sections":
+        for k in _around(kw["num_highlights"]):
+            marks = [("*{}*" if i % 2 else "**{}**").format(WORDS[i]) for i in range(k)]
+            out.append(text + " " + " ".join(marks))
+        out.append(text + " * * and ** **")
+    elif instruction == "detectable_format:multiple_sections":
+        spliter = kw["section_spliter"]
+        for k in _around(kw["num_sections"]):
+            out.append("\n".join(f"{spliter} {i + 1}\n{_sentence(i)}" for i in range(k)))
+        out.append("\n".join(f"{spliter.lower()} {i + 1}\n{_sentence(i)}" for i in range(3)))
+    elif instruction == "detectable_format:json_format":
+        data = {"answer": text, "count": 3}
+        out += [json.dumps(data), f"```json\n{json.dumps(data)}\n```", f"```\n{json.dumps(data)}"]
+        out += ["{'answer': 1}", f"Here it is: {json.dumps(data)}"]
+    elif instruction == "detectable_format:title":
+        out += [f"<<The River>>\n{text}", f"<< >>\n{text}", f"<The River>\n{text}"]
+    elif instruction == "combination:two_responses":
+        a, b = _sentence(0), _sentence(1)
+        out += [f"{a}\n******\n{b}", f"{a}\n******\n{a}", f"{a}\n******\n{b}\n******\n{a}"]
+        out += [f"{a}\n******\n\n******\n{b}", f"{a}\n*****\n{b}"]
+    elif instruction == "combination:repeat_prompt":
+        request = kw["prompt_to_repeat"]
+        out += [f"{request}\n{text}", f"  {request.upper()} {text}", f"{request[:-5]}\n{text}"]
+    elif instruction == "startend:end_checker":
+        phrase = kw["end_phrase"]
+        out += [f"{text} {phrase}", f'"{text} {phrase}"', f"{text} {phrase} Thanks.", f"{text}"]
+        out += [f"{text} {phrase.lower()}\n"]
+    elif instruction == "startend:quotation":
+        out += [f'"{text}"', text, f'"{text}', '"', f'  "{text}"\n']
+    elif instruction == "keywords:forbidden_words":
+        for word in kw["forbidden_words"]:
+            out += [f"{text} {word}.", f"{text} {word.upper()}s.", f"{text} pre{word}"]
+    elif instruction == "keywords:existence":
+        words = kw["keywords"]
+        out += [f"{text} {' '.join(words)}.", f"{text} {' '.join(words[1:])}."]
+        out += [f"{text} {' '.join(w.upper() + 'ing' for w in words)}."]
+    elif instruction == "keywords:frequency":
+        word = kw["keyword"]
+        for k in _around(kw["frequency"]):
+            spots = [rng.choice([word, word.capitalize(), word + "s"]) for _ in range(k)]
+            out.append(_words(12, avoid=word) + " " + " ".join(spots) + ".")
+    elif instruction == "keywords:letter_frequency":
+        letter = kw["letter"]
+        for k in _around(kw["let_frequency"]):
+            spots = [rng.choice([letter, letter.upper()]) for _ in range(k)]
+            out.append(_words(12, avoid=letter) + " " + " ".join(spots) + ".")
+    elif instruction == "detectable_format:constrained_response":
+        out += ["My answer is yes.", "My answer is maybe, I think.", "my answer is no."]
+        out += [f"{text} My answer is no. {_sentence(4)}"]
+    elif instruction in ("change_case:english_lowercase", "change_case:english_capital"):
+        out += [text.lower(), text.upper(), text, text.lower() + " A", text.upper() + " a"]
+    elif instruction == "punctuation:no_comma":
+        out += [text, text.replace(",", ""), _sentence(3), _sentence(3).replace(",", "")]
+    return out
+
+
+def _responses(row: dict[str, Any], rng: random.Random) -> list[str]:
+    """Every response built for the prompt's instructions, and a few plain ones."""
+    out = [FILLER, FILLER.lower(), FILLER.upper(), FILLER.replace(",", ""), row["prompt"]]
+    for instruction, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True):
+        out += _built(instruction, _kwargs(kw), rng)
+    return list(dict.fromkeys(r for r in out if r.strip()))
+
+
+def _kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _theirs(instruction: str, kw: dict[str, Any], prompt: str) -> Callable[[str], bool]:
+    checker = registry.INSTRUCTION_DICT[instruction](instruction)
+    checker.build_description(**kw)
+    args = checker.get_instruction_args()
+    if args and "prompt" in args:
+        checker.build_description(prompt=prompt)
+    return lambda response: bool(checker.check_following(response))
+
+
+def _ours(instruction: str, kw: dict[str, Any]) -> Callable[[str], bool]:
+    constraints = [Constraint(id=id_, args=args, label=id_) for id_, args in OURS[instruction](kw)]
+    return lambda response: all(c["passed"] for c in check(response, constraints))
+
+
+def _comparable(instruction: str, kw: dict[str, Any]) -> bool:
+    """Whether IFEval's checker checks what its kwargs say (it draws a letter for a symbol)."""
+    letter = str(kw.get("letter", "a"))
+    return instruction not in EXCLUDED and len(letter) == 1 and "a" <= letter.lower() <= "z"
+
+
+def _english(response: str) -> bool:
+    try:
+        return bool(langdetect.detect(response) == "en")
+    except langdetect.LangDetectException:
+        return False
+
+
+def _compare() -> tuple[collections.Counter[str], dict[str, set[bool]], list[str]]:
+    rows = _ifeval()
+    rng = random.Random(541)
+    compared: collections.Counter[str] = collections.Counter()
+    verdicts: dict[str, set[bool]] = collections.defaultdict(set)
+    disagree: list[str] = []
+    for row in rows:
+        responses = _responses(row, rng)
+        for instruction, raw in zip(row["instruction_id_list"], row["kwargs"], strict=True):
+            kw = _kwargs(raw)
+            if not _comparable(instruction, kw):
+                continue
+            theirs, ours = _theirs(instruction, kw, row["prompt"]), _ours(instruction, kw)
+            for response in responses:
+                if instruction in ENGLISH_ONLY and not _english(response):
+                    continue
+                verdict = theirs(response)
+                compared[instruction] += 1
+                verdicts[instruction].add(verdict)
+                if ours(response) != verdict:
+                    disagree.append(f"{instruction} {kw} on {response!r}: IFEval says {verdict}")
+    return compared, verdicts, disagree
+
+
+@pytest.fixture(scope="module")
+def compared() -> tuple[collections.Counter[str], dict[str, set[bool]], list[str]]:
+    return _compare()
+
+
+def test_every_instruction_has_a_checker_to_compare() -> None:
+    assert set(OURS) | set(EXCLUDED) == set(registry.INSTRUCTION_DICT)
+    ours = {id_ for build in OURS.values() for id_, _ in build(collections.defaultdict(str))}
+    assert ours <= set(INSTRUCTIONS)
+
+
+def test_each_checker_gives_ifeval_s_verdict(
+    compared: tuple[collections.Counter[str], dict[str, set[bool]], list[str]],
+) -> None:
+    counts, _, disagree = compared
+    assert sum(counts.values()) > 1000
+    assert disagree == [], f"{len(disagree)} of {sum(counts.values())}:\n" + "\n".join(
+        disagree[:20]
+    )
+
+
+def test_the_responses_both_pass_and_fail_each_instruction(
+    compared: tuple[collections.Counter[str], dict[str, set[bool]], list[str]],
+) -> None:
+    _, verdicts, _ = compared
+    one_sided = {i: v for i, v in verdicts.items() if v != {True, False}}
+    assert one_sided == {}
+    assert set(verdicts) == set(OURS)

@@ -232,6 +232,7 @@ def ask(
         view.interrupted(run.partial() if run is not None else None)
         raise typer.Exit(130) from None
     except ReflectionError as exc:
+        view.failed(exc.partial)
         # --debug shows what went wrong underneath the one-line message.
         _fail(str(exc), (exc.__cause__ or exc) if debug else None)
     except Exception as exc:
@@ -408,8 +409,13 @@ class _View:
     def interrupted(self, partial: ReflectionResult | None) -> None:
         self._stop_live()
         err.print("\n[yellow]interrupted[/]")
+        self.failed(partial)
+
+    def failed(self, partial: ReflectionResult | None) -> None:
+        """Say the answer the run had when it stopped, if it had one."""
+        self._stop_live()
         answer = printable(partial.output) if partial is not None else ""
-        if answer:
+        if answer and not self.quiet:
             err.print(f"latest answer so far: {answer}", markup=False)
 
 

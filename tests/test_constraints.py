@@ -1,17 +1,14 @@
 """Instructions read out of questions, and the plain-code checks of answers against them."""
 
 import collections
-import hashlib
-import json
 import math
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.checks.instructions import CHECKERS, Constraint, check, extract
+from tests import ifeval
 
 # (constraint id, question, args it must extract, an answer that passes, one that fails, the
 # failure's detail).
@@ -552,18 +549,10 @@ def test_counts_as_ifeval_does(id_: str, args: dict[str, Any], answer: str, pass
     assert CHECKERS[id_](answer, args)[0] is passed
 
 
-# --- Coverage of IFEval's 541 prompts: each instruction it labels (but the response language,
-# which the agent does not check) must be found with the arguments its kwargs give.
+# --- Coverage of IFEval's 541 prompts (tests/ifeval.py): each instruction it labels (but the
+# response language, which the agent does not check) must be found with the arguments its
+# kwargs give.
 
-# All 541 where the shared data sets sit beside the checkout (REFLECT_SHARED_DATA, or
-# ../shared/data); elsewhere a fixed sample that ships with the tests (every 6th of prompts
-# 101-541, Apache-2.0, see tests/data/ifeval/NOTICE), so the test runs in any checkout.
-SHARED = Path(
-    os.environ.get("REFLECT_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-IFEVAL_ALL = SHARED / "ifeval" / "input_data.jsonl"
-IFEVAL_SAMPLE = Path(__file__).resolve().parent / "data" / "ifeval" / "sample.jsonl"
-IFEVAL_SAMPLE_SHA256 = "ac0e9a1da33abcecf41c40ea6489848a7c505d9b4943e33c0c7b5c6feb0f7447"
 INF = math.inf
 # Instructions found with the right arguments (792 of 803, 98.6%, when this was written; 791
 # since clauses about a part of the answer are read as such: 638 of 644 of prompts 101-541, the
@@ -572,32 +561,6 @@ INF = math.inf
 # phrase X", "answer with lowercase letters" and the like); a small margin below and above.
 COVERAGE_FLOOR = 0.97
 EXTRA_CEILING = 16
-
-# The ids are IFEval's; what is compared is the count's bound, or one argument. For a count:
-# IFEval's kwarg for n, for its relation (None: the relation is fixed), and the one that keys it.
-COUNTS: dict[str, tuple[str, str | None, str | None]] = {
-    "length_constraints:number_words": ("num_words", "relation", None),
-    "length_constraints:number_sentences": ("num_sentences", "relation", None),
-    "length_constraints:number_paragraphs": ("num_paragraphs", None, "divider"),
-    "detectable_format:number_bullet_lists": ("num_bullets", None, None),
-    "detectable_format:number_highlighted_sections": ("num_highlights", "at least", None),
-    "detectable_content:number_placeholders": ("num_placeholders", "at least", None),
-    "detectable_format:multiple_sections": ("num_sections", "at least", "section_spliter"),
-    "keywords:frequency": ("frequency", "relation", "keyword"),
-    "keywords:letter_frequency": ("let_frequency", "let_relation", "letter"),
-    "change_case:capital_word_frequency": ("capital_frequency", "capital_relation", None),
-}
-# Our arg that matches the key above.
-OUR_KEY = {"divider": "divider", "section_spliter": "marker", "keyword": "word", "letter": "letter"}
-# IFEval's kwarg and our arg compared for the others (lower-cased; words as a set).
-VALUES: dict[str, tuple[str, str]] = {
-    "length_constraints:nth_paragraph_first_word": ("first_word", "word"),
-    "startend:end_checker": ("end_phrase", "phrase"),
-    "combination:repeat_prompt": ("prompt_to_repeat", "phrase"),
-    "keywords:forbidden_words": ("forbidden_words", "words"),
-    "keywords:existence": ("keywords", "words"),
-    "detectable_content:postscript": ("postscript_marker", "marker"),
-}
 
 # An id IFEval asks for makes another one no extra: a keyword to include may be said as "at
 # least once", the first word of the nth paragraph comes with the number of paragraphs, and
@@ -624,50 +587,25 @@ def _meet(intervals: list[tuple[float, float]]) -> tuple[float, float]:
     return max(low for low, _ in intervals), min(high for _, high in intervals)
 
 
-def _value(id_: str, value: Any) -> Any:
-    """A value as compared: a phrase lower-cased, a list of words as a set (a marker as is)."""
-    if isinstance(value, list):
-        return frozenset(w.lower() for w in value)
-    return value if id_ == "detectable_content:postscript" else value.strip().lower()
-
-
-def _keyed(key: str | None, value: Any) -> Any:
-    """The key of a count as compared: a keyword or letter lower-cased."""
-    return str(value).lower() if key in ("keyword", "letter") else value
-
-
-def _wanted(instruction: str, kw: dict[str, Any]) -> tuple[Any, Any] | None:
-    """What extract should give for one IFEval instruction: (key, value), None if unchecked."""
-    if instruction in COUNTS:
-        n, relation, key = COUNTS[instruction]
-        how = kw.get(relation, relation) if relation else "exactly"
-        keyed = "***" if key == "divider" else kw.get(key or "")
-        return _keyed(key, keyed), _interval(how, kw[n])
-    if instruction == "length_constraints:nth_paragraph_first_word":
-        return None, (kw["nth_paragraph"], kw["first_word"].lower())
-    if instruction in VALUES:
-        return None, _value(instruction, kw.get(VALUES[instruction][0]))
-    if instruction.startswith("language:"):
-        return None  # the response language: not checked
-    return None, None
-
-
 def _got(found: list[Constraint]) -> dict[tuple[str, Any], list[Any]]:
-    """The extracted values by (id, key), the bounds of each (id, key) met into one interval."""
+    """What is compared, by (id, key): a count's bounds met into one interval (keyed by its
+    divider, marker, word or letter), else the one argument that matters, or None."""
     got: dict[tuple[str, Any], list[Any]] = collections.defaultdict(list)
     bounds: dict[tuple[str, Any], list[tuple[float, float]]] = collections.defaultdict(list)
     for c in found:
         id_, args = c["id"], c["args"]
-        if id_ in COUNTS:
-            key = COUNTS[id_][2]
-            keyed = _keyed(key, args[OUR_KEY[key]] if key else None)
-            bounds[(id_, keyed)].append(_interval(args["relation"], args["n"]))
-        elif id_ == "length_constraints:nth_paragraph_first_word":
+        if "relation" in args:
+            word = args.get("word") or args.get("letter")
+            key = args.get("divider") or args.get("marker") or (word and str(word).lower())
+            bounds[(id_, key)].append(_interval(args["relation"], args["n"]))
+        elif "nth" in args:
             got[(id_, None)].append((args["nth"], args["word"].lower()))
-        elif id_ in VALUES:
-            got[(id_, None)].append(_value(id_, args[VALUES[id_][1]]))
+        elif "phrase" in args:
+            got[(id_, None)].append(args["phrase"].strip().lower())
+        elif "words" in args:
+            got[(id_, None)].append(frozenset(w.lower() for w in args["words"]))
         else:
-            got[(id_, None)].append(None)
+            got[(id_, None)].append(args.get("marker"))
     for key, intervals in bounds.items():
         got[key].append(_meet(intervals))
     return got
@@ -679,14 +617,16 @@ def _score(
     """Hits and misses of one prompt's instructions, and the ids extracted beyond them."""
     got = _got(read(row["prompt"]))
     wanted: dict[tuple[str, Any], list[Any]] = collections.defaultdict(list)
-    for instruction, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True):
-        want = _wanted(instruction, {k: v for k, v in kw.items() if v is not None})
-        if want is not None:
-            wanted[(instruction, want[0])].append(want[1])
+    counted = set()
+    for instruction, kw in ifeval.kwargs(row):
+        said = ifeval.constraints(instruction, kw)
+        counted |= {c["id"] for c in said if "relation" in c["args"]}
+        for key, values in _got(said).items():
+            wanted[key] += values
     tally: collections.Counter[str] = collections.Counter()
     for (id_, key), values in wanted.items():
         have = got.get((id_, key), [])
-        if id_ in COUNTS:
+        if id_ in counted:
             values = [_meet(values)] * len(values)
         if id_ == "keywords:existence":  # a keyword may be asked for as "at least once"
             said = frozenset().union(*have) | {
@@ -708,15 +648,6 @@ def _score(
     return tally, extra
 
 
-def _ifeval() -> list[dict[str, Any]]:
-    if IFEVAL_ALL.is_file():
-        data = IFEVAL_ALL.read_bytes()
-    else:
-        data = IFEVAL_SAMPLE.read_bytes()
-        assert hashlib.sha256(data).hexdigest() == IFEVAL_SAMPLE_SHA256, "the sample was changed"
-    return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
-
-
 def _extra_ceiling(rows: list[dict[str, Any]]) -> float:
     return EXTRA_CEILING * len(rows) / 541 + 1
 
@@ -734,7 +665,7 @@ def _coverage(
 
 
 def test_finds_the_instructions_ifeval_labels() -> None:
-    rows = _ifeval()
+    rows = ifeval.rows()
     assert len(rows) in (541, 74)
     coverage, tally, extra = _coverage(rows)
     assert coverage >= COVERAGE_FLOOR, (coverage, tally)
@@ -742,7 +673,7 @@ def test_finds_the_instructions_ifeval_labels() -> None:
 
 
 def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> None:
-    rows = _ifeval()
+    rows = ifeval.rows()
     # Missing one instruction in about one prompt in ten, or reading one that is not there
     # into every prompt, must fail the test above.
     missing, _, _ = _coverage(rows, lambda q: extract(q)[len(q) % 10 == 0 :])

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from agent.checks.instructions import INSTRUCTIONS, Constraint, check
-from tests.test_constraints import _ifeval
+from agent.checks.instructions import INSTRUCTIONS, check
+from tests import ifeval
 
 registry = pytest.importorskip("if_verifiable.ifeval.instructions_registry")
 langdetect = pytest.importorskip("langdetect")
@@ -51,7 +51,7 @@ FILLER = (
     "At night the mill wheel is quiet, and only the river keeps talking."
 )
 SENTENCES = [s.strip() for s in FILLER.split(". ")]
-WORDS = [w for w in FILLER.replace(",", "").replace(".", "").split()]
+WORDS = FILLER.replace(",", "").replace(".", "").split()
 
 
 def _words(n: int, avoid: str = "") -> str:
@@ -65,96 +65,6 @@ def _sentence(i: int) -> str:
 
 def _around(n: int) -> list[int]:
     return sorted({max(n - 1, 0), n, n + 1})
-
-
-# Our constraints' args for an IFEval instruction's kwargs: the same instruction, said our way.
-def _relation(kw: dict[str, Any], key: str) -> str:
-    return str(kw[key])  # IFEval's "less than" and "at least" are ours too
-
-
-OURS: dict[str, Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = {
-    "punctuation:no_comma": lambda kw: [("punctuation:no_comma", {})],
-    "change_case:english_lowercase": lambda kw: [("change_case:english_lowercase", {})],
-    "change_case:english_capital": lambda kw: [("change_case:english_capital", {})],
-    "length_constraints:number_words": lambda kw: [
-        ("length_constraints:number_words", {"relation": kw["relation"], "n": kw["num_words"]})
-    ],
-    "length_constraints:number_paragraphs": lambda kw: [
-        (
-            "length_constraints:number_paragraphs",
-            {"relation": "exactly", "n": kw["num_paragraphs"], "divider": "***"},
-        )
-    ],
-    # IFEval's one instruction is two of ours: how many paragraphs, and the nth one's word.
-    "length_constraints:nth_paragraph_first_word": lambda kw: [
-        (
-            "length_constraints:number_paragraphs",
-            {"relation": "exactly", "n": kw["num_paragraphs"], "divider": "blank line"},
-        ),
-        (
-            "length_constraints:nth_paragraph_first_word",
-            {"nth": kw["nth_paragraph"], "word": kw["first_word"]},
-        ),
-    ],
-    "detectable_content:number_placeholders": lambda kw: [
-        (
-            "detectable_content:number_placeholders",
-            {"relation": "at least", "n": kw["num_placeholders"]},
-        )
-    ],
-    "detectable_content:postscript": lambda kw: [
-        ("detectable_content:postscript", {"marker": kw["postscript_marker"]})
-    ],
-    "detectable_format:number_bullet_lists": lambda kw: [
-        ("detectable_format:number_bullet_lists", {"relation": "exactly", "n": kw["num_bullets"]})
-    ],
-    "detectable_format:constrained_response": lambda kw: [
-        (
-            "detectable_format:constrained_response",
-            {"options": ["My answer is yes.", "My answer is no.", "My answer is maybe."]},
-        )
-    ],
-    "detectable_format:number_highlighted_sections": lambda kw: [
-        (
-            "detectable_format:number_highlighted_sections",
-            {"relation": "at least", "n": kw["num_highlights"]},
-        )
-    ],
-    "detectable_format:multiple_sections": lambda kw: [
-        (
-            "detectable_format:multiple_sections",
-            {"relation": "at least", "n": kw["num_sections"], "marker": kw["section_spliter"]},
-        )
-    ],
-    "detectable_format:json_format": lambda kw: [("detectable_format:json_format", {})],
-    "detectable_format:title": lambda kw: [("detectable_format:title", {})],
-    "combination:two_responses": lambda kw: [("combination:two_responses", {})],
-    "combination:repeat_prompt": lambda kw: [
-        ("combination:repeat_prompt", {"phrase": kw["prompt_to_repeat"]})
-    ],
-    "startend:end_checker": lambda kw: [("startend:end_checker", {"phrase": kw["end_phrase"]})],
-    "startend:quotation": lambda kw: [("startend:quotation", {})],
-    "keywords:forbidden_words": lambda kw: [
-        ("keywords:forbidden_words", {"words": kw["forbidden_words"]})
-    ],
-    "keywords:existence": lambda kw: [("keywords:existence", {"words": kw["keywords"]})],
-    "keywords:frequency": lambda kw: [
-        (
-            "keywords:frequency",
-            {"word": kw["keyword"], "relation": _relation(kw, "relation"), "n": kw["frequency"]},
-        )
-    ],
-    "keywords:letter_frequency": lambda kw: [
-        (
-            "keywords:letter_frequency",
-            {
-                "letter": kw["letter"],
-                "relation": _relation(kw, "let_relation"),
-                "n": kw["let_frequency"],
-            },
-        )
-    ],
-}
 
 
 def _built(instruction: str, kw: dict[str, Any], rng: random.Random) -> list[str]:
@@ -249,27 +159,20 @@ def _built(instruction: str, kw: dict[str, Any], rng: random.Random) -> list[str
 def _responses(row: dict[str, Any], rng: random.Random) -> list[str]:
     """Every response built for the prompt's instructions, and a few plain ones."""
     out = [FILLER, FILLER.lower(), FILLER.upper(), FILLER.replace(",", ""), row["prompt"]]
-    for instruction, kw in zip(row["instruction_id_list"], row["kwargs"], strict=True):
-        out += _built(instruction, _kwargs(kw), rng)
+    for instruction, kw in ifeval.kwargs(row):
+        out += _built(instruction, kw, rng)
     return list(dict.fromkeys(r for r in out if r.strip()))
 
 
-def _kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if v is not None}
-
-
-def _theirs(instruction: str, kw: dict[str, Any], prompt: str) -> Callable[[str], bool]:
+def _theirs(instruction: str, kw: dict[str, Any]) -> Callable[[str], bool]:
     checker = registry.INSTRUCTION_DICT[instruction](instruction)
     checker.build_description(**kw)
-    args = checker.get_instruction_args()
-    if args and "prompt" in args:
-        checker.build_description(prompt=prompt)
     return lambda response: bool(checker.check_following(response))
 
 
 def _ours(instruction: str, kw: dict[str, Any]) -> Callable[[str], bool]:
-    constraints = [Constraint(id=id_, args=args, label=id_) for id_, args in OURS[instruction](kw)]
-    return lambda response: all(c["passed"] for c in check(response, constraints))
+    said = ifeval.constraints(instruction, kw) + ifeval.paragraphs(instruction, kw)
+    return lambda response: all(c["passed"] for c in check(response, said))
 
 
 def _comparable(instruction: str, kw: dict[str, Any]) -> bool:
@@ -286,18 +189,17 @@ def _english(response: str) -> bool:
 
 
 def _compare() -> tuple[collections.Counter[str], dict[str, set[bool]], list[str]]:
-    rows = _ifeval()
+    rows = ifeval.rows()
     rng = random.Random(541)
     compared: collections.Counter[str] = collections.Counter()
     verdicts: dict[str, set[bool]] = collections.defaultdict(set)
     disagree: list[str] = []
     for row in rows:
         responses = _responses(row, rng)
-        for instruction, raw in zip(row["instruction_id_list"], row["kwargs"], strict=True):
-            kw = _kwargs(raw)
+        for instruction, kw in ifeval.kwargs(row):
             if not _comparable(instruction, kw):
                 continue
-            theirs, ours = _theirs(instruction, kw, row["prompt"]), _ours(instruction, kw)
+            theirs, ours = _theirs(instruction, kw), _ours(instruction, kw)
             for response in responses:
                 if instruction in ENGLISH_ONLY and not _english(response):
                     continue
@@ -314,10 +216,8 @@ def compared() -> tuple[collections.Counter[str], dict[str, set[bool]], list[str
     return _compare()
 
 
-def test_every_instruction_has_a_checker_to_compare() -> None:
-    assert set(OURS) | set(EXCLUDED) == set(registry.INSTRUCTION_DICT)
-    ours = {id_ for build in OURS.values() for id_, _ in build(collections.defaultdict(str))}
-    assert ours <= set(INSTRUCTIONS)
+def test_every_instruction_of_ifeval_is_compared_or_excluded_with_a_reason() -> None:
+    assert set(registry.INSTRUCTION_DICT) - set(EXCLUDED) <= set(INSTRUCTIONS)
 
 
 def test_each_checker_gives_ifeval_s_verdict(
@@ -336,4 +236,4 @@ def test_the_responses_both_pass_and_fail_each_instruction(
     _, verdicts, _ = compared
     one_sided = {i: v for i, v in verdicts.items() if v != {True, False}}
     assert one_sided == {}
-    assert set(verdicts) == set(OURS)
+    assert set(verdicts) == set(registry.INSTRUCTION_DICT) - set(EXCLUDED)

@@ -21,6 +21,7 @@ from agent.persist import DURABLE, checkpointed, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
 from agent.state import append_critiques, merge_drafts, sum_usage
+from agent.strategies.sampling import choose
 
 T = TypeVar("T")
 
@@ -275,8 +276,6 @@ _REDUCERS: dict[str, Any] = {
 
 def _partial(values: dict[str, Any]) -> ReflectionResult | None:
     """What a failed run had: every draft, and as its answer the samples' choice so far."""
-    from agent.strategies.sampling import choose
-
     drafts = values.get("drafts") or []
     if not drafts:
         return None

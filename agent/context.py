@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langchain_core.runnables import Runnable
 
@@ -215,11 +215,9 @@ def resolve_settings(
     mode = merged["mode"] or "prompted"
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-    from agent.strategies import STRATEGIES  # the registry imports this module
-
     strategy = merged["strategy"] or DEFAULT_STRATEGY
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {strategy!r}: use {' or '.join(STRATEGIES)}")
+    if strategy not in get_args(Strategy):
+        raise ConfigError(f"unknown strategy {strategy!r}: use {' or '.join(get_args(Strategy))}")
     concurrency = merged["max_concurrency"]
     if concurrency is not None and concurrency < 1:
         raise ConfigError(f"max_concurrency must be 1 or more, got {concurrency}")

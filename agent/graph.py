@@ -19,13 +19,13 @@ from langgraph.types import RetryPolicy
 
 from agent import nodes
 from agent.aio import run_sync
+from agent.calls import Setup
 from agent.context import ChatModel, Context, make_context, resolve_settings
 from agent.errors import ConfigError
 from agent.models import without_sdk_retries
-from agent.nodes import Env
 from agent.prompts import PROMPTS, Prompts, load_prompts
 from agent.state import InputState, OutputState, State
-from agent.strategies import PARTS, STRATEGIES, sampling
+from agent.strategies import STRATEGIES, TECHNIQUES, sampling
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -45,8 +45,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _node(
-    step: Callable[[Any, Runtime[Context], Env], Awaitable[dict[str, Any]]],
-    env: Env,
+    step: Callable[[Any, Runtime[Context], Setup], Awaitable[dict[str, Any]]],
+    setup: Setup,
     name: str,
 ) -> RunnableLambda[Any, dict[str, Any]]:
     """An async step that sync callers (``graph.invoke``, a sync parent graph) can run too.
@@ -57,7 +57,7 @@ def _node(
     """
 
     async def run_async(state: Any) -> dict[str, Any]:
-        return await step(state, get_runtime(Context), env)
+        return await step(state, get_runtime(Context), setup)
 
     def run_blocking(state: Any) -> dict[str, Any]:
         return run_sync(run_async(state))
@@ -133,24 +133,24 @@ def create_reflection_graph(
         if isinstance(prompts, Prompts)
         else (PROMPTS if prompts is None else load_prompts(prompts))
     )
-    env = Env(defaults, loaded, models[0], models[1])
+    setup = Setup(defaults, loaded, models[0], models[1])
 
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
-    builder.add_node("intake", _node(nodes.intake, env, "intake"))
-    builder.add_node("answer", _node(nodes.answer, env, "answer"), retry_policy=RETRY)
-    for part in PARTS:
-        for name, node in part.nodes.items():
-            builder.add_node(name, _node(node.run, env, name), retry_policy=RETRY)
-    builder.add_node("finalize", _node(nodes.finalize, env, "finalize"))
+    builder.add_node("intake", _node(nodes.intake, setup, "intake"))
+    builder.add_node("answer", _node(nodes.answer, setup, "answer"), retry_policy=RETRY)
+    for technique in TECHNIQUES:
+        for name, node in technique.nodes.items():
+            builder.add_node(name, _node(node.run, setup, name), retry_policy=RETRY)
+    builder.add_node("finalize", _node(nodes.finalize, setup, "finalize"))
     builder.add_edge(START, "intake")
     starts = sorted({"answer", "sample", *(p.start for p in STRATEGIES.values() if p.start)})
     builder.add_conditional_edges("intake", follow, starts)
     after = {p.after_answer for p in STRATEGIES.values() if p.after_answer}
     builder.add_conditional_edges("answer", follow, sorted({*after, "finalize"}))
-    for part in PARTS:
-        for name, node in part.nodes.items():
+    for technique in TECHNIQUES:
+        for name, node in technique.nodes.items():
             if node.then == ("tally",):
                 builder.add_edge(name, "tally")  # every sample of a round joins here
             else:

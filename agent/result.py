@@ -77,21 +77,39 @@ class Critique(TypedDict):
 
     Attributes:
         round: The critique round.
-        draft: Index of the draft judged (for a selection: the draft chosen).
-        verdict: ``pass``, ``revise`` (with a concrete error), ``unclear`` (no usable
-            verdict: the draft stands), or ``select`` (the critic named the most
-            consistent of several samples).
+        draft: Index of the draft judged.
+        verdict: ``pass``, ``revise`` (with a concrete error), or ``unclear`` (no usable
+            verdict: the draft stands).
         by: ``critic`` (a model call) or ``checks`` (failed checks; no model call).
-        error: For ``revise``, the error to fix; for ``select``, what the other samples
-            add or get wrong.
+        error: For ``revise``, the error to fix (for a tie, the checklist of where the
+            tied solutions part ways).
         text: The critic's whole reply (empty for ``checks``).
     """
 
     round: int
     draft: int
-    verdict: Literal["pass", "revise", "unclear", "select"]
+    verdict: Literal["pass", "revise", "unclear"]
     by: Literal["critic", "checks"]
     error: str
+    text: str
+    input_tokens: int
+    output_tokens: int
+    seconds: float
+
+
+class Selection(TypedDict):
+    """The critic's pick among samples that cannot be counted (code, free text).
+
+    Attributes:
+        round: The round it was made in.
+        draft: Index of the sample chosen.
+        note: What the other samples add or get wrong (empty when the critic named none).
+        text: The critic's whole reply.
+    """
+
+    round: int
+    draft: int
+    note: str
     text: str
     input_tokens: int
     output_tokens: int
@@ -128,6 +146,7 @@ class ReflectionResult:
             critique that led to the chosen revision.
         drafts: Every draft, first generation first; none is ever dropped.
         critiques: Every critique.
+        selection: The critic's pick among the samples, if it made one.
         chosen: Index in ``drafts`` of the draft whose answer is ``output``.
         rounds: Critique rounds run.
         stop_reason: Why the run stopped (see ``StopReason``).
@@ -146,6 +165,7 @@ class ReflectionResult:
     reflections: list[str] = field(default_factory=list)
     drafts: list[Draft] = field(default_factory=list)
     critiques: list[Critique] = field(default_factory=list)
+    selection: Selection | None = None
     chosen: int = 0
     rounds: int = 0
     stop_reason: str = "answered"
@@ -170,6 +190,23 @@ class ReflectionResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReflectionResult:
-        """Rebuild a result from ``to_dict`` output (or the graph's ``result`` key)."""
+        """Rebuild a result from ``to_dict`` output (or the graph's ``result`` key).
+
+        A result saved before selections had their own record keeps its selection as a
+        critique with ``verdict="select"``; it is read back as the ``selection``.
+        """
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        critiques = known.get("critiques") or []
+        old = [c for c in critiques if c.get("verdict") == "select"]
+        if old and known.get("selection") is None:
+            known["critiques"] = [c for c in critiques if c.get("verdict") != "select"]
+            known["selection"] = Selection(
+                round=old[-1]["round"],
+                draft=old[-1]["draft"],
+                note=old[-1]["error"],
+                text=old[-1]["text"],
+                input_tokens=old[-1]["input_tokens"],
+                output_tokens=old[-1]["output_tokens"],
+                seconds=old[-1]["seconds"],
+            )
         return cls(**known)

@@ -9,7 +9,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from agent.checks import Constraint
-from agent.result import Critique, Draft, Usage, add_usage, empty_usage
+from agent.result import Critique, Draft, Selection, Usage, add_usage, empty_usage
 
 
 class InputState(TypedDict, total=False):
@@ -68,7 +68,9 @@ class State(InputState, OutputState, total=False):
         kind: The kind of answer asked for (``agent.answers``); empty until known.
         constraints: The question's checkable instructions (``agent.checks``).
         drafts: Every draft, in index order.
-        critiques: Every critique, checklist and selection.
+        critiques: Every critique and checklist.
+        selection: The critic's pick among the samples (``select``), if made.
+        sampled: Whether the run starts with samples (vote, or a strategy that samples).
         rounds: Critique rounds run.
         usage: Tokens and calls over the run.
         started: Wall-clock start, for the time budget.
@@ -82,6 +84,8 @@ class State(InputState, OutputState, total=False):
     constraints: list[Constraint]
     drafts: Annotated[list[Draft], merge_drafts]
     critiques: Annotated[list[Critique], append_critiques]
+    selection: Selection | None
+    sampled: bool
     rounds: int
     usage: Annotated[Usage, sum_usage]
     started: float

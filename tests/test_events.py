@@ -62,7 +62,7 @@ async def test_provider_reasoning_streams_as_thinking() -> None:
 
 
 def test_a_tag_split_across_tokens_is_still_taken_out() -> None:
-    from agent.nodes import _Splitter
+    from agent.calls import _Splitter
 
     splitter = _Splitter()
     pieces = [p for token in ("<thi", "nk>a < b</th", "ink>", "ok") for p in splitter.feed(token)]

@@ -407,6 +407,8 @@ def test_budgets_hold_under_any_model_behaviour(
     assert result.rounds <= max_rounds
     per_call = [d["input_tokens"] + d["output_tokens"] for d in result.drafts]
     per_call += [c["input_tokens"] + c["output_tokens"] for c in result.critiques]
+    if result.selection is not None:
+        per_call.append(result.selection["input_tokens"] + result.selection["output_tokens"])
     total = result.usage["input_tokens"] + result.usage["output_tokens"]
     assert total == sum(per_call)
     assert total - max(per_call) < max_tokens or len(per_call) == 1
@@ -530,7 +532,7 @@ async def test_an_empty_reply_is_asked_again_and_never_kept() -> None:
 async def test_a_model_given_by_name_is_built_once_for_all_nodes_and_samples(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import agent.nodes
+    import agent.calls
 
     model = scripted(["So 12.", "So 7.", "So 12.", "So 12.", "So 12."])
     built: list[Any] = []
@@ -539,7 +541,7 @@ async def test_a_model_given_by_name_is_built_once_for_all_nodes_and_samples(
         built.append(spec)
         return model
 
-    monkeypatch.setattr(agent.nodes, "aresolve_model", build)
+    monkeypatch.setattr(agent.calls, "aresolve_model", build)
     app = create_reflection_graph("openai:some-served-model", max_concurrency=2).compile()
     out = await app.ainvoke({"question": Q})
     assert len(out["result"]["drafts"]) >= 4  # several nodes and parallel samples ran

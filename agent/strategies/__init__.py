@@ -1,16 +1,43 @@
-"""The strategies of ``prompted`` mode, and the parts of the graph they are made of.
+"""The reasoning techniques between ``intake`` and ``finalize``, and the strategies among them.
 
-A part is one module's nodes: ``sampling`` (sample, tally), ``select`` (select), ``contrast``
-(contrast, reconcile) and ``critique`` (critique, revise). A part with a ``start`` is a
-strategy. To add one, write a module that defines its nodes and ``PART``, and list it here.
+A technique is one module's nodes: ``sampling`` (sample, tally), ``select`` (select),
+``contrast`` (contrast, reconcile) and ``critique`` (critique, revise). A strategy is a
+technique that ``prompted`` mode runs by name (``Strategy``); ``vote`` mode runs sampling.
+To add one, write a module that defines its nodes and ``TECHNIQUE``, list it here, and name
+it in ``agent.context.Strategy``.
 """
 
 from __future__ import annotations
 
+from typing import get_args
+
+from agent.context import Settings, Strategy
 from agent.strategies import contrast, critique, sampling, select
-from agent.strategies.base import Node, Part
+from agent.strategies.base import Finished, Node, Technique
 
-PARTS: tuple[Part, ...] = (sampling.PART, select.PART, contrast.PART, critique.PART)
-STRATEGIES: dict[str, Part] = {part.name: part for part in PARTS if part.start}
+TECHNIQUES: tuple[Technique, ...] = (
+    sampling.TECHNIQUE,
+    select.TECHNIQUE,
+    contrast.TECHNIQUE,
+    critique.TECHNIQUE,
+)
+STRATEGIES: dict[str, Technique] = {
+    "contrast": contrast.TECHNIQUE,
+    "critique": critique.TECHNIQUE,
+}
+assert tuple(STRATEGIES) == get_args(Strategy), "STRATEGIES must list Strategy's names"
 
-__all__ = ["PARTS", "STRATEGIES", "Node", "Part"]
+
+def technique_for(settings: Settings) -> Technique | None:
+    """The technique a run's mode runs: ``vote`` samples, ``prompted`` its strategy.
+
+    ``single``, ``native`` and ``baseline`` run none: their first answer is the answer.
+    """
+    if settings.mode == "vote":
+        return sampling.TECHNIQUE
+    if settings.mode == "prompted":
+        return STRATEGIES[settings.strategy]
+    return None
+
+
+__all__ = ["STRATEGIES", "TECHNIQUES", "Finished", "Node", "Technique", "technique_for"]

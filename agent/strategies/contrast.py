@@ -14,58 +14,48 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent import answers
+from agent.calls import Setup, ask_critic, for_review, opening, record_critique, write_revision
 from agent.context import Context
-from agent.nodes import (
-    Env,
-    ask_critic,
-    budget_stop,
-    emit,
-    for_review,
-    write_revision,
-)
 from agent.parsing import strip_tags
-from agent.result import Critique, Draft
+from agent.result import Draft
 from agent.state import State
-from agent.strategies.base import Node, Part
+from agent.strategies.base import Node, Technique
 from agent.strategies.sampling import choose, finish, passing, vote
 
 
-async def contrast(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+async def contrast(state: State, runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """List where the tied solutions part ways, as a checklist (the critique)."""
-    settings = env.settings(runtime)
-    stop = budget_stop(state, settings, check_rounds=True)
+    settings, stop = opening(setup, state, runtime, check_rounds=True)
     if stop:
-        return {"route": "finalize", "stop_reason": stop}
+        return stop
     question, kind = state["asked"], state["kind"]
     samples = passing([d for d in state["drafts"] if d["round"] == 0])
-    prompt = env.prompts.render(
+    prompt = setup.prompts.render(
         "contrast_user", question=question, solutions=solutions(samples, kind, question)
     )
-    text, usage, seconds = await ask_critic(env, settings, "contrast_system", prompt)
-    record = Critique(
-        round=1,
+    text, usage, seconds = await ask_critic(setup, settings, "contrast_system", prompt)
+    record = await record_critique(
+        runtime,
+        round_=1,
         draft=vote(samples, kind, question),
         verdict="revise",
         by="critic",
         error=strip_tags(text).strip(),
         text=text,
-        input_tokens=usage["input_tokens"],
-        output_tokens=usage["output_tokens"],
+        usage=usage,
         seconds=seconds,
     )
-    await emit(runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": text})
     return {"critiques": [record], "rounds": 1, "usage": usage, "route": "reconcile"}
 
 
-async def reconcile(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+async def reconcile(state: State, runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """Resolve the checklist into one solution; it counts only if it picks a tied answer."""
-    settings = env.settings(runtime)
-    stop = budget_stop(state, settings, check_rounds=False)
+    settings, stop = opening(setup, state, runtime, check_rounds=False)
     if stop:
-        return {"route": "finalize", "stop_reason": stop}
+        return stop
     drafts, question, kind = state["drafts"], state["asked"], state["kind"]
     samples = passing([d for d in drafts if d["round"] == 0])
-    prompt = env.prompts.render(
+    prompt = setup.prompts.render(
         "reconcile_user",
         question=question,
         solutions=solutions(samples, kind, question),
@@ -95,7 +85,7 @@ def solutions(samples: list[Draft], kind: str, question: str) -> str:
     )
 
 
-PART = Part(
+TECHNIQUE = Technique(
     name="contrast",
     start="sample",
     finish=finish,

@@ -14,56 +14,52 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent import answers, checks
-from agent.context import Context
-from agent.nodes import (
-    Env,
+from agent.calls import (
+    Setup,
     ask_critic,
-    budget_stop,
-    emit,
+    critique_on_checks,
     for_review,
     history,
-    samples_answers,
+    opening,
+    record_critique,
     write_revision,
 )
+from agent.context import Context
 from agent.parsing import parse_verdict
-from agent.result import Critique, Draft
+from agent.result import Critique, Draft, Usage
 from agent.state import State
-from agent.strategies.base import Node, Part
+from agent.strategies.base import Finished, Node, Technique
 
 
-async def critique(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+async def critique(state: State, runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """Judge the newest draft: by its failed checks if any, else by the critic."""
-    settings = env.settings(runtime)
-    stop = budget_stop(state, settings, check_rounds=True)
+    settings, stop = opening(setup, state, runtime, check_rounds=True)
     if stop:
-        return {"route": "finalize", "stop_reason": stop}
+        return stop
     draft = state["drafts"][-1]
     round_ = state["rounds"] + 1
-    wrong = checks.failed(draft["checks"])
-    if wrong:
-        record = checks.as_critique(draft, round_)
-        usage = None
+    usage: Usage | None = None
+    if checks.failed(draft["checks"]):
+        record = await critique_on_checks(runtime, draft, round_)
     else:
         verified = [checks.line_of(c) for c in draft["checks"]][:10]
         shown = for_review(draft)
         if verified:
             shown += "\n\nVerified by a program:\n" + "\n".join(verified)
-        prompt = env.prompts.render("critique_user", question=state["asked"], draft=shown)
-        text, usage, seconds = await ask_critic(env, settings, "critique_system", prompt)
+        prompt = setup.prompts.render("critique_user", question=state["asked"], draft=shown)
+        text, usage, seconds = await ask_critic(setup, settings, "critique_system", prompt)
         verdict = parse_verdict(text)
-        record = Critique(
-            round=round_,
+        record = await record_critique(
+            runtime,
+            round_=round_,
             draft=draft["index"],
             verdict=verdict.verdict,
             by="critic",
             error=verdict.error,
             text=text,
-            input_tokens=usage["input_tokens"],
-            output_tokens=usage["output_tokens"],
+            usage=usage,
             seconds=seconds,
         )
-    await emit(runtime, {"event": "critique", "round": round_, "verdict": record["verdict"],
-                         "error": record["error"], "by": record["by"]})  # fmt: skip
     revise = record["verdict"] == "revise"
     update: dict[str, Any] = {
         "critiques": [record],
@@ -74,15 +70,17 @@ async def critique(state: State, runtime: Runtime[Context], env: Env) -> dict[st
     return {**update, "usage": usage} if usage else update
 
 
-async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
-    """Rewrite the judged draft to fix the error its critique named."""
-    settings = env.settings(runtime)
-    stop = budget_stop(state, settings, check_rounds=False)
+async def revise(state: State, runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
+    """Rewrite the judged draft to fix the error its critique named.
+
+    In a sampled run (every sample failed a check) it revises once, then the run ends.
+    """
+    settings, stop = opening(setup, state, runtime, check_rounds=False)
     if stop:
-        return {"route": "finalize", "stop_reason": stop}
+        return stop
     drafts, judged = state["drafts"], state["critiques"][-1]
     parent = drafts[judged["draft"]]
-    prompt = env.prompts.render(
+    prompt = setup.prompts.render(
         "revise_user", question=state["asked"], draft=for_review(parent), error=judged["error"]
     )
     draft, usage = await write_revision(
@@ -91,10 +89,10 @@ async def revise(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
     if judged["by"] == "checks":
         draft = _finding_stands(draft, parent, state["kind"], state["asked"])
     update = {"drafts": [draft], "usage": usage}
-    if samples_answers(settings):  # every sample failed a check: one revision, then the end
+    if state.get("sampled"):
         fixed = checks.fixes_some(draft, parent)
         return {**update, "route": "finalize", "stop_reason": "revised" if fixed else "checked"}
-    if _same(draft, parent, state["kind"], state["asked"]):
+    if _unchanged(draft, parent, state["kind"], state["asked"]):
         return {**update, "route": "finalize", "stop_reason": "converged"}
     return {**update, "route": "critique"}
 
@@ -112,7 +110,7 @@ def _finding_stands(new: Draft, old: Draft, kind: str, question: str) -> Draft:
     return {**new, "checks": [*new["checks"], *kept]} if kept else new
 
 
-def _same(new: Draft, old: Draft, kind: str, question: str) -> bool:
+def _unchanged(new: Draft, old: Draft, kind: str, question: str) -> bool:
     """Whether a revision came back with the draft's answer (and the draft's check results)."""
     same_checks = checks.failures(new["checks"]) == checks.failures(old["checks"])
     return same_checks and _same_answer(new, old, kind, question)
@@ -146,16 +144,15 @@ def choose_draft(drafts: list[Draft], critiques: list[Critique]) -> int:
     return last if last not in judged and fewest == 0 else min(allowed)
 
 
-def finish(
-    drafts: list[Draft], critiques: list[Critique], kind: str, question: str
-) -> tuple[int, list[str], list[str]]:
+def finish(state: State, kind: str) -> Finished:
     """The draft the critique loop returns, then the errors that led to it."""
-    chosen = choose_draft(drafts, critiques)
+    critiques = state.get("critiques") or []
+    chosen = choose_draft(state["drafts"], critiques)
     errors = [c["error"] for c in critiques if c["verdict"] == "revise" and c["draft"] < chosen]
-    return chosen, [], errors
+    return Finished(chosen=chosen, tally="", notes=errors)
 
 
-PART = Part(
+TECHNIQUE = Technique(
     name="critique",
     start="answer",
     after_answer="critique",

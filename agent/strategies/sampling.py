@@ -14,30 +14,31 @@ fail, the checks' findings drive a revision.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from agent import answers, checks
-from agent.context import SAMPLE_TEMPERATURE, ChatModel, Context, Settings
-from agent.models import with_fields
-from agent.nodes import (
-    Env,
+from agent.calls import (
+    Setup,
     answer_messages,
     budget_stop,
     call,
-    emit,
-    emit_checks,
+    critique_on_checks,
     history,
     make_draft,
     resolve,
     usage_of,
     with_checks,
 )
-from agent.result import Check, Critique, Draft
+from agent.context import SAMPLE_TEMPERATURE, ChatModel, Context, Settings
+from agent.events import emit_draft, emit_round
+from agent.models import with_fields
+from agent.result import Critique, Draft, Selection
 from agent.state import State
-from agent.strategies.base import Node, Part
+from agent.strategies.base import Finished, Node, Technique
 
 # A round after the first draws at most this many more: small rounds stop sooner on agreement.
 _MORE_PER_ROUND = 2
@@ -54,22 +55,21 @@ def sends(state: State) -> list[Send]:
     return [Send("sample", {**task, "index": i}) for i in state["batch"]]
 
 
-async def sample(task: dict[str, Any], runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """Draw one solution: index 0 is the plain answer at the run's own temperature.
 
     The others sample at temperature 0.7 with their index as the seed, so they differ from
     each other yet repeat from run to run.
     """
-    settings = env.settings(runtime)
+    settings = setup.settings(runtime)
     index = task["index"]
     model = await resolve(settings, settings.model)
     if index > 0:
         model = sampler(model, settings, seed=index)
-    messages = answer_messages(env, settings, model, task["asked"], history(task))
+    messages = answer_messages(setup, settings, model, task["asked"], history(task))
     reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
     draft = await with_checks(make_draft(index, 0, reply, seconds), task, settings)
-    await emit(runtime, {"event": "sample", "index": index, "output": draft["output"]})
-    await emit_checks(runtime, draft)
+    await emit_draft(runtime, draft, "sample")
     return {"drafts": [draft], "usage": usage_of(reply)}
 
 
@@ -82,106 +82,118 @@ def sampler(model: ChatModel, settings: Settings, *, seed: int) -> ChatModel:
     return with_fields(model, temperature=temperature, seed=seed)
 
 
-async def tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+async def tally(state: State, runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """After a round: draw more, stop, vote, or pass the samples on to be compared.
 
     A further round, past the first ``samples``, is announced with a ``round`` event: the
-    samples drawn so far and the indices of those about to be drawn.
+    samples drawn so far and the indices of those about to be drawn. When every sample
+    failed a check, the least wrong one goes to ``revise`` with the checks' findings.
     """
-    decided = await _tally(state, runtime, env)
-    drawn = sum(1 for d in state["drafts"] if d["round"] == 0)
-    if decided.get("route") == "sample" and drawn >= env.settings(runtime).samples:
-        await emit(runtime, {"event": "round", "drawn": drawn, "samples": decided["batch"]})
-    return decided
-
-
-async def _tally(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
-    settings = env.settings(runtime)
+    settings = setup.settings(runtime)
     question = state["asked"]
     samples = [d for d in state["drafts"] if d["round"] == 0]
     kind = answers.settle_kind(state.get("kind", ""), question, [d["output"] for d in samples])
-    drawn, stop = len(samples), budget_stop(state, settings, check_rounds=False)
-    if drawn < settings.samples and not stop:
-        passed = passing(samples)
-        if len(passed) == drawn > 1 and kind not in answers.KEYED and _same(samples, kind):
-            return {"kind": kind, "route": "finalize", "stop_reason": "agreed"}
-        return {"kind": kind, "route": "sample", "batch": _round(drawn, settings.samples, settings)}
-    eligible = passing(samples)
-    if not eligible and drawn < settings.max_samples and not stop:
-        # Every sample failed a check: another sample is likelier to pass than a revision
-        # (measured on IFEval: the 1.5B model copies its draft rather than fix it).
-        more = min(settings.max_samples, drawn + _MORE_PER_ROUND)
-        return {"kind": kind, "route": "sample", "batch": _round(drawn, more, settings)}
-    if not eligible and settings.mode == "prompted" and settings.max_rounds > 0 and not stop:
-        return {"kind": kind, **(await _revise_on_checks(samples, runtime))}
-    if len(eligible) == 1 < drawn:
-        return {"kind": kind, "route": "finalize", "stop_reason": "checked"}
-    counts = _counts(eligible or samples, kind, question)
-    ranked = sorted(counts.values(), reverse=True)
-    decided: dict[str, Any]
-    if kind not in answers.KEYED or not counts or (kind == "short" and ranked[0] == 1 < drawn):
-        decided = _free_form(eligible or samples, kind, settings, stop)
-    elif len(ranked) == 1:
-        decided = {"route": "finalize", "stop_reason": "agreed"}
-    elif (
-        drawn < settings.max_samples
-        and not stop
-        and ranked[0] - ranked[1] <= (settings.max_samples - drawn)
-    ):
-        more = min(settings.max_samples, drawn + _MORE_PER_ROUND)
-        decided = {"route": "sample", "batch": _round(drawn, more, settings)}
-    elif ranked[0] == ranked[1] and settings.mode == "prompted" and settings.max_rounds > 0:
-        decided = {"route": "finalize" if stop else "contrast", "stop_reason": stop or "voted"}
-    else:
-        decided = {"route": "finalize", "stop_reason": stop or "voted"}
+    stop = budget_stop(state, settings, check_rounds=False)
+    decided = _decide(_Round.of(samples, kind, question), settings, stop)
+    if decided["route"] == "revise":
+        least_wrong = min(samples, key=lambda d: len(checks.failed(d["checks"])))
+        record = await critique_on_checks(runtime, least_wrong, 1)
+        decided = {"critiques": [record], "rounds": 1, "route": "revise"}
+    elif decided["route"] == "sample" and len(samples) >= settings.samples:
+        await emit_round(runtime, len(samples), decided["batch"])
     return {"kind": kind, **decided}
 
 
-def _round(drawn: int, target: int, settings: Settings) -> list[int]:
-    return list(range(drawn, min(target, drawn + settings.max_concurrency)))
+@dataclass(frozen=True)
+class _Round:
+    """What the samples drawn so far show.
+
+    Attributes:
+        drawn: Samples drawn.
+        passed: Those of them that failed no check.
+        keyed: Whether the kind compares by a key (number, choice, yes/no, short).
+        free: Whether the samples compare by form: code, free text, short answers that all
+            differ, or keyed answers with no key found.
+        split: Counted samples per distinct key, most first; the counted samples are those
+            that passed, or all when none did.
+        alike: Whether the counted samples all say the same, by form.
+    """
+
+    drawn: int
+    passed: int
+    keyed: bool
+    free: bool
+    split: list[int]
+    alike: bool
+
+    @classmethod
+    def of(cls, samples: list[Draft], kind: str, question: str) -> _Round:
+        """Count a round's samples."""
+        passed = passing(samples)
+        counted = passed or samples
+        split = sorted(_counts(counted, kind, question).values(), reverse=True)
+        keyed = kind in answers.KEYED
+        all_differ = kind == "short" and bool(split) and split[0] == 1 < len(samples)
+        return cls(
+            drawn=len(samples),
+            passed=len(passed),
+            keyed=keyed,
+            free=not keyed or not split or all_differ,
+            split=split,
+            alike=bool(counted) and _all_alike(counted, kind),
+        )
 
 
-def _free_form(
-    eligible: list[Draft], kind: str, settings: Settings, stop: str | None
-) -> dict[str, Any]:
-    """Code and free text: agreement by form, else the critic picks (``select``)."""
-    if len(eligible) == 1 or _same(eligible, kind):
-        return {"route": "finalize", "stop_reason": "agreed"}
-    if stop or settings.max_rounds == 0:
-        return {"route": "finalize", "stop_reason": stop or "voted"}
-    return {"route": "select"}
+def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any]:
+    """The tally's rule: the first line that applies decides.
+
+    Args:
+        seen: What the samples show.
+        settings: The run's settings.
+        stop: The budget a next call would break, if any: then nothing more is drawn,
+            revised, compared or selected.
+    """
+    more = stop is None
+    judged = settings.mode == "prompted" and settings.max_rounds > 0
+    lead = seen.split[0] - seen.split[1] if len(seen.split) > 1 else 0
+    if more and seen.drawn < settings.samples:  # the first round is not complete
+        early = seen.drawn > 1 and seen.passed == seen.drawn and not seen.keyed and seen.alike
+        return _end("agreed") if early else _draw(seen.drawn, settings.samples, settings)
+    if more and not seen.passed and seen.drawn < settings.max_samples:
+        # Another sample is likelier to pass than a revision (measured on IFEval: the 1.5B
+        # model copies its draft rather than fix it).
+        return _draw(seen.drawn, seen.drawn + _MORE_PER_ROUND, settings)
+    if more and not seen.passed and judged:
+        return {"route": "revise"}
+    if seen.passed == 1 < seen.drawn:
+        return _end("checked")
+    if seen.free and seen.alike:
+        return _end("agreed")
+    if seen.free:
+        return {"route": "select"} if more and settings.max_rounds > 0 else _end(stop or "voted")
+    if len(seen.split) == 1:
+        return _end("agreed")
+    if more and seen.drawn < settings.max_samples and lead <= settings.max_samples - seen.drawn:
+        return _draw(seen.drawn, seen.drawn + _MORE_PER_ROUND, settings)
+    if more and judged and lead == 0:
+        return {"route": "contrast", "stop_reason": "voted"}
+    return _end(stop or "voted")
 
 
-def _same(samples: list[Draft], kind: str) -> bool:
+def _end(reason: str) -> dict[str, Any]:
+    return {"route": "finalize", "stop_reason": reason}
+
+
+def _draw(drawn: int, target: int, settings: Settings) -> dict[str, Any]:
+    """A round of samples up to ``target`` (at most ``max_samples``), as many as run at once."""
+    last = min(target, settings.max_samples, drawn + settings.max_concurrency)
+    return {"route": "sample", "batch": list(range(drawn, last))}
+
+
+def _all_alike(samples: list[Draft], kind: str) -> bool:
+    """Whether every sample's answer is the first's, by form (``answers.same_text``)."""
     first = samples[0]["output"]
     return all(answers.same_text(first, d["output"], kind) for d in samples[1:])
-
-
-async def _revise_on_checks(samples: list[Draft], runtime: Runtime[Context]) -> dict[str, Any]:
-    """Every sample failed a check: the least wrong one is revised on what the checks found."""
-    best = min(samples, key=lambda d: len(checks.failed(d["checks"])))
-    record = checks.as_critique(best, 1)
-    await emit(
-        runtime, {"event": "critique", "round": 1, "verdict": "revise", "error": record["error"]}
-    )
-    return {"critiques": [record], "rounds": 1, "route": "revise"}
-
-
-def sample_draft(index: int, output: str, failed_checks: int = 0) -> Draft:
-    """A sample known only by its answer (and how many checks it failed), for ``choose``."""
-    failed = Check(kind="", name="", passed=False, detail="")
-    return Draft(
-        index=index,
-        round=0,
-        text=output,
-        thinking="",
-        reflections=[],
-        output=output,
-        input_tokens=0,
-        output_tokens=0,
-        seconds=0.0,
-        checks=[failed] * failed_checks,
-    )
 
 
 def passing(samples: list[Draft]) -> list[Draft]:
@@ -216,20 +228,25 @@ def vote(samples: list[Draft], kind: str, question: str) -> int:
     return samples[0]["index"]
 
 
-def choose(drafts: list[Draft], critiques: list[Critique], kind: str, question: str) -> int:
+def choose(
+    drafts: list[Draft],
+    critiques: list[Critique],
+    kind: str,
+    question: str,
+    selected: int | None = None,
+) -> int:
     """Pick the draft a sampled run returns.
 
-    A selection names its sample. A revision on failed checks counts only if it fails fewer
-    checks than the sample it revised. A reconciled solution counts only if it picks one of
-    the answers tied at the top and fails no check: a small model that invents a new answer,
-    or talks itself out of a majority, has not earned its place. Otherwise, the vote of the
-    samples that passed their checks.
+    A selection names its sample (``selected``, the index the critic named). A revision on
+    failed checks counts only if it fails fewer checks than the sample it revised. A
+    reconciled solution counts only if it picks one of the answers tied at the top and fails
+    no check: a small model that invents a new answer, or talks itself out of a majority, has
+    not earned its place. Otherwise, the vote of the samples that passed their checks.
     """
     samples = [d for d in drafts if d["round"] == 0]
     eligible = passing(samples) or samples
-    picked = [c["draft"] for c in critiques if c["verdict"] == "select"]
-    if picked:
-        return picked[-1]
+    if selected is not None:
+        return selected
     last = drafts[-1]
     if last["round"] > 0:
         if critiques and critiques[-1]["by"] == "checks":
@@ -256,7 +273,7 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     if kind not in answers.KEYED:
         if drawn == 1:
             return f"1 solution ({kind}){tail}"
-        return f"{drawn} {noun} ({kind}) {'agree' if _same(samples, kind) else 'differ'}{tail}"
+        return f"{drawn} {noun} ({kind}) {'agree' if _all_alike(samples, kind) else 'differ'}{tail}"
     keys = [answers.key(d["output"], kind, question) or "(no answer)" for d in samples]
     counts = Counter(keys)
     names = {key: _short(key) for key in counts}
@@ -268,20 +285,26 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     return f"{drawn} solutions disagree: {spread}{tail}"
 
 
-def finish(
-    drafts: list[Draft], critiques: list[Critique], kind: str, question: str
-) -> tuple[int, list[str], list[str]]:
+def finish(state: State, kind: str) -> Finished:
     """The draft a sampled run returns; the tally first, then what the choice rests on."""
-    chosen = choose(drafts, critiques, kind, question)
-    return chosen, [tally_note(drafts, kind, question)], notes(drafts, critiques, chosen)
+    drafts, critiques, question = state["drafts"], state.get("critiques") or [], state["asked"]
+    selection = state.get("selection")
+    selected = selection["draft"] if selection else None
+    chosen = choose(drafts, critiques, kind, question, selected)
+    return Finished(
+        chosen=chosen,
+        tally=tally_note(drafts, kind, question),
+        notes=notes(drafts, critiques, selection, chosen),
+    )
 
 
-def notes(drafts: list[Draft], critiques: list[Critique], chosen: int) -> list[str]:
+def notes(
+    drafts: list[Draft], critiques: list[Critique], selection: Selection | None, chosen: int
+) -> list[str]:
     """What the critic or the checks said that the chosen draft rests on."""
-    lines = []
-    for c in critiques:
-        if c["verdict"] == "select" or (drafts[chosen]["round"] > 0 and c["verdict"] == "revise"):
-            lines.append(c["error"])
+    lines = [selection["note"]] if selection else []
+    if drafts[chosen]["round"] > 0:
+        lines += [c["error"] for c in critiques if c["verdict"] == "revise"]
     return [line for line in lines if line]
 
 
@@ -290,8 +313,9 @@ def _short(key: str, limit: int = 30) -> str:
     return key if len(key) <= limit else key[: limit - 1].rstrip() + "…"
 
 
-PART = Part(
+TECHNIQUE = Technique(
     name="sampling",
+    start="sample",
     finish=finish,
     nodes={
         "sample": Node(sample, ("tally",)),

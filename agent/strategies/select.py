@@ -13,11 +13,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.answers import main_code
+from agent.calls import Setup, ask_critic, opening
 from agent.context import Context
-from agent.nodes import Env, ask_critic, budget_stop, emit
-from agent.result import Critique, Draft
+from agent.events import emit_selection
+from agent.result import Draft, Selection
 from agent.state import State
-from agent.strategies.base import Node, Part
+from agent.strategies.base import Node, Technique
 from agent.strategies.sampling import passing
 
 # Characters of all responses together in one selection prompt: room for the question and the
@@ -26,19 +27,20 @@ _PROMPT_CHARS = 9_000
 _PICK = re.compile(r"response\s*#?\s*(\d+)", re.IGNORECASE)
 
 
-async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str, Any]:
+async def select(state: State, runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """Ask the critic which sample is the most consistent with the rest."""
-    settings = env.settings(runtime)
+    settings, stop = opening(setup, state, runtime, check_rounds=True)
+    if stop:
+        return stop
     samples = [d for d in state["drafts"] if d["round"] == 0]
     candidates = passing(samples) or samples
-    stop = budget_stop(state, settings, check_rounds=True)
-    if stop:
-        return {"route": "finalize", "stop_reason": stop}
-    prompt = env.prompts.render(
+    prompt = setup.prompts.render(
         "select_user", question=state["asked"], responses=responses(candidates, state["kind"])
     )
     # Two short lines are asked for; a small model that rambles on costs time for nothing.
-    text, usage, seconds = await ask_critic(env, settings, "select_system", prompt, most_tokens=120)
+    text, usage, seconds = await ask_critic(
+        setup, settings, "select_system", prompt, most_tokens=120
+    )
     number, note = parse_selection(text, len(candidates))
     chosen = candidates[number - 1] if number else candidates[0]
     # The critic numbers the candidates; the user knows them as solutions 1, 2, 3 …
@@ -47,21 +49,18 @@ async def select(state: State, runtime: Runtime[Context], env: Env) -> dict[str,
         lambda m: _solution(m, candidates),
         note,
     )
-    record = Critique(
+    selection = Selection(
         round=state["rounds"] + 1,
         draft=chosen["index"],
-        verdict="select",
-        by="critic",
-        error=note if number else "",
+        note=note if number else "",
         text=text,
         input_tokens=usage["input_tokens"],
         output_tokens=usage["output_tokens"],
         seconds=seconds,
     )
-    await emit(runtime, {"event": "critique", "round": record["round"], "verdict": "select",
-                         "error": record["error"], "draft": chosen["index"]})  # fmt: skip
+    await emit_selection(runtime, selection)
     return {
-        "critiques": [record],
+        "selection": selection,
         "rounds": state["rounds"] + 1,
         "usage": usage,
         "route": "finalize",
@@ -113,4 +112,4 @@ def parse_selection(text: str, count: int) -> tuple[int | None, str]:
     return number, note[:300]
 
 
-PART = Part(name="select", nodes={"select": Node(select, ("finalize",))})
+TECHNIQUE = Technique(name="select", nodes={"select": Node(select, ("finalize",))})

@@ -72,7 +72,7 @@ def resolve_model(
 ) -> ChatModel:
     """Turn a model name into a chat model; instances pass through unchanged.
 
-    A new client is built on each call; ``agent.nodes.resolve`` keeps one per event loop,
+    A new client is built on each call; ``agent.calls.resolve`` keeps one per event loop,
     since async HTTP clients are bound to the loop that first used them. Local weights are
     loaded once per process all the same.
 

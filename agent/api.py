@@ -291,6 +291,7 @@ def _partial(values: dict[str, Any]) -> ReflectionResult | None:
         reflections=best["reflections"],
         drafts=drafts,
         critiques=values.get("critiques") or [],
+        selection=values.get("selection"),
         rounds=values.get("rounds", 0),
         stop_reason="error",
         usage=values.get("usage") or empty_usage(),

@@ -348,21 +348,21 @@ class _View:
             self.live = None
 
     def event(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "sample":
+        name = event["event"]
+        if name == "sample":
             self.writing.pop(event["index"], None)
         if self.quiet or not self.show_thinking:
             return
         self._stop_live()
         self._end_stream()
-        if kind == "sample":
+        if name == "sample":
             line = (printable(event["output"]).strip().splitlines() or ["(empty)"])[-1]
             out.print(f"\n[cyan]⟲ solution {event['index'] + 1}:[/] {_shown(line[:200])}")
-        elif kind == "check":
+        elif name == "check":
             if not event["passed"] or event["kind"] != "calculator":
                 colour = "green" if event["passed"] else "yellow"
                 out.print(f"\n[{colour}]{_shown(event['line'])}[/]", end="")
-        elif kind == "critique":
+        elif name == "critique":
             verdict = event["verdict"].upper()
             if verdict == "SELECT":
                 note = f"solution {event['draft'] + 1} is the most consistent: {event['error']}"
@@ -371,9 +371,9 @@ class _View:
                 colour = {"PASS": "green", "REVISE": "yellow"}.get(verdict, "magenta")
                 detail = f": {_shown(event['error'])}" if event["error"] else ""
                 out.print(f"\n[bold {colour}]⟲ reflection {event['round']}: {verdict}[/]{detail}")
-        elif kind == "revision":
+        elif name == "revision":
             out.print(f"\n[yellow]✎ revised answer:[/] {_shown(event['output'][:300])}")
-        elif kind == "tally":
+        elif name == "tally":
             out.print(f"\n[bold green]⟲ reflection: {_shown(event['note'])}[/]")
         self.stream = None
         if self.writing:

@@ -15,6 +15,7 @@ from agent.aio import run_sync
 from agent.answers import settle_kind
 from agent.context import ChatModel, Context, make_context, resolve_settings
 from agent.errors import ConfigError, ModelError, ReflectionError, redact, require_utf8
+from agent.events import ResultEvent, ResumedEvent, RunEvent, StreamedEvent
 from agent.graph import create_reflection_graph
 from agent.models import aresolve_model, call_timeout, chat_model_of, model_label
 from agent.persist import DURABLE, checkpointed, thread_for
@@ -29,10 +30,10 @@ T = TypeVar("T")
 class ReflectionRun:
     """One run of the graph as a stream of events: the loop ``areflect`` and the CLI share.
 
-    ``events()`` runs the graph and yields, in order: a ``resumed`` event when a checkpoint
-    already holds part of the run, every ``token`` the models stream (``node``, ``index``:
-    which sample, ``text``), every event the graph emits (``agent.events``), and last a
-    ``final`` event with the ``ReflectionResult``. If the run fails, the error it raises
+    ``events()`` runs the graph and yields, in order (``agent.events.RunEvent``): a
+    ``resumed`` event when a checkpoint already holds part of the run, every ``token`` the
+    models stream, every event the graph emits, and last a ``result`` event with the
+    ``ReflectionResult``. If the run fails, the error it raises
     carries ``partial()``; at any moment ``partial()`` is the answer the run would give now.
 
     Example:
@@ -79,7 +80,7 @@ class ReflectionRun:
             return self.result
         return _partial(self.state)
 
-    async def events(self, *, tokens: bool = True) -> AsyncIterator[dict[str, Any]]:
+    async def events(self, *, tokens: bool = True) -> AsyncIterator[RunEvent]:
         """Run the graph and yield its events; see the class docstring.
 
         Args:
@@ -122,16 +123,16 @@ class ReflectionRun:
                 )
                 self.state = dict(resume.values)
                 if resume.finished or resume.resumed:
-                    yield {
-                        "event": "resumed",
-                        "thread": self.thread_id,
-                        "finished": resume.finished,
-                        "drafts": len(self.state.get("drafts") or []),
-                        "critiques": len(self.state.get("critiques") or []),
-                    }
+                    yield ResumedEvent(
+                        event="resumed",
+                        thread=self.thread_id,
+                        finished=resume.finished,
+                        drafts=len(self.state.get("drafts") or []),
+                        critiques=len(self.state.get("critiques") or []),
+                    )
                 if resume.finished:
                     self.result = ReflectionResult.from_dict(resume.values["result"])
-                    yield {"event": "final", "result": self.result}
+                    yield ResultEvent(event="result", result=self.result)
                     return
                 payload = resume.payload
             durable = DURABLE if config is not None else {}
@@ -147,17 +148,17 @@ class ReflectionRun:
                     for values in data.values():
                         merge_update(self.state, values or {})
                 elif mode == "custom":
-                    yield data
+                    yield data  # a GraphEvent, as the node built it
                 else:
                     chunk, meta = data
                     tags = meta.get("tags") or []
                     if tags and chunk.text:
-                        yield {
-                            "event": "token",
-                            "node": meta.get("langgraph_node", ""),
-                            "index": _sample_index(tags),
-                            "text": chunk.text,
-                        }
+                        yield StreamedEvent(
+                            event="token",
+                            node=meta.get("langgraph_node", ""),
+                            index=_sample_index(tags),
+                            text=chunk.text,
+                        )
         except ReflectionError as exc:
             exc.partial = exc.partial or self.partial()
             raise
@@ -169,7 +170,7 @@ class ReflectionRun:
                 await aclose_model(chat)
             await stack.aclose()
         self.result = ReflectionResult.from_dict(self.state["result"])
-        yield {"event": "final", "result": self.result}
+        yield ResultEvent(event="result", result=self.result)
 
 
 def _sample_index(tags: list[str]) -> int:

@@ -28,6 +28,7 @@ from agent.api import ReflectionRun, aclose_model, describe_failure
 from agent.context import Context, Mode, Strategy
 from agent.context import Effort as EffortName
 from agent.errors import ReflectionError, redact, require_utf8
+from agent.events import ResumedEvent, RunEvent
 from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
 from agent.nodes import samples_answers
@@ -293,15 +294,14 @@ class _View:
         self.live: Live | None = None
         self.text = _Printable()  # the stream being printed, escape sequences held back
 
-    def show(self, event: dict[str, Any]) -> None:
-        """Render one event of ``ReflectionRun.events()``."""
-        name = event["event"]
-        if name == "token":
+    def show(self, event: RunEvent) -> None:
+        """Render one event of ``ReflectionRun.events()``; the result is ``finish``'s."""
+        if event["event"] == "token":
             self.token(event["node"], event["index"], event["text"])
-        elif name == "resumed":
+        elif event["event"] == "resumed":
             self.resumed(event)
-        elif name != "final":
-            self.event(event)
+        elif event["event"] not in ("final", "result"):
+            self.event(dict(event))
 
     def token(self, node: str, index: int, text: str) -> None:
         if not self.show_thinking:
@@ -396,7 +396,7 @@ class _View:
             out.print("[bold]Answer:[/]")
         out.print(printable(result.output), markup=False, highlight=False)
 
-    def resumed(self, event: dict[str, Any]) -> None:
+    def resumed(self, event: ResumedEvent) -> None:
         thread = event["thread"]
         if event["finished"]:
             err.print(f"[dim]already answered in thread {thread}; showing the saved answer[/]")

@@ -161,6 +161,39 @@ GraphEvent = (
 """Every event a node emits (``TokenEvent`` comes from the model calls)."""
 
 
+class StreamedEvent(TypedDict):
+    """A piece of a reply as the model streams it, tags and all: ``ReflectionRun`` only.
+
+    ``node`` is the graph node that called the model, ``index`` the sample (0 elsewhere).
+    """
+
+    event: Literal["token"]
+    node: str
+    index: int
+    text: str
+
+
+class ResumedEvent(TypedDict):
+    """``ReflectionRun`` found the thread in its checkpoint: ``finished``, or resuming."""
+
+    event: Literal["resumed"]
+    thread: str
+    finished: bool
+    drafts: int
+    critiques: int
+
+
+class ResultEvent(TypedDict):
+    """The last event of ``ReflectionRun.events()``: the whole ``ReflectionResult``."""
+
+    event: Literal["result"]
+    result: ReflectionResult
+
+
+RunEvent = GraphEvent | StreamedEvent | ResumedEvent | ResultEvent
+"""Every event ``ReflectionRun.events()`` yields."""
+
+
 async def emit_draft(
     runtime: Runtime[Any] | None, draft: Draft, event: Literal["draft", "sample", "revision"]
 ) -> None:

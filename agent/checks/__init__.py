@@ -14,11 +14,10 @@ from agent.answers import code_blocks, main_code
 from agent.checks.calculator import arithmetic_checks
 from agent.checks.code import code_checks
 from agent.checks.instructions import Constraint, check, extract
-from agent.result import Check, Critique, Draft
+from agent.result import Check, Draft
 
 __all__ = [
     "Constraint",
-    "as_critique",
     "asked_name",
     "check",
     "code_asked",
@@ -242,18 +241,3 @@ def summary(checks: list[Check]) -> list[str]:
         kinds = ", ".join(sorted({c["kind"] for c in passed}))
         lines.append(f"✓ {len(passed)} checks hold ({kinds})")
     return lines
-
-
-def as_critique(draft: Draft, round_: int) -> Critique:
-    """A draft's failed checks as a critique: a concrete error, found with no model call."""
-    return Critique(
-        round=round_,
-        draft=draft["index"],
-        verdict="revise",
-        by="checks",
-        error=failures(draft["checks"]),
-        text="",
-        input_tokens=0,
-        output_tokens=0,
-        seconds=0.0,
-    )

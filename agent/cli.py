@@ -192,6 +192,7 @@ def ask(
         int | None,
         typer.Option(help="Samples requested at once from a model server [default: 8].", min=1),
     ] = None,
+    seed: Annotated[int | None, typer.Option(help="Sample i draws with seed + i.")] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Answer QUESTION, streaming the thinking, each solution or critique, then the answer."""
@@ -209,7 +210,7 @@ def ask(
     context = Context(
         mode=mode, strategy=strategy, effort=effort, max_rounds=max_rounds, samples=samples,
         system=system, temperature=temperature, max_concurrency=max_concurrency,
-        run_code=run_code,
+        run_code=run_code, seed=seed,
     )  # fmt: skip
     view = _View(show_thinking=not hide_thinking and not as_json, quiet=as_json)
     run: ReflectionRun | None = None

@@ -125,6 +125,10 @@ class Context:
             "use the failures as evidence (off by default)."
         },
     )
+    seed: int | None = field(
+        default=None,
+        metadata={"description": "Seed of the sampled solutions: sample i draws with seed + i."},
+    )
 
 
 SETTINGS = tuple(f.name for f in dataclasses.fields(Context))

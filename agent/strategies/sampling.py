@@ -65,7 +65,7 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
     index = task["index"]
     model = await resolve(settings, settings.model)
     if index > 0:
-        model = sampler(model, settings, seed=index)
+        model = sampler(model, settings, seed=(settings.context.seed or 0) + index)
     messages = answer_messages(setup, settings, model, task["asked"], history(task))
     reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
     draft = await with_checks(make_draft(index, 0, reply, seconds), task, settings)

@@ -64,11 +64,28 @@ def _as_nobody() -> list[str] | None:
     return ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
 
 
+@pytest.fixture(scope="session")
+def helper_for_nobody() -> Iterator[Path]:
+    """The helper and the sandbox module where ``nobody`` may read them.
+
+    A checkout under a private home (``/root``, mode 700) is out of that user's reach.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="sandbox-helper-", dir="/var/tmp"))
+    for part in ("tests", "agent"):
+        (folder / part).mkdir()
+    shutil.copy(HELPER, folder / "tests" / HELPER.name)
+    shutil.copy(Path(sandbox.__file__), folder / "agent" / "sandbox.py")
+    for path in (folder, *folder.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield folder / "tests" / HELPER.name
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(
     params=[(u, b) for u in ("as_root", "as_user") for b in BACKENDS or ["none"]],
     ids=lambda p: f"{p[0]}-{p[1]}",
 )
-def run(request: pytest.FixtureRequest) -> Run:
+def run(request: pytest.FixtureRequest, helper_for_nobody: Path) -> Run:
     """Run a program in the sandbox as the parametrised user, on the parametrised backend."""
     user, backend = request.param
     if backend == "none":
@@ -85,7 +102,7 @@ def run(request: pytest.FixtureRequest) -> Run:
             outcome = sandbox.run_python(source, **options)
             return {**outcome.__dict__, "layers": list(outcome.layers)}
         done = subprocess.run(
-            [*switch, NOBODY_PYTHON, str(HELPER)],
+            [*switch, NOBODY_PYTHON, str(helper_for_nobody)],
             input=json.dumps({"source": source, **options}),
             capture_output=True,
             text=True,

@@ -568,6 +568,37 @@ def doctor(
         out.print(f"check: {state} ({escape(result.detail)})")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    model: Annotated[
+        str | None,
+        typer.Option(help="The server's model (clients may name another). [env: REFLECT_MODEL]"),
+    ] = None,
+    critic_model: Annotated[str | None, typer.Option(help="Model for the critique.")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REFLECT_SERVE_API_KEY", help="Key clients must send (Authorization: Bearer)."
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(help="Save each run's steps here; a request sent again resumes its run."),
+    ] = None,
+) -> None:
+    """Serve reflection as an OpenAI-compatible endpoint: /v1/chat/completions, /v1/models."""
+    from agent.serve import ServeConfig
+    from agent.serve import serve as run_server
+
+    config = ServeConfig(model=model, critic_model=critic_model, api_key=api_key,
+                         checkpoint=checkpoint)  # fmt: skip
+    shown = redact(config.model or default_model_name())
+    err.print(f"[dim]reflect serve: http://{host}:{port}/v1, model {escape(shown)}[/]")
+    run_server(config, host=host, port=port)
+
+
 @models_app.callback()
 def models(ctx: typer.Context) -> None:
     """List the embedded local models and whether each is fetched."""

@@ -1,0 +1,327 @@
+"""``reflect serve`` as a separate process, driven by the official ``openai`` SDK.
+
+A scripted OpenAI-compatible model server (``tests/capture_server.py``) stands behind the
+endpoint, so every model request the runs make is seen and counted: usage must be exactly
+the sum of what the model server reported, and a client that hangs up must stop the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from agent.serve import model_ids, parse_model_name
+from tests.capture_server import REPLY, CaptureServer, _chunk, _Handler
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-serve-test-key"
+SERVER_SECRET = "sk-server-own-openai-key-never-sent"
+Q = "Tom has 3 bags of 4 apples. How many apples?"
+ANSWER = "The answer is 12."
+
+
+class _SlowHandler(_Handler):
+    """Streams the first half of the reply, waits ``server.pause`` seconds, then the rest."""
+
+    server: SlowServer
+
+    def do_POST(self) -> None:
+        if not self.server.pause:
+            super().do_POST()
+            return
+        import json
+
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        self.server.take({k.lower(): v for k, v in self.headers.items()}, body)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        text = self.server.reply
+        try:
+            self.wfile.write(_chunk(text[: len(text) // 2]))
+            self.wfile.flush()
+            time.sleep(self.server.pause)
+            self.wfile.write(_chunk(text[len(text) // 2 :]))
+            self.wfile.write(_chunk("", "stop"))
+            self.wfile.write(b"data: [DONE]\n\n")
+        except OSError:
+            pass
+
+
+class SlowServer(CaptureServer):
+    pause = 0.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.RequestHandlerClass = _SlowHandler
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_serve(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "reflect"), "serve", "--port", str(port), *args],
+        cwd=ROOT,
+        env={**os.environ, "REFLECT_TIMEOUT": "5", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"reflect serve exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+        try:
+            httpx.get(f"{url}/models", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("reflect serve did not come up")
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[SlowServer]:
+    server = SlowServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def dead_url() -> str:
+    return f"http://127.0.0.1:{free_port()}/v1"
+
+
+@pytest.fixture(scope="module")
+def endpoint(model: SlowServer, dead_url: str) -> Iterator[str]:
+    other_spelling = model.url.replace("127.0.0.1", "localhost")
+    process, url = start_serve(
+        ["--model", model.url, "--api-key", KEY],
+        {
+            "OPENAI_API_KEY": SERVER_SECRET,
+            "REFLECT_ALLOWED_MODELS": f"{other_spelling},{dead_url}",
+        },
+    )
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def client(endpoint: str, model: SlowServer) -> Iterator[openai.OpenAI]:
+    model.seen.clear()
+    model.script.clear()
+    model.reply = REPLY
+    model.pause = 0.0
+    with openai.OpenAI(base_url=endpoint, api_key=KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+def ask(**kwargs: Any) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": Q}], **kwargs}
+
+
+def deltas(stream: Any) -> tuple[list[tuple[str, str]], Any]:
+    """The stream's deltas in order, as ("reasoning" | "content", text), and its usage."""
+    seen: list[tuple[str, str]] = []
+    usage = None
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            extra = choice.delta.model_extra or {}
+            if extra.get("reasoning_content"):
+                seen.append(("reasoning", extra["reasoning_content"]))
+            if choice.delta.content:
+                seen.append(("content", choice.delta.content))
+    return seen, usage
+
+
+def test_model_names() -> None:
+    assert parse_model_name("reflect-contrast-medium/ollama:qwen2.5:7b") == (
+        {"strategy": "contrast", "effort": "medium"},
+        "ollama:qwen2.5:7b",
+    )
+    assert parse_model_name("reflect/http://host:8080/v1") == ({}, "http://host:8080/v1")
+    assert parse_model_name("reflect-low-vote") == ({"effort": "low", "mode": "vote"}, None)
+    for bad in ("gpt-4o", "reflect-fast", "reflect-low-high", "reflect-vote-critique", "reflex"):
+        with pytest.raises(Exception, match="does not exist"):
+            parse_model_name(bad)
+    assert all(parse_model_name(name) for name in model_ids())
+
+
+def test_non_streaming_answer_reasoning_and_exact_usage(
+    client: openai.OpenAI, model: SlowServer
+) -> None:
+    reply = client.chat.completions.create(model="reflect-contrast-low", **ask())
+    message = reply.choices[0].message
+    assert message.content == ANSWER
+    reasoning = (message.model_extra or {})["reasoning_content"]
+    assert "3 × 4 = 12, so 12 apples." in reasoning and "agree" in reasoning
+    # The scripted server reports 10 in / 5 out per call: usage is its exact sum.
+    calls = model.requests
+    assert calls == 2  # low effort: the plain answer and one sample, which agree
+    assert reply.usage is not None
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (10 * calls, 5 * calls)
+    assert reply.usage.total_tokens == 15 * calls
+    assert reply.model == "reflect-contrast-low"
+
+
+def test_streaming_reasoning_before_content_and_exact_usage(
+    client: openai.OpenAI, model: SlowServer
+) -> None:
+    stream = client.chat.completions.create(
+        model="reflect-contrast-low", stream=True, stream_options={"include_usage": True}, **ask()
+    )
+    seen, usage = deltas(stream)
+    kinds = [kind for kind, _ in seen]
+    assert "reasoning" in kinds and "content" in kinds
+    first_content = kinds.index("content")
+    assert "reasoning" not in kinds[first_content:]
+    reasoning = "".join(text for kind, text in seen if kind == "reasoning")
+    # The model's own words streamed as it wrote them, each sample's progress, the tally.
+    assert reasoning.count("3 × 4 = 12, so 12 apples.") == 2
+    assert "⟲ solution 1: The answer is 12." in reasoning
+    assert "⟲ solution 2: The answer is 12." in reasoning
+    assert "⟲ reflection: all 2 solutions agree: 12" in reasoning
+    assert reasoning.index("⟲ solution") < reasoning.index("⟲ reflection")
+    assert "".join(text for kind, text in seen if kind == "content") == ANSWER
+    calls = model.requests
+    assert calls == 2
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
+        10 * calls,
+        5 * calls,
+        15 * calls,
+    )
+
+
+def test_settings_from_the_name_and_extra_body_reach_the_run(
+    client: openai.OpenAI, model: SlowServer
+) -> None:
+    reply = client.chat.completions.create(
+        model="reflect-vote-low",
+        messages=[
+            {"role": "system", "content": "Answer like a pirate."},
+            {"role": "user", "content": Q},
+        ],
+        seed=7,
+        extra_body={"samples": 4, "reflect": {"max_tokens": 9000}},
+    )
+    assert reply.choices[0].message.content == ANSWER
+    bodies = [body for _, body in model.seen]
+    assert len(bodies) == 4  # samples=4 from extra_body; the default low effort draws 2
+    seeds = sorted(b["seed"] for b in bodies if "seed" in b)
+    assert seeds == [8, 9, 10]  # sample i draws with seed + i
+    assert all("Answer like a pirate." in str(b["messages"]) for b in bodies)
+    assert (reply.model_extra or {})["reflection"]["mode"] == "vote"
+
+
+def test_models_lists_the_names(client: openai.OpenAI) -> None:
+    ids = [m.id for m in client.models.list().data]
+    assert ids[0] == "reflect"
+    assert {"reflect-contrast-medium", "reflect-critique-high", "reflect-vote-low"} <= set(ids)
+
+
+def test_an_unknown_model_name_is_404(client: openai.OpenAI, model: SlowServer) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-4o", **ask())
+    assert caught.value.status_code == 404
+    assert caught.value.code == "model_not_found"
+    assert model.requests == 0
+
+
+def test_a_model_the_server_does_not_allow_is_404_and_never_called(
+    client: openai.OpenAI, model: SlowServer
+) -> None:
+    evil = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(openai.NotFoundError, match="not allowed"):
+        client.chat.completions.create(model=f"reflect/{evil}", **ask())
+
+
+def test_a_model_the_client_names_never_gets_the_server_key(
+    client: openai.OpenAI, model: SlowServer
+) -> None:
+    allowed = model.url.replace("127.0.0.1", "localhost")
+    reply = client.chat.completions.create(model=f"reflect-single/{allowed}", **ask())
+    assert reply.choices[0].message.content == ANSWER
+    assert model.requests == 1
+    assert all(SERVER_SECRET not in header for header in model.authorizations())
+
+
+def test_a_bad_key_is_401(endpoint: str, model: SlowServer) -> None:
+    model.seen.clear()
+    with openai.OpenAI(base_url=endpoint, api_key="wrong", max_retries=0) as sdk:
+        with pytest.raises(openai.AuthenticationError) as caught:
+            sdk.chat.completions.create(model="reflect", **ask())
+        assert caught.value.status_code == 401
+        with pytest.raises(openai.AuthenticationError):
+            sdk.models.list()
+    assert model.requests == 0
+
+
+def test_bad_requests_are_400(client: openai.OpenAI, model: SlowServer) -> None:
+    for extra in ({"samples": "many"}, {"reflect": {"bogus": 1}}, {"mode": "telepathy"}):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model="reflect", extra_body=extra, **ask())
+        assert caught.value.status_code == 400
+    with pytest.raises(openai.BadRequestError, match="last message"):
+        client.chat.completions.create(
+            model="reflect", messages=[{"role": "assistant", "content": "hi"}]
+        )
+    assert model.requests == 0
+
+
+def test_an_unreachable_model_server_is_503(client: openai.OpenAI, dead_url: str) -> None:
+    for stream in (False, True):
+        with pytest.raises(openai.APIStatusError) as caught:
+            reply = client.chat.completions.create(
+                model=f"reflect-single/{dead_url}", stream=stream, **ask()
+            )
+            if stream:
+                list(reply)  # type: ignore[arg-type]
+        assert caught.value.status_code == 503
+        assert "cannot reach the model server" in caught.value.message
+
+
+def test_a_client_that_disconnects_mid_stream_cancels_the_run(
+    client: openai.OpenAI, model: SlowServer
+) -> None:
+    # The critique strategy answers, then critiques: a second request the run would make.
+    model.pause = 1.5
+    stream = client.chat.completions.create(model="reflect-critique-low", stream=True, **ask())
+    for chunk in stream:
+        if chunk.choices and (chunk.choices[0].delta.model_extra or {}).get("reasoning_content"):
+            break
+    stream.close()
+    time.sleep(4)
+    assert model.requests == 1
+
+    # The same request read to its end does make the further request.
+    model.seen.clear()
+    seen, _ = deltas(
+        client.chat.completions.create(model="reflect-critique-low", stream=True, **ask())
+    )
+    assert model.requests >= 2
+    assert seen[-1] == ("content", ANSWER)

@@ -7,6 +7,7 @@ Example:
 """
 
 from agent.api import areflect, reflect
+from agent.chat_model import ChatReflection
 from agent.context import EFFORT_PRESETS, Context
 from agent.errors import ConfigError, ModelError, ReflectionError
 from agent.graph import create_reflection_graph, graph
@@ -16,6 +17,7 @@ from agent.result import MODES, Critique, Draft, ReflectionResult, Usage
 __all__ = [
     "EFFORT_PRESETS",
     "MODES",
+    "ChatReflection",
     "ConfigError",
     "Context",
     "Critique",

@@ -290,20 +290,28 @@ class ChatReflection(BaseChatModel):
             **kwargs: Passed to it (``method``, ``include_raw``, …).
         """
 
-        async def aformat(value: LanguageModelInput) -> Any:
-            messages = self._convert_input(value).to_messages()
-            answer = await self.ainvoke(messages)
+        async def structure(messages: list[BaseMessage], answer: str) -> Any:
             async with self._wrapped() as chat:
                 formatter = chat.with_structured_output(schema, **kwargs)
                 return await formatter.ainvoke(
                     [
                         *messages,
-                        AIMessage(content=answer.text),
+                        AIMessage(content=answer),
                         HumanMessage(
                             "Give your answer above, unchanged, in the structured form asked."
                         ),
                     ]
                 )
+
+        async def aformat(value: LanguageModelInput) -> Any:
+            messages = self._convert_input(value).to_messages()
+            answer = await self.ainvoke(messages)
+            background = aio.background_loop()
+            if asyncio.get_running_loop() is background:
+                return await structure(messages, answer.text)
+            # On the loop every call of the wrapped model runs on (see ``_aevents``).
+            done = asyncio.run_coroutine_threadsafe(structure(messages, answer.text), background)
+            return await asyncio.wrap_future(done)
 
         def format_(value: LanguageModelInput) -> Any:
             return aio.run_sync(aformat(value))
@@ -363,22 +371,37 @@ class ChatReflection(BaseChatModel):
         self, messages: list[BaseMessage], kwargs: dict[str, Any]
     ) -> AsyncIterator[Any]:
         items: asyncio.Queue[Any] = asyncio.Queue()
-        # The run is ChatReflection's own, not a child of the caller's: the graph's tokens
-        # would otherwise reach a parent's stream too, besides this model's chunks.
-        isolated = contextvars.copy_context()
-        isolated.run(var_child_runnable_config.set, None)
-        task = asyncio.get_running_loop().create_task(
-            self._drive(messages, items.put_nowait, kwargs), context=isolated
-        )
+        loop = asyncio.get_running_loop()
+        background = aio.background_loop()
+        cancel: Callable[[], Any]
+        if loop is background:
+            # The run is ChatReflection's own, not a child of the caller's: the graph's
+            # tokens would otherwise reach a parent's stream too, besides these chunks.
+            isolated = contextvars.copy_context()
+            isolated.run(var_child_runnable_config.set, None)
+            task = loop.create_task(
+                self._drive(messages, items.put_nowait, kwargs), context=isolated
+            )
+            cancel = task.cancel
+        else:
+            # Async calls run on the background loop too, like sync ones: a wrapped model's
+            # async HTTP client is bound to the first loop that used it, so an instance
+            # must always meet the same one.
+            def put(item: Any) -> None:
+                with contextlib.suppress(RuntimeError):  # the caller's loop has closed
+                    loop.call_soon_threadsafe(items.put_nowait, item)
+
+            future = asyncio.run_coroutine_threadsafe(
+                self._drive(messages, put, kwargs), background
+            )
+            cancel = future.cancel
         try:
             while (item := await items.get()) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            cancel()
 
     def _events(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> Iterator[Any]:
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()

@@ -2,8 +2,11 @@
 
 ``run_checks`` is what every step that writes a draft calls. The calculator and the
 constraint checks always run (they read text, nothing more); so does, for a question that asks
-for code, the check that the reply holds code defining what was asked (``code_asked``). Code
-examples run only with ``run_code``, in the sandbox.
+for code, the check that the reply holds code defining what was asked (``code_asked``). A
+program whose reply says what it prints is run and compared (``program_checks``): by default
+only an arithmetic program, in the restricted evaluator (inside the sandbox where there is
+one); any other only with ``run_code``, in the sandbox. Code examples run only with
+``run_code``, in the sandbox.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from agent.answers import code_blocks, main_code
 from agent.checks.calculator import arithmetic_checks
 from agent.checks.code import code_checks
 from agent.checks.instructions import Constraint, check, extract
+from agent.checks.program import program_checks
 from agent.result import Check, Draft
 
 __all__ = [
@@ -25,6 +29,7 @@ __all__ = [
     "failed",
     "failures",
     "line_of",
+    "program_checks",
     "run_checks",
     "summary",
 ]
@@ -48,11 +53,13 @@ def run_checks(
         kind: The answer kind; a code answer is checked for the code asked for
             (``code_asked``), and gets its examples run with ``run_code``.
         constraints: The question's checkable instructions, from ``extract``.
-        run_code: Whether the user allowed running the answer's code in the sandbox.
+        run_code: Whether the user allowed running the answer's code, and any program
+            outside the arithmetic subset, in the sandbox.
     """
     found = check(output, constraints)
     if kind != "code":
         found += arithmetic_checks(text)
+        found += program_checks(text, output, kind=kind, run_code=run_code)
         return found
     found += code_asked(question, output)
     if run_code:
@@ -228,6 +235,8 @@ def line_of(check: Check) -> str:
     if check["kind"] == "calculator":
         value = check["detail"].rsplit("=", 1)[-1].strip()
         return f"✗ {check['name']} (is {value})"
+    if check["kind"] == "program":
+        return f"✗ {check['name']}"
     return f"✗ {check['name']}: {check['detail']}"
 
 

@@ -1,0 +1,453 @@
+"""Arithmetic programs: the subset safe to run by default, and the evaluator that runs them.
+
+A model that answers a sum with a program can be checked by running it, but a program a model
+wrote is untrusted. :func:`admit` reads the program's syntax tree and admits only arithmetic:
+assignments, arithmetic and comparisons, ``if``/``for``/``while``, functions and lambdas,
+comprehensions, f-strings, ``print``, a whitelist of builtins and of ``math`` (the only
+import), and a whitelist of methods (``append``, ``items``, ``split``…). No name or attribute
+with a double underscore, no other attribute, no I/O, no ``try``, ``with``, ``class``,
+``global`` or ``del``. :func:`evaluate` then runs an admitted program in
+`asteval <https://github.com/lmfit/asteval>`_ (its own interpreter of the syntax tree, which
+refuses dunder attributes and imports again) with a symbol table that holds only the
+whitelist, a step limit, a time limit, and limits on the size of numbers, sequences and
+output, so that nothing it admits can exhaust this process either.
+
+:func:`run_plain` runs any program with the real interpreter; it is only ever called inside
+``agent.sandbox`` (``run_code``). This module uses the standard library and ``asteval`` only,
+so its source is also what runs inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import math
+import re
+import time
+import types
+from collections.abc import Callable, Iterable
+from typing import Any, TypedDict
+
+MAX_STEPS = 200_000
+MAX_SECONDS = 3.0
+MAX_OUTPUT = 20_000
+MAX_BITS = 100_000  # about 30,000 digits: far past any quantity a word problem has
+MAX_ITEMS = 1_000_000  # one sequence
+MAX_ALLOCATED = 5_000_000  # items made by ranges and repeated sequences, over a whole run
+
+BUILTINS = (
+    "abs", "all", "any", "bin", "bool", "chr", "dict", "divmod", "enumerate", "filter",
+    "float", "hex", "int", "isinstance", "len", "list", "map", "max", "min", "oct", "ord",
+    "pow", "print", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
+    "zip",
+)  # fmt: skip
+MATH = (
+    "acos", "asin", "atan", "atan2", "ceil", "comb", "copysign", "cos", "degrees", "e",
+    "exp", "fabs", "factorial", "floor", "fmod", "fsum", "gcd", "hypot", "inf", "isclose",
+    "isqrt", "lcm", "log", "log10", "log2", "modf", "perm", "pi", "pow", "prod", "radians",
+    "sin", "sqrt", "tan", "tau", "trunc",
+)  # fmt: skip
+# Methods that are linear in what they are given: no ``format`` (it walks attributes), no
+# ``join``/``replace``/``extend`` (each can square or double a sequence in one step).
+METHODS = frozenset(
+    {
+        "append", "pop", "insert", "remove", "index", "count", "sort", "reverse", "copy",
+        "keys", "values", "items", "get", "add", "update", "split", "strip", "lower",
+        "upper", "is_integer",
+    }
+)  # fmt: skip
+_NODES = (
+    ast.Module, ast.Expr, ast.Assign, ast.AugAssign, ast.Name, ast.Load, ast.Store,
+    ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.If,
+    ast.For, ast.While, ast.Break, ast.Continue, ast.Pass, ast.Call, ast.keyword,
+    ast.Attribute, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict, ast.Set,
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension,
+    ast.JoinedStr, ast.FormattedValue, ast.FunctionDef, ast.arguments, ast.arg, ast.Return,
+    ast.Lambda, ast.Import, ast.ImportFrom, ast.alias, ast.Assert,
+    ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.expr_context,
+)  # fmt: skip
+_WIDE_FORMAT = re.compile(r"\d{4,}")  # a width or precision of 1000 or more
+
+
+class Ran(TypedDict):
+    """What a program did, as plain data (it crosses the sandbox's report channel).
+
+    Attributes:
+        printed: What it printed (at most ``MAX_OUTPUT`` characters).
+        value: When it printed nothing: the value of its last expression, or of its one
+            function that takes no argument and is never called (``solution()``); else ``""``.
+        error: Why it stopped early (``ZeroDivisionError: division by zero``, ``step limit``);
+            ``""`` when it ran to the end.
+    """
+
+    printed: str
+    value: str
+    error: str
+
+
+class _Stop(BaseException):
+    """Stops a run at a limit; a ``BaseException`` so that no ``except`` in the run eats it."""
+
+
+class Refused(_Stop):
+    """A program, or one step of it, outside what is safe to run by default."""
+
+
+def admit(source: str) -> str:
+    r"""Why a program is outside the arithmetic subset; ``""`` when it is inside.
+
+    Examples:
+        >>> admit("x = 3 * 12\nprint(x - 7)")
+        ''
+        >>> admit("import os")
+        'imports os'
+        >>> admit("print(().__class__)")
+        'uses __class__'
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as error:
+        return f"does not parse: {error}"
+    defined = set(BUILTINS)
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name != "math":
+                    return f"imports {alias.name}"
+                modules.add(alias.asname or "math")
+        elif isinstance(node, ast.ImportFrom):
+            if node.module != "math" or node.level:
+                return f"imports {node.module or '.'}"
+            for alias in node.names:
+                if alias.name not in MATH:
+                    return f"imports math.{alias.name}"
+                defined.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.FunctionDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+    defined |= modules
+    for node in ast.walk(tree):
+        why = _refusal(node, defined, modules)
+        if why:
+            return why
+    return ""
+
+
+def _refusal(node: ast.AST, defined: set[str], modules: set[str]) -> str:
+    """Why one node of an admitted-looking tree is not arithmetic; ``""`` when it is."""
+    if not isinstance(node, _NODES):
+        return f"uses {type(node).__name__}"
+    for name in _identifiers(node):
+        if name.startswith("__"):
+            return f"uses {name}"
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in defined:
+        return f"uses {node.id}"
+    if isinstance(node, ast.Attribute):
+        owner = node.value
+        if isinstance(owner, ast.Name) and owner.id in modules:
+            return "" if node.attr in MATH else f"uses math.{node.attr}"
+        return "" if node.attr in METHODS else f"uses the attribute {node.attr}"
+    if isinstance(node, ast.FunctionDef) and (node.decorator_list or node.returns):
+        return "uses a decorator or an annotation"
+    if isinstance(node, ast.arg) and node.annotation is not None:
+        return "uses an annotation"
+    if isinstance(node, ast.arguments) and (node.vararg or node.kwarg or node.kwonlyargs):
+        return "uses *args or **kwargs"
+    if isinstance(node, ast.keyword) and node.arg in (None, "file", "flush"):
+        return f"passes {node.arg or '**'} to a call"
+    if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+        spec = node.format_spec
+        nested = any(isinstance(part, ast.FormattedValue) for part in ast.walk(spec))
+        text = "".join(str(part.value) for part in ast.walk(spec) if isinstance(part, ast.Constant))
+        if nested or _WIDE_FORMAT.search(text):
+            return "uses a computed or very wide format"
+    if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
+        return "uses bytes"
+    return ""
+
+
+def _identifiers(node: ast.AST) -> Iterable[str]:
+    """Every name a node itself carries: variables, attributes, arguments, keywords."""
+    for field in ("id", "attr", "arg", "name", "asname", "module"):
+        value = getattr(node, field, None)
+        if isinstance(value, str):
+            yield value
+
+
+class _Writer(io.StringIO):
+    """``print``'s target: refuses output past ``MAX_OUTPUT`` characters."""
+
+    def write(self, text: str) -> int:
+        if self.tell() + len(text) > MAX_OUTPUT:
+            raise _Stop("output limit")
+        return super().write(text)
+
+
+class _Budget:
+    """The limits of one run: items allocated by ranges and repeated sequences."""
+
+    def __init__(self) -> None:
+        self.allocated = 0
+
+    def items(self, count: int) -> None:
+        """Count ``count`` new items; refuse a sequence or a run that makes too many."""
+        self.allocated += max(0, count)
+        if count > MAX_ITEMS or self.allocated > MAX_ALLOCATED:
+            raise Refused("too many items")
+
+
+def _bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) else 0
+
+
+def _check_operation(op: type[ast.AST], left: Any, right: Any, budget: _Budget) -> None:
+    """Refuse an operation whose result would be too large to compute quickly."""
+    if op is ast.Pow and isinstance(left, int) and isinstance(right, int) and right > 0:
+        if _bits(left) * right > MAX_BITS and abs(left) > 1:
+            raise Refused("a power too large")
+    elif op is ast.Mult:
+        if isinstance(left, int) and isinstance(right, int):
+            if _bits(left) + _bits(right) > MAX_BITS:
+                raise Refused("a product too large")
+        elif isinstance(left, str | list | tuple) and isinstance(right, int):
+            budget.items(len(left) * right)
+        elif isinstance(right, str | list | tuple) and isinstance(left, int):
+            budget.items(len(right) * left)
+    elif op is ast.LShift and isinstance(right, int) and _bits(left) + right > MAX_BITS:
+        raise Refused("a shift too large")
+    elif op is ast.Add and isinstance(left, str | list | tuple) and isinstance(right, type(left)):
+        budget.items(len(left) + len(right))
+    elif op is ast.Mod and isinstance(left, str) and _WIDE_FORMAT.search(left):
+        raise Refused("a very wide format")
+
+
+def _table(budget: _Budget) -> dict[str, Any]:
+    """The names an admitted program may use: the whitelist, with the costly ones guarded."""
+    import builtins
+
+    table: dict[str, Any] = {name: getattr(builtins, name) for name in BUILTINS}
+
+    def guarded_range(*args: int) -> range:
+        found = range(*args)
+        budget.items(len(found))
+        return found
+
+    def guarded_pow(base: Any, exp: Any, mod: Any = None) -> Any:
+        if mod is None:
+            _check_operation(ast.Pow, base, exp, budget)
+            return base**exp
+        return pow(base, exp, mod)
+
+    def guarded_sum(items: Iterable[Any], start: Any = 0) -> Any:
+        if not isinstance(start, int | float):
+            raise Refused("sum of sequences")
+        return sum(items, start)
+
+    def limited(function: Callable[..., Any], limit: int) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            if any(isinstance(a, int) and abs(a) > limit for a in args):
+                raise Refused(f"{function.__name__} of a number past {limit}")
+            return function(*args)
+
+        return call
+
+    def guarded_prod(items: Iterable[Any], start: Any = 1) -> Any:
+        total = start
+        for item in items:
+            _check_operation(ast.Mult, total, item, budget)
+            total = total * item
+        return total
+
+    table.update(range=guarded_range, pow=guarded_pow, sum=guarded_sum)
+    functions = {name: getattr(math, name) for name in MATH}
+    functions.update(
+        pow=math.pow,
+        prod=guarded_prod,
+        factorial=limited(math.factorial, 5_000),
+        comb=limited(math.comb, 10_000),
+        perm=limited(math.perm, 10_000),
+    )
+    table["math"] = types.SimpleNamespace(**functions)
+    # Bare names too, as asteval has them (``sqrt(2)``); ``pow`` stays the builtin, guarded.
+    table.update({k: v for k, v in functions.items() if k != "pow"})
+    return table
+
+
+def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: float) -> Any:
+    """An asteval interpreter with the whitelist as its only names, and the limits."""
+    from asteval import Interpreter
+
+    class Limited(Interpreter):  # type: ignore[misc]
+        steps = 0
+        deadline = time.monotonic() + seconds
+
+        def run(self, node: Any, *args: Any, **kwargs: Any) -> Any:
+            self.steps += 1
+            if self.steps > max_steps:
+                raise _Stop("step limit")
+            if time.monotonic() > self.deadline:
+                raise _Stop("time limit")
+            return super().run(node, *args, **kwargs)
+
+        def on_binop(self, node: ast.BinOp) -> Any:
+            left, right = self.run(node.left), self.run(node.right)
+            _check_operation(type(node.op), left, right, budget)
+            return _apply(node.op, left, right)
+
+    return Limited(
+        symtable=_table(budget),
+        use_numpy=False,
+        writer=writer,
+        err_writer=io.StringIO(),
+        max_statement_length=MAX_OUTPUT,
+        config={"import": False, "importfrom": False, "with": False, "try": False},
+    )
+
+
+def _apply(op: ast.operator, left: Any, right: Any) -> Any:
+    from asteval.astutils import op2func
+
+    return op2func(op)(left, right)
+
+
+def evaluate(
+    source: str,
+    *,
+    max_steps: int = MAX_STEPS,
+    seconds: float = MAX_SECONDS,
+    _admit: bool = True,
+) -> Ran:
+    r"""Run an arithmetic program in the restricted evaluator; what it printed or returned.
+
+    Args:
+        source: The program; refused unless :func:`admit` admits it.
+        max_steps: Syntax-tree nodes evaluated before the run stops.
+        seconds: Wall time before the run stops.
+        _admit: For the tests of the evaluator alone: ``False`` skips :func:`admit`, so
+            that hostile programs meet asteval and the limits with nothing in front.
+
+    Raises:
+        Refused: The program is outside the arithmetic subset.
+
+    Example:
+        >>> evaluate("pens = 3\nprint(pens * 12 - 7)")["printed"]
+        '29\n'
+    """
+    why = admit(source) if _admit else ""
+    if why:
+        raise Refused(why)
+    writer, budget = _Writer(), _Budget()
+    interpreter = _interpreter(writer, budget, max_steps, seconds)
+    table = interpreter.symtable
+    for node in ast.walk(ast.parse(source)):  # imports of math, bound before the run
+        if isinstance(node, ast.Import) and all(a.name == "math" for a in node.names):
+            for alias in node.names:
+                table[alias.asname or "math"] = table["math"]
+        elif isinstance(node, ast.ImportFrom) and node.module == "math" and not node.level:
+            for alias in node.names:
+                if alias.name in MATH:
+                    table[alias.asname or alias.name] = getattr(table["math"], alias.name)
+    tree = _prepared(ast.parse(source))
+
+    interpreter.expr = source  # asteval raises a node's error only when it has the text
+
+    def run(node: ast.AST) -> Any:
+        interpreter.error = []
+        value = interpreter.run(node, with_raise=True)
+        if interpreter.error:
+            raise RuntimeError(interpreter.error[-1].get_error()[1].strip().splitlines()[-1])
+        return value
+
+    return _ran(tree, run, writer)
+
+
+def run_plain(source: str) -> Ran:
+    """Run any program with the real interpreter: only ever inside ``agent.sandbox``."""
+    tree = ast.parse(source)
+    writer, space = _Writer(), {"__name__": "__main__"}
+
+    def run(node: ast.AST) -> Any:
+        if isinstance(node, ast.expr):
+            return eval(compile(ast.Expression(node), "program.py", "eval"), space)
+        module = ast.fix_missing_locations(ast.Module(body=[node], type_ignores=[]))  # type: ignore[list-item]
+        exec(compile(module, "program.py", "exec"), space)
+        return None
+
+    with contextlib.redirect_stdout(writer):
+        return _ran(tree, run, writer)
+
+
+def _ran(
+    tree: ast.Module,
+    run: Callable[[ast.AST], Any],
+    writer: io.StringIO,
+) -> Ran:
+    """Run a module's statements; then, if it printed nothing, find the value it gives."""
+    body = list(tree.body)
+    tail = body[-1] if body else None
+    last = tail.value if isinstance(tail, ast.Expr) else None
+    if last is not None:
+        body.pop()
+    value: Any = None
+    try:
+        for statement in body:
+            run(statement)
+        if last is not None:
+            value = run(last)
+        called = {
+            n.func.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
+        solvers = [
+            n.name
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and not n.args.args and n.name not in called
+        ]
+        if value is None and not writer.getvalue() and len(solvers) == 1:
+            call = ast.Call(func=ast.Name(solvers[0], ast.Load()), args=[], keywords=[])
+            value = run(ast.fix_missing_locations(ast.Expression(call)).body)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        why = str(error) if isinstance(error, _Stop) else _describe(error)
+        return Ran(printed=writer.getvalue(), value="", error=why or type(error).__name__)
+    shown = "" if value is None or writer.getvalue() else str(value)[:MAX_OUTPUT]
+    return Ran(printed=writer.getvalue(), value=shown, error="")
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return type(error).__name__ + (f": {text[-1][:200]}" if text else "")
+
+
+def _prepared(tree: ast.Module) -> ast.Module:
+    """The tree asteval runs: math imports taken out (bound beforehand), generators as lists.
+
+    asteval has no generator expressions; ``sum(x for x in xs)`` and ``sum([x for x in xs])``
+    give the same value.
+    """
+
+    class Rewrite(ast.NodeTransformer):
+        def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
+            self.generic_visit(node)
+            return ast.copy_location(ast.ListComp(node.elt, node.generators), node)
+
+        def visit_Import(self, node: ast.Import) -> ast.AST:
+            if all(alias.name == "math" for alias in node.names):
+                return ast.copy_location(ast.Pass(), node)
+            return node  # asteval refuses it
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+            names = all(alias.name in MATH for alias in node.names)
+            if node.module == "math" and not node.level and names:
+                return ast.copy_location(ast.Pass(), node)
+            return node
+
+    rewritten: ast.Module = ast.fix_missing_locations(Rewrite().visit(tree))
+    return rewritten

@@ -1,0 +1,49 @@
+"""``make demo``'s question on the real embedded model: no fabricated program output survives.
+
+The 1.5B coder model, sampling at 0.7, writes a correct program for the farmer question and
+then an ``output`` block with a number the program does not print. Each sample's programs
+are run again here, apart from the agent, and compared with what the sample claims: no
+sample whose claim disagrees with its program keeps a passing check, and the answer is 29.
+The default effort draws the same samples ``make demo`` does.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import areflect
+from agent.answers import key
+from agent.checks import failed
+from agent.checks.evaluator import Refused, evaluate
+from agent.checks.program import claims, compare
+from agent.models import DEFAULT_MODEL
+from agent.parsing import strip_tags
+
+pytestmark = pytest.mark.real
+
+FARMER = (
+    "A farmer has 3 pens with 12 chickens in each pen. He sells 7 chickens. "
+    "How many chickens are left?"
+)
+
+
+async def test_a_fabricated_output_block_never_keeps_a_passing_check() -> None:
+    result = await areflect(FARMER, model=DEFAULT_MODEL)
+    assert result.kind == "number"
+    assert key(result.output, "number") == "29", result.output
+    fabricated = 0
+    for draft in result.drafts:
+        for claim in claims(strip_tags(draft["text"]), draft["output"], result.kind):
+            try:
+                ran = evaluate(claim.program)  # in this process: the check is independent
+            except Refused:
+                continue  # outside the arithmetic subset: it runs only with run_code
+            gave = ran["printed"].strip() or ran["value"].strip()
+            verdict = compare(gave, claim) if gave and not ran["error"] else None
+            if verdict is not None and not verdict["passed"]:
+                fabricated += 1
+                # The agent found it too: the sample failed, and gets no vote while another passes.
+                assert verdict in draft["checks"] and failed(draft["checks"]), draft["text"]
+    chosen = result.drafts[result.chosen]
+    assert not failed(chosen["checks"]) or all(failed(d["checks"]) for d in result.drafts)
+    print(f"{fabricated} fabricated program output(s) among {len(result.drafts)} drafts")

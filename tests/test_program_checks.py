@@ -1,0 +1,298 @@
+"""Programs in replies, run and compared with what the reply says they print (issue 23).
+
+What runs where: an arithmetic program (``evaluator.admit``) runs by default, in the
+restricted evaluator (asteval with a whitelist and limits), inside the kernel sandbox when
+there is one and in this process otherwise; any other program runs only with ``run_code``, in
+the sandbox. Hostile programs are refused by the static admission, by asteval on its own, by
+the limits, and contained by the sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent import areflect
+from agent.checks import line_of, run_checks
+from agent.checks import program as program_module
+from agent.checks.evaluator import Refused, admit, evaluate
+from agent.checks.program import claims, in_sandbox, program_checks
+from agent.sandbox import Isolation, SandboxUnavailable, isolation
+from tests.scripted import ScriptedChatModel
+
+FARMER = (
+    "A farmer has 3 pens with 12 chickens in each pen. He sells 7 chickens. "
+    "How many chickens are left?"
+)
+PROGRAM = "pens = 3\nper_pen = 12\ntotal = pens * per_pen\nleft = total - 7\nprint(left)"
+
+sandboxed = pytest.mark.skipif(isolation().backend is None, reason="no kernel isolation here")
+
+
+def reply(claimed: str, program: str = PROGRAM, *, block: bool = True) -> str:
+    """A sample the way the 1.5B model wrote it in ``make demo``: a program, its 'output'."""
+    said = f"```output\n{claimed}\n```\n" if block else ""
+    return (
+        "Let me compute it with Python.\n\n"
+        f"```python\n{program}\n```\n{said}"
+        f"The number of chickens left is \\(\\boxed{{{claimed}}}\\)."
+    )
+
+
+def checks_of(text: str, *, kind: str = "number", run_code: bool = False) -> list[Any]:
+    return run_checks(FARMER, text, text, kind=kind, constraints=[], run_code=run_code)
+
+
+def programs(found: list[Any]) -> list[Any]:
+    return [c for c in found if c["kind"] == "program"]
+
+
+# -- executed outputs ------------------------------------------------------------------------
+
+
+def test_a_mismatched_output_block_fails_a_check() -> None:
+    [check] = programs(checks_of(reply("33")))
+    assert not check["passed"]
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+
+
+def test_a_matching_output_block_passes() -> None:
+    [check] = programs(checks_of(reply("29")))
+    assert check["passed"] and line_of(check) == "✓ the program prints 29"
+
+
+def test_a_sentence_that_says_what_the_code_prints_is_a_claim() -> None:
+    text = f"```python\n{PROGRAM}\n```\nWhen you run this code, it prints 33.\n\nSo 33 chickens."
+    [check] = programs(checks_of(text))
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+
+
+def test_a_final_answer_after_the_program_is_its_claim_for_a_number_question() -> None:
+    [check] = programs(checks_of(reply("33", block=False)))
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+    assert programs(checks_of(reply("29", block=False)))[0]["passed"]
+    # Not for a text question: there the final answer is no number the program must print.
+    assert programs(checks_of(reply("33", block=False), kind="text")) == []
+
+
+def test_a_claim_rounded_to_the_places_it_shows_holds() -> None:
+    text = "```python\nprint(20 / 3)\n```\n```output\n6.67\n```\nSo \\boxed{6.67}."
+    assert all(c["passed"] for c in programs(checks_of(text)))
+    wrong = text.replace("6.67", "6.76")
+    assert not any(c["passed"] for c in programs(checks_of(wrong)))
+
+
+def test_a_program_solution_function_is_its_return_value() -> None:
+    program = "def solution():\n    chickens = 3 * 12\n    return chickens - 7"
+    [check] = programs(checks_of(reply("33", program)))
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+
+
+def test_a_bare_block_the_prose_calls_the_output_is_the_claim() -> None:
+    text = f"```python\n{PROGRAM}\n```\nOutput:\n```\n33\n```\nSo \\boxed{{33}}."
+    [claim] = claims(text, text, "number")
+    assert (claim.said, claim.source) == ("33", "output")
+
+
+def test_a_program_that_fails_or_says_nothing_to_compare_gives_no_check() -> None:
+    assert programs(checks_of(reply("33", "x = 1 / 0\nprint(x)"))) == []
+    assert programs(checks_of(reply("33", "x = 3 * 12"))) == []  # prints nothing, no value
+
+
+def test_code_answers_are_left_to_their_examples() -> None:
+    assert program_checks(reply("33"), reply("33"), kind="code", run_code=False) == []
+
+
+async def test_a_sample_whose_program_disagrees_loses_the_vote() -> None:
+    wrong, right = reply("33"), reply("29")
+    model = ScriptedChatModel(script={"generator": [wrong, wrong, right], "critic": []})
+    result = await areflect(FARMER, model=model, samples=3, max_samples=3, max_concurrency=1)
+    # 33 has two samples, but their programs print 29: the one that passes decides.
+    assert (result.output, result.chosen, result.stop_reason) == (right, 2, "checked")
+    assert result.reflections[0] == "3 solutions disagree: 33 ×2, 29 ×1; 2 failed a check"
+    failed = [c for d in result.drafts[:2] for c in d["checks"] if not c["passed"]]
+    assert [line_of(c) for c in failed] == ["✗ the program prints 29, the answer says 33"] * 2
+
+
+# -- the arithmetic subset -------------------------------------------------------------------
+
+HOSTILE = [
+    "import os\nprint(os.listdir('/'))",
+    "from os import system\nsystem('id')",
+    "import math\nprint(math.__loader__)",
+    "print(().__class__.__bases__[0].__subclasses__())",
+    "print([].__class__.__mro__[1].__subclasses__())",
+    "print('{0.__class__.__mro__}'.format(1))",
+    "print(f'{(1).__class__}')",
+    "def f():\n    pass\nprint(f.__globals__)",
+    "print(print.__self__)",
+    "print(open('/etc/passwd').read())",
+    "print(getattr(1, 'real'))",
+    "print(eval('1 + 1'))",
+    "print(__import__('os'))",
+    "print(type(1))",
+    "print(globals())",
+    "g = (x for x in [1])\nprint(g.gi_frame)",
+    "x = (1).numerator\nprint(x)",
+    "try:\n    pass\nexcept Exception:\n    pass",
+    "with open('x') as f:\n    pass",
+    "class A:\n    pass",
+    "print(1, file=None)",
+    "print(f'{1:>{10**9}}')",
+    "print(*[1, 2])",
+    "breakpoint()",
+    "input()",
+]
+
+
+@pytest.mark.parametrize("source", HOSTILE)
+def test_the_admission_refuses_what_is_not_arithmetic(source: str) -> None:
+    assert admit(source), source
+    with pytest.raises(Refused):
+        evaluate(source)
+
+
+@pytest.mark.parametrize("source", [s for s in HOSTILE if "numerator" not in s])
+def test_asteval_alone_refuses_them_too(source: str) -> None:
+    """With the admission taken away, asteval and the whitelisted names still hold."""
+    ran = evaluate(source, _admit=False)
+    assert ran["error"], (source, ran)
+    assert "<class" not in ran["printed"] and "root" not in ran["printed"]
+
+
+def test_arithmetic_programs_are_admitted_and_run() -> None:
+    source = (
+        "import math\nfrom math import ceil as c\nprices = {'a': 2.5, 'b': 4}\n"
+        "total = sum(v * 2 for v in prices.values())\nitems = []\nfor i in range(3):\n"
+        "    items.append(i ** 2)\nwhile total > 10:\n    total -= 1\n"
+        "print(f'{total:.1f}', c(2.1), math.sqrt(16), max(items), round(2 / 3, 2))"
+    )
+    assert admit(source) == ""
+    assert evaluate(source) == {"printed": "10.0 3 4.0 4 0.67\n", "value": "", "error": ""}
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("while True:\n    pass", "step limit"),
+        ("i = 0\nwhile i >= 0:\n    i += 1", "step limit"),
+        ("def f(n):\n    return f(n + 1)\nprint(f(0))", "RecursionError"),
+        ("print(10 ** 10 ** 6)", ""),
+        ("x = 10 ** 999\nfor i in range(30):\n    x = x * x", "a product too large"),
+        ("print(pow(7, 10 ** 8))", "a power too large"),
+        ("print(1 << 10 ** 9)", ""),
+        ("a = [0] * 10 ** 8", "too many items"),
+        ("a = [1]\nfor i in range(40):\n    a = a + a", "too many items"),
+        ("a = [1]\nfor i in range(40):\n    a += a", "too many items"),
+        ("print(sum(range(10 ** 12)))", "too many items"),
+        ("x = [[0] * 1000 for i in range(100000)]", "too many items"),
+        ("import math\nprint(math.factorial(10 ** 7))", "factorial of a number past 5000"),
+        ("import math\nprint(math.prod(range(1, 10 ** 6)))", ""),
+        ("s = 'x' * 10 ** 9", ""),
+        ("print('%1000000000d' % 5)", "a very wide format"),
+        ("for i in range(10 ** 6):\n    print('x' * 100)", "output limit"),
+    ],
+)
+def test_bombs_stop_at_a_limit_in_this_process(source: str, why: str) -> None:
+    """No backend needed: the evaluator's limits alone keep this process safe."""
+    started = time.monotonic()
+    ran = evaluate(source)
+    assert ran["error"], ran
+    assert why in ran["error"]
+    assert time.monotonic() - started < 10
+
+
+# -- where programs run ----------------------------------------------------------------------
+
+
+def no_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(program_module, "isolation", lambda: Isolation(None, (), "none here"))
+
+
+def refuse_sandbox(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    started: list[str] = []
+
+    def run_python(source: str, **_: Any) -> Any:
+        started.append(source)
+        raise AssertionError("the sandbox must not run this")
+
+    monkeypatch.setattr(program_module, "run_python", run_python)
+    return started
+
+
+def test_nothing_outside_the_subset_runs_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(program_module.evaluator, "evaluate", lambda s, **_: ran.append(s))
+    started = refuse_sandbox(monkeypatch)
+    program = "import datetime\nprint(29)"
+    assert programs(checks_of(reply("33", program))) == []
+    assert (ran, started) == ([], [])
+
+
+@sandboxed
+def test_with_run_code_the_rest_runs_in_the_sandbox() -> None:
+    program = "import datetime\nprint(3 * 12 - 7)"
+    [check] = programs(checks_of(reply("33", program), run_code=True))
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+
+
+@sandboxed
+def test_arithmetic_runs_in_the_sandbox_when_there_is_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def in_process(source: str, **_: Any) -> Any:
+        raise AssertionError("ran in this process")
+
+    monkeypatch.setattr(program_module.evaluator, "evaluate", in_process)
+    [check] = programs(checks_of(reply("33")))
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+
+
+def test_without_a_backend_arithmetic_runs_in_the_evaluator_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_backend(monkeypatch)
+    refuse_sandbox(monkeypatch)
+    [check] = programs(checks_of(reply("33")))
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+    assert programs(checks_of(reply("33", "import datetime\nprint(29)"))) == []
+    with pytest.raises(SandboxUnavailable):
+        checks_of(reply("33", "import datetime\nprint(29)"), run_code=True)
+
+
+@sandboxed
+def test_the_restricted_evaluator_inside_the_sandbox_keeps_its_limits() -> None:
+    assert in_sandbox("while True:\n    pass", restricted=True)["error"] == "step limit"
+    assert in_sandbox("print(sum(x * x for x in range(4)))", restricted=True) == {
+        "printed": "14\n",
+        "value": "",
+        "error": "",
+    }
+
+
+@sandboxed
+@pytest.mark.parametrize(
+    "source",
+    [
+        f"print(open({str(Path(__file__).resolve())!r}).read()[:20])",
+        "import os\nprint(os.listdir('/root'))",
+        "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\nprint(29)",
+        "import os\nos.system('echo 29')",
+        "import subprocess\nprint(subprocess.check_output(['id']))",
+    ],
+)
+def test_hostile_programs_run_with_run_code_are_contained(source: str) -> None:
+    ran = in_sandbox(source, restricted=False)
+    assert ran["error"], ran
+    assert "29" not in ran["printed"]
+
+
+@sandboxed
+def test_a_runaway_program_with_run_code_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(program_module, "_SANDBOX_SECONDS", 2.0)
+    started = time.monotonic()
+    ran = in_sandbox("x = []\nwhile True:\n    x.append(' ' * 10 ** 6)", restricted=False)
+    assert ran["error"] and time.monotonic() - started < 10

@@ -587,6 +587,9 @@ def serve(
         str | None,
         typer.Option(help="Save each run's steps here; a request sent again resumes its run."),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes serving requests (one core each).", min=1)
+    ] = 1,
 ) -> None:
     """Serve reflection as an OpenAI-compatible endpoint: /v1/chat/completions, /v1/models."""
     from agent.serve import ServeConfig
@@ -596,7 +599,10 @@ def serve(
                          checkpoint=checkpoint)  # fmt: skip
     shown = redact(config.model or default_model_name())
     err.print(f"[dim]reflect serve: http://{host}:{port}/v1, model {escape(shown)}[/]")
-    run_server(config, host=host, port=port)
+    try:
+        run_server(config, host=host, port=port, workers=workers)
+    except ReflectionError as exc:
+        _fail(str(exc))
 
 
 @models_app.callback()

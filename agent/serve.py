@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import hmac
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -522,8 +523,48 @@ def _completion(name: str, result: ReflectionResult) -> dict[str, Any]:
     }
 
 
-def serve(config: ServeConfig, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the endpoint with uvicorn until interrupted."""
+def serve(
+    config: ServeConfig, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+) -> None:
+    """Run the endpoint with uvicorn until interrupted.
+
+    Args:
+        config: What the server runs.
+        host: Address to listen on.
+        port: Port to listen on.
+        workers: Processes serving requests. One process runs every run's graph on one
+            core; more spread CPU-bound work (many concurrent runs) over cores. The
+            in-process model takes one process only: it serves one call at a time.
+
+    Raises:
+        ConfigError: Several workers for the in-process model.
+    """
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
+    if workers <= 1:
+        uvicorn.run(create_app(config), access_log=False, **options)
+        return
+    if in_process(config.model):
+        raise ConfigError(
+            "the in-process model serves one call at a time: use --workers 1, or a model server"
+        )
+    # Each worker process builds its app from the environment it inherits.
+    os.environ[_CONFIG_VARIABLE] = json.dumps(dataclasses.asdict(config))
+    uvicorn.run(
+        "agent.serve:app_from_environment",
+        factory=True,
+        workers=workers,
+        access_log=False,
+        **options,
+    )
+
+
+_CONFIG_VARIABLE = "REFLECT_SERVE_CONFIG"
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of ``serve(..., workers=N)``."""
+    raw = json.loads(os.environ[_CONFIG_VARIABLE])
+    context = Context(**raw.pop("context"))
+    return create_app(ServeConfig(**raw, context=context))

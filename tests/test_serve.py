@@ -22,7 +22,7 @@ import openai
 import pytest
 
 from agent.serve import model_ids, parse_model_name
-from tests.capture_server import REPLY, CaptureServer, _chunk, _Handler
+from tests.capture_server import REPLY, CaptureServer, _chunk, _completion, _Handler, capture_server
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-serve-test-key"
@@ -44,6 +44,10 @@ class _SlowHandler(_Handler):
 
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         self.server.take({k.lower(): v for k, v in self.headers.items()}, body)
+        if not body.get("stream"):
+            time.sleep(self.server.pause)
+            self._json(200, _completion(self.server.reply))
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
@@ -325,3 +329,58 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_run(
     )
     assert model.requests >= 2
     assert seen[-1] == ("content", ANSWER)
+
+
+def test_a_client_that_gives_up_on_a_plain_request_cancels_the_run(
+    endpoint: str, client: openai.OpenAI, model: SlowServer
+) -> None:
+    model.pause = 1.5
+    body = {"model": "reflect-critique-low", **ask()}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{endpoint}/chat/completions", json=body, headers=headers, timeout=0.7)
+    time.sleep(4)
+    assert model.requests == 1
+
+
+def critiques(model: CaptureServer) -> int:
+    return sum("VERDICT" in str(body["messages"][0]) for _, body in model.seen)
+
+
+def test_a_crash_mid_run_loses_nothing_with_a_checkpoint(tmp_path: Path) -> None:
+    # The answer is given, then the critique call hangs and the server is killed; the
+    # same request to a new server resumes: the answer is not asked for again.
+    with_checkpoint = ["--checkpoint", str(tmp_path / "runs.sqlite")]
+    with capture_server(["ok", "hang"]) as model:
+        process, url = start_serve(["--model", model.url, *with_checkpoint], {})
+        sdk = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=30)
+        failed: list[BaseException] = []
+
+        def ask_and_fail() -> None:
+            try:
+                sdk.chat.completions.create(model="reflect-critique-low", **ask())
+            except Exception as exc:
+                failed.append(exc)
+
+        asking = threading.Thread(target=ask_and_fail)
+        asking.start()
+        deadline = time.monotonic() + 20
+        while model.requests < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert model.requests == 2 and critiques(model) == 1
+        process.kill()
+        process.wait()
+        asking.join(10)
+        assert failed  # the client saw the crash
+
+        process, url = start_serve(["--model", model.url, *with_checkpoint], {})
+        try:
+            sdk = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=30)
+            reply = sdk.chat.completions.create(model="reflect-critique-low", **ask())
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert reply.choices[0].message.content == ANSWER
+    answers = model.requests - critiques(model)
+    assert answers == 1  # the answer given before the crash was kept, not asked again
+    assert critiques(model) == 2

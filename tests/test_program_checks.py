@@ -29,6 +29,9 @@ FARMER = (
 )
 PROGRAM = "pens = 3\nper_pen = 12\ntotal = pens * per_pen\nleft = total - 7\nprint(left)"
 
+# Prints 29, but through an attribute of a module: outside the arithmetic subset.
+OUTSIDE = "import datetime\nprint(datetime.date(2024, 1, 29).day)"
+
 sandboxed = pytest.mark.skipif(isolation().backend is None, reason="no kernel isolation here")
 
 
@@ -95,6 +98,15 @@ def test_a_bare_block_the_prose_calls_the_output_is_the_claim() -> None:
     text = f"```python\n{PROGRAM}\n```\nOutput:\n```\n33\n```\nSo \\boxed{{33}}."
     [claim] = claims(text, text, "number")
     assert (claim.said, claim.source) == ("33", "output")
+
+
+def test_an_import_the_program_never_uses_does_not_keep_it_from_running() -> None:
+    """The real model's sample 2: sympy imported 'for symbolic computation', never used."""
+    program = "import sympy as sp\n\n" + PROGRAM
+    [check] = programs(checks_of(reply("33", program)))
+    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+    used = "import sympy as sp\nprint(sp.Integer(3) * 12 - 7)"
+    assert programs(checks_of(reply("33", used))) == []  # outside the subset: not run
 
 
 def test_a_program_that_fails_or_says_nothing_to_compare_gives_no_check() -> None:
@@ -227,14 +239,14 @@ def test_nothing_outside_the_subset_runs_by_default(monkeypatch: pytest.MonkeyPa
     ran: list[str] = []
     monkeypatch.setattr(program_module.evaluator, "evaluate", lambda s, **_: ran.append(s))
     started = refuse_sandbox(monkeypatch)
-    program = "import datetime\nprint(29)"
+    program = OUTSIDE
     assert programs(checks_of(reply("33", program))) == []
     assert (ran, started) == ([], [])
 
 
 @sandboxed
 def test_with_run_code_the_rest_runs_in_the_sandbox() -> None:
-    program = "import datetime\nprint(3 * 12 - 7)"
+    program = OUTSIDE
     [check] = programs(checks_of(reply("33", program), run_code=True))
     assert line_of(check) == "✗ the program prints 29, the answer says 33"
 
@@ -258,9 +270,9 @@ def test_without_a_backend_arithmetic_runs_in_the_evaluator_alone(
     refuse_sandbox(monkeypatch)
     [check] = programs(checks_of(reply("33")))
     assert line_of(check) == "✗ the program prints 29, the answer says 33"
-    assert programs(checks_of(reply("33", "import datetime\nprint(29)"))) == []
+    assert programs(checks_of(reply("33", OUTSIDE))) == []
     with pytest.raises(SandboxUnavailable):
-        checks_of(reply("33", "import datetime\nprint(29)"), run_code=True)
+        checks_of(reply("33", OUTSIDE), run_code=True)
 
 
 @sandboxed

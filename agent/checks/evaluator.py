@@ -138,6 +138,48 @@ def admit(source: str) -> str:
     return ""
 
 
+def unused_imports_dropped(source: str) -> str:
+    r"""The program without the imports whose names it never uses.
+
+    A model imports ``sympy`` "for symbolic computation" and then computes with ``*`` and
+    ``-``; the import changes nothing the program prints, so it is no reason to leave the
+    program unchecked. A program that does not parse comes back as it was.
+
+    Example:
+        >>> unused_imports_dropped("import sympy as sp\nprint(3 * 12 - 7)")
+        'print(3 * 12 - 7)'
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    changed = False
+
+    class Drop(ast.NodeTransformer):
+        def visit_Import(self, node: ast.Import) -> ast.AST | None:
+            return self.keep(node)
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST | None:
+            if any(alias.name == "*" for alias in node.names):
+                return node
+            return self.keep(node)
+
+        def keep(self, node: ast.Import | ast.ImportFrom) -> ast.AST | None:
+            nonlocal changed
+            kept = [a for a in node.names if (a.asname or a.name).split(".")[0] in used]
+            if len(kept) == len(node.names):
+                return node
+            changed = True
+            node.names = kept
+            return node if kept else None
+
+    tree = Drop().visit(tree)
+    if not changed:
+        return source
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
 def _refusal(node: ast.AST, defined: set[str], modules: set[str]) -> str:
     """Why one node of an admitted-looking tree is not arithmetic; ``""`` when it is."""
     if not isinstance(node, _NODES):

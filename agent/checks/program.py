@@ -165,11 +165,13 @@ def run(program: str, *, run_code: bool) -> Ran | None:
 
     An arithmetic program runs in the restricted evaluator: inside the kernel sandbox when
     this machine has one, else in this process, the evaluator alone being the fence. Any
-    other program runs only with ``run_code``, and only in the sandbox.
+    other program runs only with ``run_code``, and only in the sandbox. Imports the program
+    never uses are dropped first (``import sympy as sp`` before plain arithmetic).
 
     Raises:
         SandboxUnavailable: ``run_code`` was given and no kernel isolation is possible here.
     """
+    program = evaluator.unused_imports_dropped(program)
     restricted = not evaluator.admit(program)
     if not restricted and not run_code:
         return None

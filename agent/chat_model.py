@@ -458,7 +458,7 @@ class ChatReflection(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        chunker = _Chunker(tokens=False)
+        chunker = _Chunker()
         for item in self._events(messages, {**kwargs, "tokens": False}):
             chunker.feed(item)
         return chunker.result()
@@ -470,7 +470,7 @@ class ChatReflection(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        chunker = _Chunker(tokens=False)
+        chunker = _Chunker()
         async for item in self._aevents(messages, {**kwargs, "tokens": False}):
             chunker.feed(item)
         return chunker.result()
@@ -479,10 +479,8 @@ class ChatReflection(BaseChatModel):
 class _Chunker:
     """``ChatReflection._drive``'s items as message chunks, and as one result at the end."""
 
-    def __init__(self, *, tokens: bool = True) -> None:
-        self.tokens = tokens
+    def __init__(self) -> None:
         self.narration = Narration(parallel=False)
-        self.reasoning: list[str] = []
         self.reply: AIMessage | None = None
         self.result_: ReflectionResult | None = None
 
@@ -520,7 +518,6 @@ class _Chunker:
         text = self.narration.feed(item)
         if not text:
             return []
-        self.reasoning.append(text)
         block = {"type": "reasoning", "reasoning": text, "index": 0}
         return [ChatGenerationChunk(message=AIMessageChunk(content=[block]))]
 

@@ -54,7 +54,7 @@ from agent.context import (
 )
 from agent.errors import ConfigError, ModelError, redact
 from agent.events import RunEvent
-from agent.models import aresolve_model, check_allowed, default_model_name
+from agent.models import aresolve_model, check_allowed, default_model_name, with_fields
 from agent.nodes import samples_answers
 from agent.result import ReflectionResult
 
@@ -72,6 +72,7 @@ _UNREACHABLE = {
     "ReadTimeout",
 }
 _DONE = object()
+_MOST_MODELS = 64
 _CONTEXT = TypeAdapter(Context)
 
 
@@ -176,7 +177,7 @@ class Server:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.default_model = (config.model or default_model_name()).strip()
-        self.models: dict[tuple[str, bool, float | None], ChatModel] = {}
+        self.models: dict[tuple[str, bool], ChatModel] = {}
         self.building = asyncio.Lock()
         # The in-process model serves one call at a time: whole runs take turns, in order
         # of arrival (asyncio.Lock wakes its waiters first come, first served).
@@ -210,17 +211,19 @@ class Server:
             )
 
     async def model(self, name: str, *, native: bool, temperature: float | None) -> ChatModel:
-        """A chat model for ``name``, built once and shared by every request in this loop."""
-        key = (name, native, temperature)
+        """A chat model for ``name``, built once and shared by every request in this loop.
+
+        A request's temperature is set on a copy that shares the built model's HTTP client.
+        """
+        key = (name, native)
         async with self.building:
             if key not in self.models:
-                if len(self.models) >= 64:  # temperatures chosen by clients: bounded
-                    oldest = next(iter(self.models))
-                    await aclose_model(self.models.pop(oldest))
-                self.models[key] = await aresolve_model(
-                    name, native=native, temperature=temperature
-                )
-            return self.models[key]
+                if len(self.models) >= _MOST_MODELS:
+                    # Names clients chose: dropped, not closed, as a run may still use it.
+                    self.models.pop(next(iter(self.models)))
+                self.models[key] = await aresolve_model(name, native=native)
+            chat = self.models[key]
+        return chat if temperature is None else with_fields(chat, temperature=temperature)
 
     def allowed(self, name: str) -> str:
         """``name`` if a client may choose it; the server's own models always.

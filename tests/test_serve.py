@@ -231,6 +231,7 @@ def test_settings_from_the_name_and_extra_body_reach_the_run(
             {"role": "user", "content": Q},
         ],
         seed=7,
+        temperature=0.2,
         extra_body={"samples": 4, "reflect": {"max_tokens": 9000}},
     )
     assert reply.choices[0].message.content == ANSWER
@@ -238,6 +239,7 @@ def test_settings_from_the_name_and_extra_body_reach_the_run(
     assert len(bodies) == 4  # samples=4 from extra_body; the default low effort draws 2
     seeds = sorted(b["seed"] for b in bodies if "seed" in b)
     assert seeds == [8, 9, 10]  # sample i draws with seed + i
+    assert {b.get("temperature") for b in bodies} == {0.2}  # OpenAI's field, the setting
     assert all("Answer like a pirate." in str(b["messages"]) for b in bodies)
     assert (reply.model_extra or {})["reflection"]["mode"] == "vote"
 

@@ -386,3 +386,51 @@ def test_a_crash_mid_run_loses_nothing_with_a_checkpoint(tmp_path: Path) -> None
     answers = model.requests - critiques(model)
     assert answers == 1  # the answer given before the crash was kept, not asked again
     assert critiques(model) == 2
+
+
+async def test_runs_on_the_in_process_model_take_turns_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from agent import serve
+
+    def requests_at(model: SlowServer, app: Any, in_process: bool) -> Any:
+        monkeypatch.setattr(serve, "in_process", lambda chat: in_process)
+
+        async def one(client: httpx.AsyncClient, n: int) -> float:
+            question = f"{Q} ({n})"
+            body = {"model": "reflect-single", "messages": [{"role": "user", "content": question}]}
+            reply = await client.post("/v1/chat/completions", json=body, timeout=30)
+            assert reply.json()["choices"][0]["message"]["content"] == ANSWER
+            return time.monotonic()
+
+        async def run() -> tuple[float, list[float]]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+                start = time.monotonic()
+                tasks = []
+                for n in range(3):
+                    tasks.append(asyncio.create_task(one(client, n)))
+                    await asyncio.sleep(0.05)  # sent in this order
+                ends = await asyncio.gather(*tasks)
+            return time.monotonic() - start, ends
+
+        return run()
+
+    server = SlowServer()
+    server.pause = 0.4
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        app = serve.create_app(serve.ServeConfig(model=server.url))
+        async with app.router.lifespan_context(app):
+            wall, ends = await requests_at(server, app, in_process=True)
+            asked = [str(body["messages"]) for _, body in server.seen]
+            server.seen.clear()
+            parallel, _ = await requests_at(server, app, in_process=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert wall >= 3 * 0.4 and ends == sorted(ends)
+    assert [f"({n})" in text for n, text in enumerate(asked)] == [True] * 3
+    assert parallel < 2 * 0.4

@@ -20,6 +20,8 @@ is decided here, from what the program reported, never inside the sandbox.
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import re
 import secrets
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from agent import answers
 from agent.checks import evaluator
-from agent.checks.evaluator import Ran, Refused
+from agent.checks.evaluator import Ran
 from agent.result import Check
 from agent.sandbox import SandboxUnavailable, isolation, run_python
 
@@ -108,8 +110,6 @@ def claims(text: str, output: str, kind: str) -> list[Claim]:
 
 def _is_program(body: str) -> bool:
     """Whether a block is a program that does something: not a bare value like ``29``."""
-    import ast
-
     try:
         tree = ast.parse(body)
     except (SyntaxError, ValueError):
@@ -178,10 +178,7 @@ def run(program: str, *, run_code: bool) -> Ran | None:
     if isolation().backend is None:
         if not restricted:
             raise SandboxUnavailable(isolation().reason)
-        try:
-            return evaluator.evaluate(program)
-        except Refused:
-            return None
+        return evaluator.evaluate(program)
     try:
         return in_sandbox(program, restricted=restricted)
     except SandboxUnavailable:
@@ -217,9 +214,11 @@ os.write(channel, (nonce + " " + json.dumps(ran) + "\n").encode())
 def in_sandbox(program: str, *, restricted: bool) -> Ran:
     """Run a program inside the kernel sandbox: in the restricted evaluator, or plainly.
 
+    What the program gave comes back on the sandbox's report channel; a program that never
+    reported (it was killed at a limit, or exited early) comes back with an ``error``.
+
     Raises:
         SandboxUnavailable: No kernel isolation here.
-        Refused: ``restricted`` and the evaluator refused a step (reported as an error).
     """
     nonce = secrets.token_hex(16)
     source = (
@@ -242,6 +241,7 @@ def in_sandbox(program: str, *, restricted: bool) -> Ran:
     return Ran(printed="", value="", error=f"the program reported nothing ({why})")
 
 
+@functools.cache
 def _library() -> dict[str, str]:
     """The sources the sandbox needs: the evaluator and asteval (no package is visible there)."""
     import asteval

@@ -263,13 +263,17 @@ def test_arithmetic_runs_in_the_sandbox_when_there_is_one(
     assert line_of(check) == "✗ the program prints 29, the answer says 33"
 
 
-def test_without_a_backend_arithmetic_runs_in_the_evaluator_alone(
+def test_without_a_backend_nothing_the_model_wrote_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     no_backend(monkeypatch)
     refuse_sandbox(monkeypatch)
-    [check] = programs(checks_of(reply("33")))
-    assert line_of(check) == "✗ the program prints 29, the answer says 33"
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model's program ran outside the kernel sandbox")
+
+    monkeypatch.setattr(program_module.evaluator, "evaluate", never)
+    assert programs(checks_of(reply("33"))) == []  # no evidence either way
     assert programs(checks_of(reply("33", OUTSIDE))) == []
     with pytest.raises(SandboxUnavailable):
         checks_of(reply("33", OUTSIDE), run_code=True)

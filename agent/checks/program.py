@@ -163,10 +163,11 @@ def program_checks(text: str, output: str, *, kind: str, run_code: bool) -> list
 def run(program: str, *, run_code: bool) -> Ran | None:
     """Run a program where it may run; ``None`` where it may not run at all.
 
-    An arithmetic program runs in the restricted evaluator: inside the kernel sandbox when
-    this machine has one, else in this process, the evaluator alone being the fence. Any
-    other program runs only with ``run_code``, and only in the sandbox. Imports the program
-    never uses are dropped first (``import sympy as sp`` before plain arithmetic).
+    An arithmetic program runs in the restricted evaluator inside the kernel sandbox; where
+    this machine has no kernel isolation it does not run at all (no evidence either way):
+    nothing a model writes runs outside the kernel's fence. Any other program runs only with
+    ``run_code``, and only in the sandbox. Imports the program never uses are dropped first
+    (``import sympy as sp`` before plain arithmetic).
 
     Raises:
         SandboxUnavailable: ``run_code`` was given and no kernel isolation is possible here.
@@ -178,13 +179,13 @@ def run(program: str, *, run_code: bool) -> Ran | None:
     if isolation().backend is None:
         if not restricted:
             raise SandboxUnavailable(isolation().reason)
-        return evaluator.evaluate(program)
+        return None
     try:
         return in_sandbox(program, restricted=restricted)
     except SandboxUnavailable:
         if not restricted:
             raise
-        return evaluator.evaluate(program)
+        return None
 
 
 # The program the sandbox runs: the evaluator and asteval written into its private folder,

@@ -258,21 +258,35 @@ def check_allowed(name: str) -> None:
 
 
 def api_key_for(base_url: str) -> str | None:
-    """``$OPENAI_API_KEY`` if ``base_url`` is on OpenAI's own host, else ``None``.
+    """``$OPENAI_API_KEY`` if ``base_url`` is OpenAI's own endpoint, else ``None``.
 
-    OpenAI's host is ``api.openai.com``, or the host of ``$OPENAI_BASE_URL`` where the
-    operator set one. Any other server named by URL gets no key: on a LangGraph Server a
-    client chooses the URL, and the server's key must never go to it.
+    OpenAI's endpoint is ``https://api.openai.com`` on port 443, or the scheme, host and
+    port of ``$OPENAI_BASE_URL`` where the operator set one. Any other server named by URL
+    gets no key: on a LangGraph Server a client chooses the URL, and the server's key must
+    never go to it (nor over plain HTTP, nor to another port of the same host).
     """
     key = os.environ.get("OPENAI_API_KEY", "").strip()
     if not key:
         return None
-    hosts = {"api.openai.com"}
+    origins = {("https", "api.openai.com", 443)}
     configured = os.environ.get("OPENAI_BASE_URL", "").strip()
     if configured:
-        hosts.add((urlsplit(configured).hostname or "").lower())
-    host = (urlsplit(base_url).hostname or "").lower()
-    return key if host and host in hosts else None
+        origins.add(_origin(configured))
+    origin = _origin(base_url)
+    return key if origin[1] and origin in origins else None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """A URL's scheme, host and port (the scheme's default where none is given)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return scheme, "", None
+    if port is None:
+        port = {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatModel:

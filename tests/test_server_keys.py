@@ -73,3 +73,28 @@ def test_the_key_goes_only_to_its_own_providers_host(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OPENAI_BASE_URL", "http://gateway.internal:4000/v1")
     assert api_key_for("http://gateway.internal:4000/v1") == SECRET
     assert api_key_for("http://elsewhere.internal:4000/v1") is None
+
+
+def test_the_key_goes_only_over_the_scheme_and_port_of_its_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent.models import api_key_for
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert api_key_for("https://api.openai.com:443/v1") == SECRET
+    assert api_key_for("https://API.OpenAI.com/v1") == SECRET
+    for elsewhere in (
+        "http://api.openai.com:9/v1",
+        "http://api.openai.com/v1",
+        "https://api.openai.com:8443/v1",
+        "https://api.openai.com:bad/v1",
+    ):
+        assert api_key_for(elsewhere) is None, elsewhere
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.internal:4000/v1")
+    assert api_key_for("https://gateway.internal:4000/other") == SECRET
+    assert api_key_for("http://gateway.internal:4000/v1") is None
+    assert api_key_for("https://gateway.internal:4001/v1") is None
+    assert api_key_for("https://gateway.internal/v1") is None
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.internal/v1")
+    assert api_key_for("https://gateway.internal:443/v1") == SECRET

@@ -268,7 +268,7 @@ def api_key_for(base_url: str) -> str | None:
     key = os.environ.get("OPENAI_API_KEY", "").strip()
     if not key:
         return None
-    origins = {("https", "api.openai.com", 443)}
+    origins: set[tuple[str, str, int | None]] = {("https", "api.openai.com", 443)}
     configured = os.environ.get("OPENAI_BASE_URL", "").strip()
     if configured:
         origins.add(_origin(configured))

@@ -211,9 +211,14 @@ def resolve_settings(
         updates = {k: override[k] for k in merged if k in override}
     else:
         updates = {}
+    own = tuple(m for m in (merged["model"], merged["critic_model"]) if isinstance(m, str))
+    if merged["model"] is None:
+        from agent.models import default_model_name
+
+        own += (default_model_name(),)
     for name in ("model", "critic_model"):
         if updates.get(name) is not None:
-            _check_named(name, updates[name], merged[name])
+            _check_named(name, updates[name], own)
     merged.update({k: v for k, v in updates.items() if v is not None})
 
     mode = merged["mode"] or "prompted"
@@ -266,18 +271,16 @@ def require_sandbox() -> None:
         raise ConfigError(f"--run-code is not available: {found.reason}")
 
 
-def _check_named(field_name: str, value: Any, default: Any) -> None:
-    """A model chosen per run: a name, and one the server allows (never its own default)."""
+def _check_named(field_name: str, value: Any, own: tuple[str, ...]) -> None:
+    """A model chosen per run: a name, and one the server allows (its own models always)."""
     if not isinstance(value, str):
         raise ConfigError(
             f"context {field_name} must be a model name, not {type(value).__name__}: pass a "
             "chat model instance as create_reflection_graph(model=...)"
         )
-    if isinstance(default, str) and value.strip() == default.strip():
-        return
     from agent.models import check_allowed
 
-    check_allowed(value)
+    check_allowed(value, own)
 
 
 def in_process(model: ModelSpec | None) -> bool:

@@ -237,24 +237,58 @@ def allowed_models() -> tuple[str, ...] | None:
     return names or None
 
 
-def check_allowed(name: str) -> None:
-    """Refuse a model name a run chose if ``$REFLECT_ALLOWED_MODELS`` leaves it out.
+def check_allowed(name: str, own: tuple[str, ...] | None = None) -> None:
+    """Refuse a model name a run or request chose that the server does not allow.
 
-    The server's own model (``$REFLECT_MODEL``) is always allowed.
+    The server's own models are always allowed. Any other name must be one
+    ``$REFLECT_ALLOWED_MODELS`` allows (any, where it is unset), except ``local:`` models,
+    which load a file or download weights on the server: a path (``local:/a/b``,
+    ``local:x.gguf``) never, and ``local:NAME`` only where it is the server's own model or
+    ``$REFLECT_ALLOWED_MODELS`` names it (``local:NAME`` or a ``local:…*`` entry).
+
+    Args:
+        name: The model the run or request named.
+        own: The server's own models; ``None``: ``default_model_name()``.
 
     Raises:
         ConfigError: The name is not allowed.
     """
-    allowed = allowed_models()
     name = name.strip()
-    if allowed is None or name == default_model_name():
-        return
-    if any(name == a or (a.endswith("*") and name.startswith(a[:-1])) for a in allowed):
+    mine = {_local_name(n.strip()) for n in (own if own is not None else (default_model_name(),))}
+    allowed = allowed_models()
+    if name.startswith("local:"):
+        spec = name.removeprefix("local:").strip()
+        if spec.lower().endswith(".gguf") or any(sep in spec for sep in ("/", "\\", "~")):
+            raise ConfigError(
+                f"model {redact(name)!r} is not allowed here: a run may not name a local "
+                "file; leave the model out to use the server's"
+            )
+        name = _local_name(name)
+        if name in mine:
+            return
+        entries = tuple(a for a in allowed or () if a.startswith("local:"))
+        if _matches(name, tuple(_local_name(a) for a in entries)):
+            return
+        raise ConfigError(
+            f"model {redact(name)!r} is not allowed here: a local model must be the server's "
+            "own or named in REFLECT_ALLOWED_MODELS; leave the model out to use the server's"
+        )
+    if allowed is None or name in mine or _matches(name, allowed):
         return
     raise ConfigError(
         f"model {redact(name)!r} is not allowed here: name one of {', '.join(allowed)} "
         "(REFLECT_ALLOWED_MODELS), or leave the model out to use the server's"
     )
+
+
+def _matches(name: str, allowed: tuple[str, ...]) -> bool:
+    """Whether an entry names ``name``; one ending in ``*`` names every name it starts."""
+    return any(name == a or (a.endswith("*") and name.startswith(a[:-1])) for a in allowed)
+
+
+def _local_name(name: str) -> str:
+    """``local:`` names the embedded default: spelled out, it compares with its full name."""
+    return DEFAULT_MODEL if name.strip() == "local:" else name
 
 
 def api_key_for(base_url: str) -> str | None:

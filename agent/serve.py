@@ -234,7 +234,8 @@ class Server:
         if name in (self.default_model, self.config.critic_model):
             return name
         try:
-            check_allowed(name)
+            own = (self.default_model, *filter(None, [self.config.critic_model]))
+            check_allowed(name, own)
         except ConfigError as exc:
             raise ApiError(404, str(exc), "invalid_request_error", "model_not_found") from exc
         return name

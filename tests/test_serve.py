@@ -299,6 +299,35 @@ def test_bad_requests_are_400(client: openai.OpenAI, model: SlowServer) -> None:
     assert model.requests == 0
 
 
+def test_a_client_may_name_no_local_file_nor_local_model_the_server_did_not_choose(
+    model: SlowServer,
+) -> None:
+    model.seen.clear()
+    process, url = start_serve(
+        ["--model", model.url], {"REFLECT_ALLOWED_MODELS": "", "REFLECT_MODEL": model.url}
+    )
+    try:
+        with openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=30) as sdk:
+            for name in (
+                "local:/root/.bashrc",
+                "local:/etc/passwd",
+                "local:nothere.gguf",
+                "local:qwen2.5-coder-0.5b",
+                "local:",
+            ):
+                with pytest.raises(openai.NotFoundError, match="not allowed here") as caught:
+                    sdk.chat.completions.create(model=f"reflect/{name}", **ask())
+                assert caught.value.code == "model_not_found"
+                with pytest.raises(openai.NotFoundError):
+                    sdk.chat.completions.create(
+                        model="reflect", extra_body={"critic_model": name}, **ask()
+                    )
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert model.requests == 0
+
+
 def test_an_unreachable_model_server_is_503(client: openai.OpenAI, dead_url: str) -> None:
     for stream in (False, True):
         with pytest.raises(openai.APIStatusError) as caught:

@@ -98,3 +98,40 @@ def test_the_key_goes_only_over_the_scheme_and_port_of_its_endpoint(
     assert api_key_for("https://gateway.internal/v1") is None
     monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.internal/v1")
     assert api_key_for("https://gateway.internal:443/v1") == SECRET
+
+
+@pytest.mark.usefixtures("server_env")
+def test_a_run_may_name_no_local_file_and_no_local_model_the_server_did_not_choose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agent.models
+    from agent.graph import graph
+    from agent.models import check_allowed
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a local model was loaded or fetched for a run's name")
+
+    monkeypatch.setattr(agent.models, "local_chat_model", never)
+    for path in ("local:/root/.bashrc", "local:~/x", "local:model.GGUF", "local:..\\x"):
+        with pytest.raises(ConfigError, match=r"^model .* not allowed here: .*local file"):
+            graph.invoke({"question": Q}, context={"model": path, "mode": "single"})
+    for name in ("local:smollm2-135m", "local:", "local:no-such-model"):
+        with pytest.raises(ConfigError, match=r"^model .* not allowed here: a local model") as e:
+            graph.invoke({"question": Q}, context={"critic_model": name, "mode": "single"})
+        assert "\n" not in str(e.value)
+    # The operator may name local models; never a file, whatever the list says.
+    monkeypatch.setenv("REFLECT_ALLOWED_MODELS", "local:smollm2-135m, *")
+    check_allowed("local:smollm2-135m")
+    with pytest.raises(ConfigError, match="not allowed"):
+        check_allowed("local:qwen2.5-coder-0.5b")  # "*" names no local model
+    monkeypatch.setenv("REFLECT_ALLOWED_MODELS", "local:*")
+    check_allowed("local:qwen2.5-coder-0.5b")
+    with pytest.raises(ConfigError, match="local file"):
+        check_allowed("local:/models/x.gguf")
+    # The server's own local model is its own.
+    monkeypatch.delenv("REFLECT_ALLOWED_MODELS")
+    monkeypatch.setenv("REFLECT_MODEL", "local:qwen2.5-coder-0.5b")
+    check_allowed("local:qwen2.5-coder-0.5b")
+    monkeypatch.delenv("REFLECT_MODEL")
+    check_allowed("local:")
+    check_allowed("local:qwen2.5-coder-1.5b")

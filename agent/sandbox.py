@@ -69,9 +69,13 @@ _DENIED_X86_64 = {
     "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
     "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
     "quotactl": 179, "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "syslog": 103,
-    "iopl": 172, "ioperm": 173, "personality": 135, "vhangup": 153,
+    "iopl": 172, "ioperm": 173, "personality": 135, "vhangup": 153, "fork": 57, "vfork": 58,
+    "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93,
+    "lchown": 94, "fchownat": 260, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
+    "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "utime": 132, "utimes": 235,
+    "utimensat": 280, "futimesat": 261, "mknod": 133, "mknodat": 259,
 }  # fmt: skip
-_CLONE_X86_64, _CLONE3_X86_64 = 56, 435
+_CLONE_X86_64, _CLONE3_X86_64, _CLONE_THREAD = 56, 435, 0x00010000
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _NEW_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
 _NEW_NAMESPACES |= 0x40000000 | 0x00000080  # NEWNS CGROUP UTS IPC USER PID NET TIME
@@ -222,6 +226,9 @@ def _namespaces(cfg):
         os.makedirs(root + "/dev", exist_ok=True)
         open(root + "/dev/" + device, "w").close()
         mount("/dev/" + device, root + "/dev/" + device, None, BIND)
+        # Read-only: with the caller root, the sandbox's uid maps to root, so the host's own
+        # device nodes would otherwise be its to chmod. Reading and writing them still work.
+        mount(None, root + "/dev/" + device, None, REMOUNT | BIND | RDONLY | NOSUID)
     os.makedirs(root + "/tmp")
     mount("tmpfs", root + "/tmp", "tmpfs", NOSUID | NODEV, f"size={cfg['disk']},mode=01777")
     bind_ro(cfg["files"], root + "/sandbox")
@@ -242,14 +249,14 @@ def _namespaces(cfg):
         _die("capset")
     if libc.prctl(NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         _die("no_new_privs")
-    program = bytes.fromhex(cfg["filter"])
+    pid = os.fork()  # the program runs as pid 2, like bubblewrap's, not as the namespace's init
+    if pid:
+        _mirror(pid)
+    program = bytes.fromhex(cfg["filter"])  # after the fork: the filter refuses new processes
     buffer = ctypes.create_string_buffer(program)
     fprog = struct_fprog(len(program) // 8, ctypes.addressof(buffer))
     if libc.prctl(SET_SECCOMP, 2, ctypes.byref(fprog), 0, 0) != 0:
         _die("seccomp")
-    pid = os.fork()  # the program runs as pid 2, like bubblewrap's, not as the namespace's init
-    if pid:
-        _mirror(pid)
     for name in ("ctypes", "_ctypes", "ctypes._endian"):
         sys.modules.pop(name, None)
 
@@ -287,16 +294,19 @@ def _hook(cfg):
     devices = ("/dev/null", "/dev/urandom", "/dev/zero")
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
     realpath, join, isdir = os.path.realpath, os.path.join, os.path.isdir
+    # Bound now: the program may replace anything in builtins or os before the hook runs.
+    is_a, text, fsdecode, sep, any_of = isinstance, str, os.fsdecode, os.sep, any
+    PathLike = os.PathLike
 
     def full(path):
-        if isinstance(path, int):
+        if is_a(path, int):
             return None
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        return realpath(join(workdir, str(path)))
+        if is_a(path, bytes):
+            path = fsdecode(path)
+        return realpath(join(workdir, text.__str__(text(path))))
 
     def within(where, folders):
-        return (where + os.sep).startswith(folders) or where in devices
+        return text.startswith(where + sep, folders) or where in devices
 
     def hook(event, args):
         if event in deny_events:
@@ -305,22 +315,22 @@ def _hook(cfg):
             raise ValueError("sandbox: frames are not available")  # what callers expect
         if event == "object.__getattr__" and args[1] in frames:
             raise AttributeError(f"sandbox: {args[1]} is not available")
-        if event == "import" and args[0].split(".")[0] in deny_imports:
+        if event == "import" and text.split(text.__str__(args[0]), ".")[0] in deny_imports:
             raise PermissionError(f"sandbox: import {args[0]} is not allowed")
         if event == "open":
             path, mode, flags = args
             where = full(path)
             if where is None:
                 return
-            writing = any(c in str(mode or "") for c in "wax+") or bool(flags & write_flags)
-            if isdir(where) and not (where + os.sep).startswith(inside):
+            writing = any_of(c in text(mode or "") for c in "wax+") or bool(flags & write_flags)
+            if isdir(where) and not text.startswith(where + sep, inside):
                 raise PermissionError(f"sandbox: may not open the folder {where}")  # dir_fd
             if not within(where, (inside,) if writing else readable):
                 raise PermissionError(f"sandbox: may not {'write' if writing else 'read'} {where}")
         elif event in changes or event in listing:
             allowed = readable if event in listing else (inside,)  # imports list the stdlib
             for path in args[:2]:
-                where = full(path) if isinstance(path, (str, bytes, os.PathLike)) else None
+                where = full(path) if is_a(path, (str, bytes, PathLike)) else None
                 if where is not None and not within(where, allowed):
                     raise PermissionError(f"sandbox: {event} outside the work folder")
 
@@ -350,35 +360,51 @@ exec(_code, {"__name__": "__main__", "__builtins__": __builtins__})
 # input before any of the caller's code runs. It judges nothing: the caller compares.
 _RUNNER = r"""
 def _run(setup, steps):
-    import json, os, sys
+    import builtins, os, sys
+    # Bound before the answer's code runs, which may replace anything in a module.
+    write, encode, hexed, join, text, kind_of = os.write, str.encode, bytes.hex, str.join, str, type
+    compile_, exec_, eval_, repr_, numbered = compile, exec, eval, repr, enumerate
+    Base, Missing = BaseException, ModuleNotFoundError
     nonce = sys.stdin.readline().strip()
     sys.stdin.close()
     channel = os.dup(3)
     os.close(3)
-    def say(record):
-        os.write(channel, (nonce + " " + json.dumps(record) + "\n").encode())
-    space = {"__name__": "answer", "__builtins__": __builtins__}
+
+    def say(*fields):
+        parts = [nonce]
+        for field in fields:
+            parts.append(hexed(encode(text.__str__(field), "utf-8", "backslashreplace")))
+        write(channel, encode(join(" ", parts) + "\n", "ascii"))
+
+    def why(error):
+        try:
+            said = text.__str__(text(error))[:300]
+            name = text.__str__(kind_of(error).__name__)
+        except Base:
+            return "an exception that cannot be shown"
+        return name + (": " + said if said else "")
+
+    space = {"__name__": "answer", "__builtins__": dict(builtins.__dict__)}
     try:
-        exec(compile(setup, "answer.py", "exec"), space)
-    except ModuleNotFoundError as error:
-        say({"missing": str(error)[:200]})
+        exec_(compile_(setup, "answer.py", "exec"), space)
+    except Missing as error:
+        say("missing", why(error))
         return
-    except BaseException as error:
-        say({"setup": type(error).__name__ + (": " + str(error)[:200] if str(error) else "")})
+    except Base as error:
+        say("setup", why(error))
         return
-    say({"setup": None})
-    for index, (how, source) in enumerate(steps):
+    say("setup")
+    for index, (how, source) in numbered(steps):
         try:
             if how == "eval":
-                value = eval(compile(source, "step", "eval"), space)
-                record = {"step": index, "value": repr(value)[:2000]}
+                shown = text.__str__(repr_(eval_(compile_(source, "step", "eval"), space)))[:2000]
             else:
-                exec(compile(source, "step", "exec"), space)
-                record = {"step": index, "value": "None"}
-        except BaseException as error:
-            why = str(error)[:300]
-            record = {"step": index, "raised": type(error).__name__ + (": " + why if why else "")}
-        say(record)
+                exec_(compile_(source, "step", "exec"), space)
+                shown = "None"
+        except Base as error:
+            say("raised", text(index), why(error))
+        else:
+            say("value", text(index), shown)
 """
 
 
@@ -397,8 +423,11 @@ def _filter_program() -> bytes:
     body += [op(jeq, _CLONE3_X86_64, 0, 1), op(ret, enosys)]  # glibc then falls back to clone
     for number in denied:
         body += [op(jeq, number, 0, 1), op(ret, eperm)]
-    body += [op(jeq, _CLONE_X86_64, 0, 3), op(ld, 16), op(jset, _NEW_NAMESPACES, 0, 1)]
-    body += [op(ret, eperm), op(ret, allow)]
+    # clone: threads only (CLONE_THREAD), never a new process or namespace. With no new
+    # process there is nothing for a process limit to count, whoever the caller is.
+    body += [op(jeq, _CLONE_X86_64, 0, 5), op(ld, 16), op(jset, _NEW_NAMESPACES, 2, 0)]
+    body += [op(jset, _CLONE_THREAD, 0, 1), op(ret, allow), op(ret, eperm)]
+    body += [op(ret, allow)]
     return b"".join(body)
 
 
@@ -452,7 +481,14 @@ def _bwrap_command(cfg: dict[str, object], files: Path, seccomp_fd: int) -> list
         command += ["--symlink", target, link]
     for folder in hidden:
         command += ["--perms", "0555", "--size", "4096", "--tmpfs", folder, "--remount-ro", folder]
-    command += ["--dev", "/dev", "--size", str(cfg["disk"]), "--perms", "01777", "--tmpfs", "/tmp"]
+    # Not --dev: its /dev is a writable tmpfs without a size cap. Four nodes on a read-only
+    # /dev; they are the host's, and the filter refuses chmod and chown, which a sandbox
+    # mapped to a root caller could otherwise apply to them.
+    command += ["--perms", "0755", "--size", "65536", "--tmpfs", "/dev"]
+    for device in ("null", "zero", "urandom", "random"):
+        command += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]  # nodev if remounted
+    command += ["--remount-ro", "/dev"]
+    command += ["--size", str(cfg["disk"]), "--perms", "01777", "--tmpfs", "/tmp"]
     command += ["--ro-bind", str(files), "/sandbox", "--chdir", "/tmp", "--remount-ro", "/"]
     command += ["--seccomp", str(seccomp_fd)]
     return command
@@ -610,27 +646,27 @@ def run_steps(
     nonce = secrets.token_hex(16)
     program = f"{_RUNNER}\n_run({setup!r}, {steps!r})\n"
     outcome = run_python(program, stdin=nonce + "\n", timeout=timeout, memory_mb=memory_mb)
-    records = []
+    records: list[list[str]] = []
     for line in outcome.report:
-        tag, _, body = line.partition(" ")
+        tag, *fields = line.split(" ")
         if tag == nonce:
             with contextlib.suppress(ValueError):
-                records.append(json.loads(body))
+                records.append(
+                    [redact_secrets(bytes.fromhex(f).decode("utf-8", "replace")) for f in fields]
+                )
     results: list[StepResult | None] = [None] * len(steps)
     setup_error = missing = None
     ran_setup = False
-    for record in records:
-        if not isinstance(record, dict):
-            continue
-        if "missing" in record:
-            missing = str(record["missing"])
-        elif "setup" in record:
+    for what, *rest in (r for r in records if r):
+        if what == "missing" and rest:
+            missing = rest[0]
+        elif what == "setup":
             ran_setup = True
-            setup_error = record["setup"] and str(record["setup"])
-        elif isinstance(record.get("step"), int) and 0 <= record["step"] < len(steps):
-            raised = "raised" in record
-            text = str(record["raised"] if raised else record.get("value"))
-            results[record["step"]] = ("raised", text) if raised else ("value", text)
+            setup_error = rest[0] if rest else None
+        elif what in ("value", "raised") and len(rest) == 2 and rest[0].isdigit():
+            index = int(rest[0])
+            if index < len(steps):
+                results[index] = ("value", rest[1]) if what == "value" else ("raised", rest[1])
     if not ran_setup and missing is None:
         setup_error = outcome.detail or "the program ended before its code ran"
     return Trial(outcome, setup_error, missing, tuple(results))

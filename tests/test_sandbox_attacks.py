@@ -435,3 +435,70 @@ def test_run_code_refuses_without_isolation(monkeypatch: pytest.MonkeyPatch) -> 
     )
     assert done.exit_code != 0
     assert "--run-code is not available" in done.output and "Traceback" not in done.output
+
+
+# The review's attacks (after the first version): the runner's own modules replaced by the
+# answer, the hook fooled through builtins, the host's device nodes, an uncapped /dev.
+
+REWRITES = [
+    "import json as _j\n_o = _j.dumps\n"
+    "_j.dumps = lambda r, *a, **k: _o({'step': r['step'], 'value': '5'} if 'step' in r else r)",
+    "import builtins\nbuiltins.repr = lambda value: '5'",
+    "import os\n_w = os.write\n"
+    "os.write = lambda fd, data: _w(fd, data.replace(b'raised', b'value'))",
+    "import builtins\nbuiltins.eval = lambda *a, **k: 5\nbuiltins.enumerate = lambda s: []",
+]
+
+
+@pytest.mark.parametrize("rewrite", REWRITES, ids=["json", "repr", "os.write", "eval"])
+def test_replacing_the_runner_s_tools_forges_nothing(rewrite: str) -> None:
+    wrong = f"```python\n{rewrite}\n\ndef add(a, b):\n    return a - b\n```"
+    found = code_checks(CODE_Q, wrong)
+    assert found and not any(c["passed"] for c in found), found
+    assert passes_tests(wrong, RECORD) is False
+
+
+def test_the_hook_is_not_fooled_through_builtins(run: Run) -> None:
+    program = (
+        "import builtins, os\n_i = builtins.isinstance\n"
+        "builtins.isinstance = lambda o, t: True if t is int else _i(o, t)\n"
+        "class S(str):\n    def split(self, *a, **k):\n        return ['fine']\n"
+        "for attempt in (lambda: os.listdir('/'), lambda: __import__(S('_posixsubprocess'))):\n"
+        "    try:\n        attempt()\n        print('got through')\n"
+        "    except PermissionError as error:\n        print('refused', error)\n"
+    )
+    outcome = run(program)
+    assert "got through" not in outcome["stdout"] and outcome["stdout"].count("refused") == 2
+
+
+def test_the_host_s_device_nodes_cannot_be_changed(run: Run) -> None:
+    before = os.stat("/dev/null")
+    program = (
+        "import os\n"
+        "for call in (lambda: os.chmod('/dev/null', 0o666), lambda: os.chown('/dev/null', 0, 0),\n"
+        "             lambda: os.utime('/dev/null'), lambda: open('/dev/shm/x', 'w'),\n"
+        "             lambda: open('/dev/x', 'w')):\n"
+        "    try:\n        call()\n        print('changed')\n"
+        "    except OSError as error:\n        print('refused', error.errno)\n"
+        "open('/dev/null', 'w').write('still usable')\n"
+    )
+    outcome = run(program, _hook=False)
+    assert outcome["status"] == "passed", outcome
+    assert "changed" not in outcome["stdout"] and outcome["stdout"].count("refused") == 5
+    after = os.stat("/dev/null")
+    assert (after.st_mode, after.st_uid, after.st_ctime_ns) == (
+        before.st_mode,
+        before.st_uid,
+        before.st_ctime_ns,
+    )
+
+
+def test_no_new_process_even_past_the_hook(run: Run) -> None:
+    program = (
+        "import os, subprocess\n"
+        "for call in (os.fork, lambda: subprocess.run(['/bin/true'])):\n"
+        "    try:\n        call()\n        print('started')\n"
+        "    except OSError as error:\n        print('refused', error.errno)\n"
+    )
+    outcome = run(program, _hook=False)
+    assert outcome["stdout"].split() == ["refused", "1", "refused", "1"], outcome

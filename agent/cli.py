@@ -590,13 +590,26 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Processes serving requests (one core each).", min=1)
     ] = 1,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=VALUE",
+            help="The most a request may ask for of samples, max_samples, max_rounds, "
+            "max_tokens, max_seconds or max_concurrency [default: high effort's, and 8]. "
+            "Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Serve reflection as an OpenAI-compatible endpoint: /v1/chat/completions, /v1/models."""
-    from agent.serve import ServeConfig
+    from agent.serve import ServeConfig, parse_limits
     from agent.serve import serve as run_server
 
+    try:
+        limits = parse_limits(limit or [])
+    except ReflectionError as exc:
+        _fail(str(exc))
     config = ServeConfig(model=model, critic_model=critic_model, api_key=api_key,
-                         checkpoint=checkpoint)  # fmt: skip
+                         checkpoint=checkpoint, limits=limits)  # fmt: skip
     shown = redact(config.model or default_model_name())
     err.print(f"[dim]reflect serve: http://{host}:{port}/v1, model {escape(shown)}[/]")
     try:

@@ -43,6 +43,8 @@ from starlette.routing import Route
 from agent.api import ReflectionRun, aclose_model
 from agent.chat_model import Narration, question_of, reasoning_of
 from agent.context import (
+    DEFAULT_CONCURRENCY,
+    EFFORT_PRESETS,
     SETTINGS,
     ChatModel,
     Context,
@@ -74,6 +76,12 @@ _UNREACHABLE = {
 _DONE = object()
 _MOST_MODELS = 64
 _CONTEXT = TypeAdapter(Context)
+LIMITS: dict[str, float] = {**EFFORT_PRESETS["high"], "max_concurrency": DEFAULT_CONCURRENCY}
+"""The most a request may ask for of each costly setting: what ``high`` effort gives.
+
+``reflect serve --limit NAME=VALUE`` raises (or lowers) one of them."""
+MAX_BODY = 1 << 20
+"""The largest request body read, in bytes (1 MiB): a longer one is a 413."""
 
 
 @dataclass
@@ -89,6 +97,9 @@ class ServeConfig:
         checkpoint: A SQLite file or ``postgresql://`` URL: every run's steps are saved, and
             the same request sent again after a crash resumes it.
         context: The server's default settings; a request's lay over them.
+        limits: The most a request may ask for of each setting in ``LIMITS``; a name left
+            out keeps ``LIMITS``'s.
+        max_body: The largest request body read, in bytes.
     """
 
     model: str | None = None
@@ -96,6 +107,8 @@ class ServeConfig:
     api_key: str | None = None
     checkpoint: str | None = None
     context: Context = field(default_factory=Context)
+    limits: dict[str, float] = field(default_factory=dict)
+    max_body: int = MAX_BODY
 
 
 class ApiError(Exception):
@@ -114,6 +127,28 @@ class ApiError(Exception):
     def response(self) -> JSONResponse:
         """The error as a response."""
         return JSONResponse(self.body(), status_code=self.status)
+
+
+def parse_limits(given: list[str]) -> dict[str, float]:
+    """``--limit NAME=VALUE`` options as ``ServeConfig.limits``.
+
+    Raises:
+        ConfigError: A name not in ``LIMITS``, or a value that is not a number of 1 or more.
+    """
+    limits: dict[str, float] = {}
+    for item in given:
+        name, _, raw = item.partition("=")
+        name = name.strip()
+        if name not in LIMITS:
+            raise ConfigError(f"--limit {item!r}: the names are {', '.join(LIMITS)}")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = 0.0
+        if not value >= 1:
+            raise ConfigError(f"--limit {item!r}: give a number of 1 or more, e.g. {name}=16")
+        limits[name] = value
+    return limits
 
 
 def model_ids() -> list[str]:
@@ -256,13 +291,19 @@ class Server:
             raise _bad("only n=1 is supported: a run gives one answer")
         if body.get("tools"):
             raise _bad("tools are not supported: the reflection answers, it calls no tools")
+        messages_given = body.get("messages")
+        if messages_given is not None and not (
+            isinstance(messages_given, list) and all(isinstance(m, dict) for m in messages_given)
+        ):
+            raise _bad("'messages' must be a list of message objects")
         try:
-            messages = convert_to_messages(body.get("messages") or [])
+            messages = convert_to_messages(messages_given or [])
         except Exception as exc:
             raise _bad(f"bad 'messages': {str(exc)[:200]}") from exc
         extra = body.get("reflect") or {}
         if not isinstance(extra, dict):
             raise _bad("'reflect' must be an object of settings")
+        _check_types(body)
         given = {k: v for k, v in body.items() if k in SETTINGS and k not in NOT_SETTINGS}
         given = {**options, **{k: v for k, v in given.items() if v is not None}, **extra}
         unknown = sorted(set(given) - set(SETTINGS))
@@ -274,6 +315,14 @@ class Server:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             raise _bad(f"bad setting {where!r}: {error['msg']}") from exc
+        limits = {**LIMITS, **self.config.limits}
+        for key, most in limits.items():
+            value = getattr(checked, key) if key in given else None
+            if value is not None and value > most:
+                raise _bad(
+                    f"{key} may be at most {_number(most)} on this server, got "
+                    f"{_number(value)} (the operator raises it: reflect serve --limit {key}=N)"
+                )
         try:
             question, system = question_of(messages)
             context = make_context(self.config.context, **{k: getattr(checked, k) for k in given})
@@ -323,6 +372,55 @@ class Server:
             if put is not None:
                 put(exc)
             raise
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _check_types(body: dict[str, Any]) -> None:
+    """Refuse OpenAI's own fields of another type than theirs.
+
+    Raises:
+        ApiError: 400.
+    """
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
+        raise _bad("'stream' must be true or false")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise _bad("'stream_options' must be an object, e.g. {\"include_usage\": true}")
+    if options and not isinstance(options.get("include_usage", False), bool):
+        raise _bad("'stream_options.include_usage' must be true or false")
+
+
+async def _read_json(request: Request, most: int) -> Any:
+    """The request's body as JSON, read no further than ``most`` bytes.
+
+    Raises:
+        ApiError: 413 for a longer body, 400 for one that is not JSON (or nested too deep).
+    """
+    too_long = ApiError(
+        413,
+        f"the request body is longer than {most:,} bytes, the most this server reads",
+        "invalid_request_error",
+        "request_too_large",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > most:
+        raise too_long
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > most:
+            raise too_long
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except RecursionError as exc:
+        raise _bad("the body is nested too deep") from exc
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _bad("the body is not JSON") from exc
 
 
 def _bad(message: str) -> ApiError:
@@ -386,10 +484,7 @@ def create_app(config: ServeConfig | None = None) -> Starlette:
     async def completions(request: Request) -> Response:
         try:
             server.authorize(request)
-            try:
-                body = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise _bad("the body is not JSON") from exc
+            body = await _read_json(request, server.config.max_body)
             run, parallel = await server.prepare(body)
         except ApiError as exc:
             return exc.response()

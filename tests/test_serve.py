@@ -328,6 +328,91 @@ def test_a_client_may_name_no_local_file_nor_local_model_the_server_did_not_choo
     assert model.requests == 0
 
 
+def test_a_client_may_not_ask_for_more_than_high_effort_gives(
+    client: openai.OpenAI, model: SlowServer
+) -> None:
+    too_much: list[tuple[dict[str, Any], str]] = [
+        ({"reflect": {"samples": 10**9}}, "samples may be at most 4 on this server"),
+        ({"samples": 5}, "samples may be at most 4 on this server"),
+        ({"max_samples": 9}, "max_samples may be at most 8"),
+        ({"max_rounds": 5}, "max_rounds may be at most 4"),
+        ({"reflect": {"max_tokens": 10**12}}, "max_tokens may be at most 32000"),
+        ({"max_seconds": 1500.5}, "max_seconds may be at most 1500 on"),
+        ({"max_concurrency": 9}, "max_concurrency may be at most 8"),
+    ]
+    for extra, message in too_much:
+        for stream in (False, True):
+            with pytest.raises(openai.BadRequestError) as caught:
+                client.chat.completions.create(
+                    model="reflect", stream=stream, extra_body=extra, **ask()
+                )
+            assert caught.value.status_code == 400
+            said = str(caught.value.message)
+            assert message in said and "--limit" in said and "\n" not in said, said
+    assert model.requests == 0
+
+
+def test_the_operator_raises_a_limit(model: SlowServer) -> None:
+    model.seen.clear()
+    model.reply = REPLY
+    process, url = start_serve(["--model", model.url, "--limit", "samples=6"], {})
+    try:
+        with openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=30) as sdk:
+            reply = sdk.chat.completions.create(
+                model="reflect-vote-low", extra_body={"samples": 6}, **ask()
+            )
+            assert reply.choices[0].message.content == ANSWER
+            assert model.requests == 6
+            with pytest.raises(openai.BadRequestError, match="samples may be at most 6"):
+                sdk.chat.completions.create(model="reflect", extra_body={"samples": 7}, **ask())
+            with pytest.raises(openai.BadRequestError, match="max_rounds may be at most 4"):
+                sdk.chat.completions.create(model="reflect", extra_body={"max_rounds": 5}, **ask())
+    finally:
+        process.terminate()
+        process.wait(10)
+    bad = subprocess.run(
+        [str(Path(sys.executable).parent / "reflect"), "serve", "--limit", "bogus=3"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and b"the names are max_rounds, samples" in bad.stderr
+
+
+def test_a_long_deep_or_mistyped_body_is_refused(endpoint: str, model: SlowServer) -> None:
+    model.seen.clear()
+    post = f"{endpoint}/chat/completions"
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    long = b'{"model": "reflect", "pad": "' + b"x" * (1 << 20) + b'"}'
+    for body in (long, b"[" * (2 << 20)):
+        reply = httpx.post(post, content=body, headers=headers, timeout=30)
+        assert reply.status_code == 413
+        assert "longer than 1,048,576 bytes" in reply.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the length is counted as read
+        for _ in range(3):
+            yield b" " * (1 << 19)
+
+    reply = httpx.post(post, content=chunks(), headers=headers, timeout=30)
+    assert reply.status_code == 413
+    deep = b"[" * 100_000 + b"]" * 100_000
+    reply = httpx.post(post, content=deep, headers=headers, timeout=30)
+    assert reply.status_code == 400 and "nested too deep" in reply.json()["error"]["message"]
+    mistyped: list[tuple[dict[str, Any], str]] = [
+        ({"stream": True, "stream_options": [1]}, "'stream_options' must be an object"),
+        ({"stream": True, "stream_options": {"include_usage": "yes"}}, "include_usage"),
+        ({"stream": "yes"}, "'stream' must be true or false"),
+        ({"messages": "hi"}, "'messages' must be a list"),
+        ({"messages": ["hi"]}, "'messages' must be a list"),
+    ]
+    for fields, message in mistyped:
+        body = {**ask(model="reflect"), **fields}
+        reply = httpx.post(post, json=body, headers=headers, timeout=30)
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert message in error["message"] and error["type"] == "invalid_request_error"
+    assert model.requests == 0
+
+
 def test_an_unreachable_model_server_is_503(client: openai.OpenAI, dead_url: str) -> None:
     for stream in (False, True):
         with pytest.raises(openai.APIStatusError) as caught:

@@ -206,6 +206,18 @@ def test_arithmetic_programs_are_admitted_and_run() -> None:
         ("s = 'x' * 10 ** 9", ""),
         ("print('%1000000000d' % 5)", "a very wide format"),
         ("for i in range(10 ** 6):\n    print('x' * 100)", "output limit"),
+        ("print(pow(3, 2 ** 8192, 2 ** 8192 + 1))", "a modular power too large"),
+        ("print(pow(3, 7, 2 ** 5000))", "a modular power too large"),
+        ("print(round(5, -10 ** 5))", "a rounding too wide"),
+        (
+            "import math\nx = (7 ** 9000) ** 3\nprint(math.lcm(x, x + 1) % 10)",
+            "multiple too large",
+        ),
+        (
+            "from math import lcm\nx = (7 ** 9000) ** 3\nprint(lcm(x, x + 1) % 10)",
+            "multiple too large",
+        ),
+        ("s = 'a' * 200000\nt = f'{s}{s}{s}{s}{s}{s}'", "too many items"),
     ],
 )
 def test_bombs_stop_at_a_limit_in_this_process(source: str, why: str) -> None:
@@ -215,6 +227,43 @@ def test_bombs_stop_at_a_limit_in_this_process(source: str, why: str) -> None:
     assert ran["error"], ran
     assert why in ran["error"]
     assert time.monotonic() - started < 10
+
+
+def test_the_reported_modular_power_bomb_stops_at_once() -> None:
+    """Three-argument pow is one step: its bits are bounded before it runs, not timed."""
+    source = "a = 3 ** 9000\nb = a*a*a*a*a*a\nprint(pow(b, b, b+2) % 10)"
+    started = time.monotonic()
+    assert evaluate(source)["error"] == "a modular power too large"
+    assert time.monotonic() - started < 2
+
+
+def test_word_problem_sized_powers_roundings_and_f_strings_still_run() -> None:
+    source = (
+        "import math\nprint(pow(3, 10 ** 9, 10 ** 9 + 7), pow(2, -1, 7), round(1234.5, -2))\n"
+        "print(math.lcm(4, 6, 10), round(7, -3), f'{2 ** 4096 % 1000} apples')\n"
+        "print(pow(2 ** 4000 + 1, 2 ** 4095, 2 ** 4096 - 1) > 0)"
+    )
+    assert evaluate(source) == {
+        "printed": f"{pow(3, 10**9, 10**9 + 7)} 4 1200.0\n60 0 {2**4096 % 1000} apples\nTrue\n",
+        "value": "",
+        "error": "",
+    }
+
+
+def test_arithmetic_programs_get_a_shorter_sandbox_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Up to three run per reply by default: each may cost 5 s, not the 10 s of run_code's."""
+    limits: list[float] = []
+
+    def run_python(source: str, *, timeout: float, **_: Any) -> Any:
+        limits.append(timeout)
+        return type("Outcome", (), {"report": [], "detail": "", "status": "timeout"})()
+
+    monkeypatch.setattr(program_module, "run_python", run_python)
+    in_sandbox(PROGRAM, restricted=True)
+    in_sandbox(OUTSIDE, restricted=False)
+    assert limits == [5.0, 10.0]
 
 
 # -- where programs run ----------------------------------------------------------------------

@@ -35,6 +35,13 @@ MAX_OUTPUT = 20_000
 MAX_BITS = 100_000  # about 30,000 digits: far past any quantity a word problem has
 MAX_ITEMS = 1_000_000  # one sequence
 MAX_ALLOCATED = 5_000_000  # items made by ranges and repeated sequences, over a whole run
+# pow(base, exp, mod) costs about bits(exp) multiplications modulo mod, each quadratic-ish in
+# bits(mod): at 4,096 bits each (an RSA-4096 operation) one call takes about 0.2 s on a slow
+# core, 8,192 bits already over 1 s, and the time limit is only checked between steps. A word
+# problem's modular arithmetic (last digits, mod 10**9 + 7) needs far fewer bits.
+MAX_POWMOD_BITS = 4_096
+# round(n, -k) computes 10**k: past this many digits it is no quantity, only a cost.
+MAX_ROUND_DIGITS = 10_000
 
 BUILTINS = (
     "abs", "all", "any", "bin", "bool", "chr", "dict", "divmod", "enumerate", "filter",
@@ -283,7 +290,20 @@ def _table(budget: _Budget) -> dict[str, Any]:
         if mod is None:
             _check_operation(ast.Pow, base, exp, budget)
             return base**exp
+        if _bits(base) > MAX_BITS or max(_bits(exp), _bits(mod)) > MAX_POWMOD_BITS:
+            raise Refused("a modular power too large")
         return pow(base, exp, mod)
+
+    def guarded_round(number: Any, ndigits: Any = None) -> Any:
+        if isinstance(ndigits, int) and abs(ndigits) > MAX_ROUND_DIGITS:
+            raise Refused("a rounding too wide")
+        return round(number, ndigits)
+
+    def guarded_lcm(*numbers: Any) -> Any:
+        # The least common multiple of coprime numbers is their product.
+        if sum(_bits(n) for n in numbers) > MAX_BITS:
+            raise Refused("a least common multiple too large")
+        return math.lcm(*numbers)
 
     def guarded_sum(items: Iterable[Any], start: Any = 0) -> Any:
         if not isinstance(start, int | float):
@@ -305,11 +325,12 @@ def _table(budget: _Budget) -> dict[str, Any]:
             total = total * item
         return total
 
-    table.update(range=guarded_range, pow=guarded_pow, sum=guarded_sum)
+    table.update(range=guarded_range, pow=guarded_pow, sum=guarded_sum, round=guarded_round)
     functions = {name: getattr(math, name) for name in MATH}
     functions.update(
         pow=math.pow,
         prod=guarded_prod,
+        lcm=guarded_lcm,
         factorial=limited(math.factorial, 5_000),
         comb=limited(math.comb, 10_000),
         perm=limited(math.perm, 10_000),
@@ -340,6 +361,12 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
             left, right = self.run(node.left), self.run(node.right)
             _check_operation(type(node.op), left, right, budget)
             return _apply(node.op, left, right)
+
+        def on_joinedstr(self, node: ast.JoinedStr) -> Any:
+            # An f-string repeats its values as ``*`` repeats a sequence: counted the same.
+            parts = [str(self.run(value)) for value in node.values]
+            budget.items(sum(len(part) for part in parts))
+            return "".join(parts)
 
     return Limited(
         symtable=_table(budget),

@@ -58,8 +58,13 @@ class ReflectionRun:
             raise ConfigError("the question is empty: ask something")
         require_utf8(question)
         self.question = question
-        self.model, self.critic_model, self.prompts = model, critic_model, prompts
         self.context = make_context(context, **options)
+        # Models named in the caller's own context are the caller's choice, as the arguments
+        # are: not a run's choice that REFLECT_ALLOWED_MODELS and the local-file rule refuse.
+        model = model if model is not None else self.context.model
+        critic_model = critic_model if critic_model is not None else self.context.critic_model
+        self.context = dataclasses.replace(self.context, model=None, critic_model=None)
+        self.model, self.critic_model, self.prompts = model, critic_model, prompts
         # Refuse a bad mode, budget or model before building any client.
         self.named = dataclasses.replace(
             self.context, model=_name(model), critic_model=_name(critic_model)

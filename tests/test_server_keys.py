@@ -135,3 +135,16 @@ def test_a_run_may_name_no_local_file_and_no_local_model_the_server_did_not_choo
     monkeypatch.delenv("REFLECT_MODEL")
     check_allowed("local:")
     check_allowed("local:qwen2.5-coder-1.5b")
+
+
+def test_a_library_callers_own_context_model_is_theirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``reflect(..., context=Context(model=...))`` is the caller's choice, as ``model=`` is."""
+    from agent import reflect
+    from agent.context import Context
+
+    monkeypatch.setenv("REFLECT_ALLOWED_MODELS", "ollama:*")
+    with pytest.raises(ConfigError, match=r"^no GGUF file at /nowhere/x\.gguf"):
+        reflect(Q, context=Context(model="local:/nowhere/x.gguf"))
+    with capture_server() as server:
+        out = reflect(Q, context=Context(model=server.url, mode="single"))
+    assert out.output == "The answer is 12." and server.requests == 1

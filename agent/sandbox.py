@@ -408,6 +408,7 @@ def _run(setup, steps):
 """
 
 
+@functools.cache
 def _filter_program() -> bytes:
     """The seccomp filter, as classic BPF: refuse the dangerous calls with EPERM."""
     ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
@@ -431,11 +432,13 @@ def _filter_program() -> bytes:
     return b"".join(body)
 
 
+@functools.cache
 def _interpreter() -> str:
     base = getattr(sys, "_base_executable", "") or sys.executable
     return os.path.realpath(base if os.path.exists(base) else sys.executable)
 
 
+@functools.cache
 def _stdlib_dirs() -> list[str]:
     """The base interpreter's standard library (a virtual environment's own folder is not)."""
     paths = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})
@@ -443,6 +446,7 @@ def _stdlib_dirs() -> list[str]:
     return sorted({os.path.realpath(p) for p in found})
 
 
+@functools.cache
 def _view() -> tuple[list[str], list[str], list[tuple[str, str]], list[str]]:
     """What the program sees: folders and files bound read-only, links, folders covered."""
     binds = ["/usr"]
@@ -494,16 +498,16 @@ def _bwrap_command(cfg: dict[str, object], files: Path, seccomp_fd: int) -> list
     return command
 
 
-def _namespaces_setup(cfg: dict[str, object], files: Path) -> list[str]:
-    """Add to ``cfg`` what the guard needs to set up the namespaces itself; no command prefix."""
+def _namespaces_config(files: Path) -> dict[str, object]:
+    """What the guard needs to set up the namespaces itself (no command runs before it)."""
     binds, bind_files, links, hidden = _view()
     newroot = files.parent / "root"
     newroot.mkdir()
-    cfg.update(
-        newroot=str(newroot), binds=binds, bind_files=bind_files, links=links, hidden=hidden,
-        files=str(files), nobody=_NOBODY, filter=_filter_program().hex(),
-    )  # fmt: skip
-    return []
+    return {
+        "newroot": str(newroot), "binds": binds, "bind_files": bind_files, "links": links,
+        "hidden": hidden, "files": str(files), "nobody": _NOBODY,
+        "filter": _filter_program().hex(),
+    }  # fmt: skip
 
 
 def run_python(
@@ -554,17 +558,21 @@ def run_python(
             "memory": memory_mb << 20, "disk": disk_mb << 20, "stdlib": _stdlib_dirs(),
             "run": root.name,  # names the run in the process list, for the leftover check
         }  # fmt: skip
-        filter_file = root / "filter"  # bubblewrap reads it from a descriptor
-        filter_file.write_bytes(_filter_program())
         with contextlib.ExitStack() as stack:
             out, err, report = (stack.enter_context((root / n).open("w+b")) for n in "oer")
-            seccomp = stack.enter_context(filter_file.open("rb"))
             cfg["report_fd"] = report.fileno()
+            passed = [report.fileno()]
             if chosen == "bubblewrap":
+                # bubblewrap reads the filter from a descriptor; the fallback gets it in cfg.
+                seccomp = stack.enter_context(tempfile.TemporaryFile(dir=root))
+                seccomp.write(_filter_program())
+                seccomp.seek(0)
+                passed.append(seccomp.fileno())
                 prefix = _bwrap_command(cfg, files, seccomp.fileno())
                 guard = "/sandbox/guard.py"
             else:
-                prefix = _namespaces_setup(cfg, files)
+                cfg.update(_namespaces_config(files))
+                prefix = []
                 guard = str(files / "guard.py")
             command = [*prefix, interpreter, "-I", "-S", "-B", guard, json.dumps(cfg)]
             process = subprocess.Popen(
@@ -573,7 +581,7 @@ def run_python(
                 stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=err,
-                pass_fds=(seccomp.fileno(), report.fileno()),
+                pass_fds=tuple(passed),
                 start_new_session=True,
                 cwd=root,
             )

@@ -219,14 +219,14 @@ def ask(
         # Models are built here, so that a bad name fails before anything else runs.
         generator = resolve_model(model, native=mode == "native", temperature=temperature)
         critic = resolve_model(critic_model, temperature=temperature) if critic_model else None
+        if checkpoint is not None and thread is None:
+            # By the names the user typed, as ``reflect`` derives it for the same question.
+            named = dataclasses.replace(context, model=model, critic_model=critic_model)
+            thread = thread_for(question, named)
         run = ReflectionRun(
             question, model=generator, critic_model=critic, context=context,
             checkpoint=checkpoint, thread_id=thread,
         )  # fmt: skip
-        if checkpoint is not None and thread is None:
-            # By the names the user typed, as ``reflect`` derives it for the same question.
-            named = dataclasses.replace(context, model=model, critic_model=critic_model)
-            run.thread_id = thread_for(question, named)
         view.parallel = samples_answers(run.settings) and run.settings.max_concurrency > 1
         with _ctrl_c_exits(run):
             result = asyncio.run(_show(run, view, [generator, critic]))

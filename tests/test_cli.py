@@ -224,11 +224,10 @@ def test_models_lists_the_local_models() -> None:
         assert name in result.stdout
 
 
-def test_compare_prints_the_table_and_writes_the_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def compare_model(monkeypatch: pytest.MonkeyPatch) -> ScriptedChatModel:
+    """The harness tests' scripted model, given to every run ``compare`` makes."""
     from agent import api
-    from tests.test_harness import RECORDS, model
+    from tests.test_harness import model
 
     scripted = model()
 
@@ -236,6 +235,15 @@ def test_compare_prints_the_table_and_writes_the_files(
         return scripted
 
     monkeypatch.setattr(api, "aresolve_model", resolve)
+    return scripted
+
+
+def test_compare_prints_the_table_and_writes_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_harness import RECORDS
+
+    compare_model(monkeypatch)
     data = tmp_path / "qs.jsonl"
     data.write_text(
         "".join(json.dumps({"question": r.question, "answer": r.answer}) + "\n" for r in RECORDS)
@@ -426,15 +434,7 @@ def test_help_lists_the_choices_the_registries_hold() -> None:
 def test_compare_skips_bad_lines_with_one_warning_line_each(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agent import api
-    from tests.test_harness import model
-
-    scripted = model()
-
-    async def resolve(spec: Any, **kw: Any) -> ScriptedChatModel:
-        return scripted
-
-    monkeypatch.setattr(api, "aresolve_model", resolve)
+    compare_model(monkeypatch)
     data = tmp_path / "qs.jsonl"
     data.write_text(
         '{"question": "What is 2 + 2?", "answer": "4"}\nnot json\n'

@@ -1,9 +1,9 @@
 """Programs in replies, run and compared with what the reply says they print (issue 23).
 
 What runs where: an arithmetic program (``evaluator.admit``) runs by default, in the
-restricted evaluator (asteval with a whitelist and limits), inside the kernel sandbox when
-there is one and in this process otherwise; any other program runs only with ``run_code``, in
-the sandbox. Hostile programs are refused by the static admission, by asteval on its own, by
+restricted evaluator (asteval with a whitelist and limits), inside the kernel sandbox, and
+not at all where there is none; any other program runs only with ``run_code``, in the
+sandbox. Hostile programs are refused by the static admission, by asteval on its own, by
 the limits, and contained by the sandbox.
 """
 
@@ -285,12 +285,9 @@ def refuse_sandbox(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_nothing_outside_the_subset_runs_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    ran: list[str] = []
-    monkeypatch.setattr(program_module.evaluator, "evaluate", lambda s, **_: ran.append(s))
-    started = refuse_sandbox(monkeypatch)
-    program = OUTSIDE
-    assert programs(checks_of(reply("33", program))) == []
-    assert (ran, started) == ([], [])
+    started = refuse_sandbox(monkeypatch)  # the only place any program runs
+    assert programs(checks_of(reply("33", OUTSIDE))) == []
+    assert started == []
 
 
 @sandboxed
@@ -304,11 +301,16 @@ def test_with_run_code_the_rest_runs_in_the_sandbox() -> None:
 def test_arithmetic_runs_in_the_sandbox_when_there_is_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def in_process(source: str, **_: Any) -> Any:
-        raise AssertionError("ran in this process")
+    ran: list[str] = []
+    through = program_module.run_python
 
-    monkeypatch.setattr(program_module.evaluator, "evaluate", in_process)
+    def sandbox(source: str, **options: Any) -> Any:
+        ran.append(source)
+        return through(source, **options)
+
+    monkeypatch.setattr(program_module, "run_python", sandbox)
     [check] = programs(checks_of(reply("33")))
+    assert len(ran) == 1 and "RESTRICTED = True" in ran[0]
     assert line_of(check) == "✗ the program prints 29, the answer says 33"
 
 
@@ -316,16 +318,12 @@ def test_without_a_backend_nothing_the_model_wrote_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     no_backend(monkeypatch)
-    refuse_sandbox(monkeypatch)
-
-    def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a model's program ran outside the kernel sandbox")
-
-    monkeypatch.setattr(program_module.evaluator, "evaluate", never)
+    started = refuse_sandbox(monkeypatch)
     assert programs(checks_of(reply("33"))) == []  # no evidence either way
     assert programs(checks_of(reply("33", OUTSIDE))) == []
     with pytest.raises(SandboxUnavailable):
         checks_of(reply("33", OUTSIDE), run_code=True)
+    assert started == []
 
 
 @sandboxed

@@ -13,8 +13,8 @@ run, and its printed value is compared with what the reply claims:
 
 A mismatch is a failed check: ``✗ the program prints 29, the answer says 33``. Where it runs:
 a program inside the arithmetic subset (``agent.checks.evaluator.admit``) runs by default, in
-the restricted evaluator, inside the kernel sandbox when this machine has one and in this
-process otherwise. Any other program runs only with ``run_code``, in the sandbox. The verdict
+the restricted evaluator, inside the kernel sandbox, and not at all where this machine has
+none. Any other program runs only with ``run_code``, in the sandbox. The verdict
 is decided here, from what the program reported, never inside the sandbox.
 """
 

@@ -31,7 +31,7 @@ from agent import answers, checks
 from agent.context import ChatModel, Context, ModelSpec, Settings, resolve_settings
 from agent.events import emit_critique, emit_draft, token_event
 from agent.models import aresolve_model, chat_model_of, model_label, with_fields
-from agent.parsing import message_text, parse_reflection, provider_reasoning, strip_tags
+from agent.parsing import TAG, message_text, parse_reflection, provider_reasoning, strip_tags
 from agent.prompts import Prompts
 from agent.result import Critique, Draft, Usage, empty_usage
 
@@ -213,7 +213,6 @@ async def ask_critic(
 
 Section = Literal["thinking", "text"]
 """A part of a streamed reply: reasoning, or the answer's text."""
-_STREAM_TAG = re.compile(r"<\s*(/?)\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
 
 
 class _Splitter:
@@ -235,7 +234,7 @@ class _Splitter:
         buffer, self.pending = self.pending + text, ""
         out: list[tuple[Section, str]] = []
         pos = 0
-        for match in _STREAM_TAG.finditer(buffer):
+        for match in TAG.finditer(buffer):
             if match.start() > pos:
                 out.append((self.part, buffer[pos : match.start()]))
             pos = match.end()
@@ -276,7 +275,7 @@ class _SplitStream(AsyncCallbackHandler):
     ) -> None:
         """Split one streamed token and dispatch its pieces."""
         message = getattr(chunk, "message", None)
-        reasoning = provider_reasoning(message) if message is not None else ""
+        reasoning = provider_reasoning(message, piece=True) if message is not None else ""
         pieces: list[tuple[Section, str]] = [("thinking", reasoning)] if reasoning else []
         pieces += self.splitter.feed(token if isinstance(token, str) else "")
         for part, text in pieces:

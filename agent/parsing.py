@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-_TAG = re.compile(r"<\s*(/?)\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
+TAG = re.compile(r"<\s*(/?)\s*(thinking|think|reflection|output)\s*>", re.IGNORECASE)
+"""A reasoning tag, opening or closing: group 1 is ``/`` for a closing one, group 2 its name."""
 _VERDICT = re.compile(r"VERDICT\s*[:=\-]?\s*\**\s*(PASS|REVISE)\b", re.IGNORECASE)
 _NO_ERROR = {"none", "n/a", "na", "no error", "no errors", "nothing", "-"}
 _BARE_VERDICT = re.compile(r"^\W*(PASS|REVISE)\b", re.IGNORECASE)
@@ -77,7 +78,7 @@ def parse_reflection(text: str) -> ParsedReflection:
         else:
             pieces.append((section, opened, chunk))
 
-    for match in _TAG.finditer(text):
+    for match in TAG.finditer(text):
         emit(text[pos : match.start()])
         pos = match.end()
         saw_tag = True
@@ -130,7 +131,7 @@ def render_tagged(thinking: str, reflections: list[str], output: str) -> str:
 
 def neutralize(text: str) -> str:
     """Escape every reasoning tag in ``text`` (``<output>`` → ``&lt;output>``)."""
-    return _TAG.sub(lambda m: "&lt;" + m.group(0)[1:], text)
+    return TAG.sub(lambda m: "&lt;" + m.group(0)[1:], text)
 
 
 def strip_tags(text: str) -> str:
@@ -143,7 +144,7 @@ def strip_tags(text: str) -> str:
         >>> strip_tags("391 / 23 = 17.</think>17 × 23 = 391")
         '391 / 23 = 17.\n17 × 23 = 391'
     """
-    return _TAG.sub("\n", text)
+    return TAG.sub("\n", text)
 
 
 @dataclass
@@ -193,19 +194,24 @@ def message_text(content: Any) -> str:
     return "".join(parts)
 
 
-def provider_reasoning(message: Any) -> str:
+def provider_reasoning(message: Any, *, piece: bool = False) -> str:
     """Reasoning a provider returned outside the text: a field or ``reasoning`` blocks.
 
     Covers Ollama's ``thinking`` (``additional_kwargs["reasoning_content"]`` in
     langchain-ollama), OpenAI-compatible ``reasoning_content``, and ``reasoning`` content
     blocks with either a ``reasoning`` text or OpenAI's ``summary`` list.
+
+    Args:
+        message: A whole reply, or one streamed chunk of it.
+        piece: ``message`` is a streamed chunk: its spaces belong to the text around it and
+            are kept, and its parts are joined with nothing between them.
     """
     found: list[str] = []
     extra = getattr(message, "additional_kwargs", None) or {}
     for key in ("reasoning_content", "thinking", "reasoning"):
         value = extra.get(key)
         if isinstance(value, str) and value.strip():
-            found.append(value.strip())
+            found.append(value if piece else value.strip())
     content = getattr(message, "content", None)
     if isinstance(content, list):
         for block in content:
@@ -217,5 +223,5 @@ def provider_reasoning(message: Any) -> str:
                     str(s.get("text", "")) for s in block["summary"] if isinstance(s, dict)
                 )
             if str(text).strip():
-                found.append(str(text).strip())
-    return "\n".join(found)
+                found.append(str(text) if piece else str(text).strip())
+    return ("" if piece else "\n").join(found)

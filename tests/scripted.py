@@ -86,18 +86,22 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         text = self._next(messages, run_manager)
-        words = text.split(" ")
-        for i, word in enumerate(words):
-            piece = word if i == len(words) - 1 else word + " "
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
-        extra = {"reasoning_content": self.reasoning} if self.reasoning else {}
+        # Reasoning first, word by word in its own field, as Ollama and vLLM stream it.
+        for field, said in (("reasoning_content", self.reasoning), ("", text)):
+            words = said.split(" ") if said else []
+            for i, word in enumerate(words):
+                piece = word if i == len(words) - 1 else word + " "
+                message = (
+                    AIMessageChunk(content="", additional_kwargs={field: piece})
+                    if field
+                    else AIMessageChunk(content=piece)
+                )
+                chunk = ChatGenerationChunk(message=message)
+                if run_manager:
+                    run_manager.on_llm_new_token(message.content and piece, chunk=chunk)
+                yield chunk
         yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="", usage_metadata=self._usage(messages, text), additional_kwargs=extra
-            )
+            message=AIMessageChunk(content="", usage_metadata=self._usage(messages, text))
         )
 
 

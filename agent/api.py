@@ -18,6 +18,7 @@ from agent.errors import ConfigError, ModelError, ReflectionError, redact, requi
 from agent.events import ResultEvent, ResumedEvent, RunEvent, StreamedEvent
 from agent.graph import create_reflection_graph
 from agent.models import aresolve_model, call_timeout, chat_model_of, model_label
+from agent.nodes import samples_answers
 from agent.persist import DURABLE, checkpointed, thread_for
 from agent.prompts import Prompts
 from agent.result import ReflectionResult, empty_usage
@@ -78,6 +79,11 @@ class ReflectionRun:
         )
         self.state: dict[str, Any] = {}
         self.result: ReflectionResult | None = None
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the run draws samples several at a time (a server, not the local model)."""
+        return samples_answers(self.settings) and self.settings.max_concurrency > 1
 
     def partial(self) -> ReflectionResult | None:
         """What the run has so far, its answer chosen as the run would choose it now."""

@@ -35,7 +35,6 @@ from agent.context import SETTINGS, Context, make_context
 from agent.errors import ConfigError
 from agent.events import RunEvent
 from agent.models import aresolve_model, model_label
-from agent.nodes import samples_answers
 from agent.result import ReflectionResult
 
 PASSED_THROUGH = "passed through: tools are bound, so the wrapped model answered without reflection"
@@ -352,9 +351,7 @@ class ChatReflection(BaseChatModel):
                     context=context,
                     checkpoint=self.checkpoint,
                 )
-                put(
-                    ("parallel", samples_answers(run.settings) and run.settings.max_concurrency > 1)
-                )
+                put(("parallel", run.parallel))
                 events = cast(
                     AsyncGenerator[RunEvent, None], run.events(tokens=kwargs.get("tokens", True))
                 )

@@ -31,7 +31,6 @@ from agent.errors import ReflectionError, redact, require_utf8
 from agent.events import ResumedEvent, RunEvent
 from agent.local import DEFAULT_LOCAL, LOCAL_MODELS, cache_dir, ensure_model, is_fetched
 from agent.models import default_model_name, resolve_model
-from agent.nodes import samples_answers
 from agent.persist import thread_for
 from agent.result import ReflectionResult
 
@@ -227,7 +226,7 @@ def ask(
             question, model=generator, critic_model=critic, context=context,
             checkpoint=checkpoint, thread_id=thread,
         )  # fmt: skip
-        view.parallel = samples_answers(run.settings) and run.settings.max_concurrency > 1
+        view.parallel = run.parallel
         with _ctrl_c_exits(run):
             result = asyncio.run(_show(run, view, [generator, critic]))
     except KeyboardInterrupt:

@@ -255,6 +255,8 @@ def check_allowed(name: str, own: tuple[str, ...] | None = None) -> None:
     """
     name = name.strip()
     mine = {_local_name(n.strip()) for n in (own if own is not None else (default_model_name(),))}
+    if _local_name(name) in mine:
+        return  # the server's own choice, a local file included
     allowed = allowed_models()
     if name.startswith("local:"):
         spec = name.removeprefix("local:").strip()

@@ -57,7 +57,6 @@ from agent.context import (
 from agent.errors import ConfigError, ModelError, redact
 from agent.events import RunEvent
 from agent.models import aresolve_model, check_allowed, default_model_name, with_fields
-from agent.nodes import samples_answers
 from agent.result import ReflectionResult
 
 PREFIX = "reflect"
@@ -266,8 +265,6 @@ class Server:
         Raises:
             ApiError: 404, naming the models allowed.
         """
-        if name in (self.default_model, self.config.critic_model):
-            return name
         try:
             own = (self.default_model, *filter(None, [self.config.critic_model]))
             check_allowed(name, own)
@@ -350,7 +347,7 @@ class Server:
             )
         except ConfigError as exc:
             raise _bad(str(exc)) from exc
-        parallel = samples_answers(run.settings) and run.settings.max_concurrency > 1
+        parallel = run.parallel
         return run, parallel
 
     async def produce(

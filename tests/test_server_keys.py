@@ -148,3 +148,12 @@ def test_a_library_callers_own_context_model_is_theirs(monkeypatch: pytest.Monke
     with capture_server() as server:
         out = reflect(Q, context=Context(model=server.url, mode="single"))
     assert out.output == "The answer is 12." and server.requests == 1
+
+
+def test_the_servers_own_local_file_is_its_own_choice() -> None:
+    from agent.errors import ConfigError
+    from agent.models import check_allowed
+
+    check_allowed("local:/models/mine.gguf", ("local:/models/mine.gguf",))  # no error
+    with pytest.raises(ConfigError, match="may not name a local file"):
+        check_allowed("local:/models/other.gguf", ("local:/models/mine.gguf",))

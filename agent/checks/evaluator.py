@@ -413,7 +413,8 @@ def evaluate(
     writer, budget = _Writer(), _Budget()
     interpreter = _interpreter(writer, budget, max_steps, seconds)
     table = interpreter.symtable
-    for node in ast.walk(ast.parse(source)):  # imports of math, bound before the run
+    tree = ast.parse(source)
+    for node in ast.walk(tree):  # imports of math, bound before the run
         if isinstance(node, ast.Import) and all(a.name == "math" for a in node.names):
             for alias in node.names:
                 table[alias.asname or "math"] = table["math"]
@@ -421,7 +422,7 @@ def evaluate(
             for alias in node.names:
                 if alias.name in MATH:
                     table[alias.asname or alias.name] = getattr(table["math"], alias.name)
-    tree = _prepared(ast.parse(source))
+    tree = _prepared(tree)  # after the walk above: it rewrites the tree
 
     interpreter.expr = source  # asteval raises a node's error only when it has the text
 

@@ -64,15 +64,11 @@ def test_the_question_set_has_over_100_everyday_requests() -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
 def test_no_whole_reply_constraint_vetoes_a_part(row: dict[str, Any]) -> None:
+    # 67 of the 139 requests had a false veto before the part rule.
     found = extract(row["question"])
     assert _false_vetoes(row) == [], found
     labels = [c["label"] for c in found]
     assert all(label in labels for label in row["whole"]), found  # said of the whole: kept
-
-
-def test_no_false_veto_on_the_whole_set() -> None:
-    vetoed = [r["id"] for r in ROWS if _false_vetoes(r)]
-    assert vetoed == []  # 67 of the 139 requests had one before this rule
 
 
 WITH_REPLY = [r for r in ROWS if "reply" in r]

@@ -172,7 +172,9 @@ def test_model_names() -> None:
     for bad in ("gpt-4o", "reflect-fast", "reflect-low-high", "reflect-vote-critique", "reflex"):
         with pytest.raises(Exception, match="does not exist"):
             parse_model_name(bad)
-    assert all(parse_model_name(name) for name in model_ids())
+    for name in model_ids():  # every name /v1/models lists reads back as itself
+        options, chosen = parse_model_name(name)
+        assert chosen is None and "-".join(["reflect", *options.values()]) == name
 
 
 def test_non_streaming_answer_reasoning_and_exact_usage(
@@ -261,9 +263,10 @@ def test_an_unknown_model_name_is_404(client: openai.OpenAI, model: SlowServer) 
 def test_a_model_the_server_does_not_allow_is_404_and_never_called(
     client: openai.OpenAI, model: SlowServer
 ) -> None:
-    evil = f"http://127.0.0.1:{free_port()}/v1"
-    with pytest.raises(openai.NotFoundError, match="not allowed"):
-        client.chat.completions.create(model=f"reflect/{evil}", **ask())
+    before = model.requests
+    with capture_server() as evil, pytest.raises(openai.NotFoundError, match="not allowed"):
+        client.chat.completions.create(model=f"reflect/{evil.url}", **ask())
+    assert evil.requests == 0 and model.requests == before
 
 
 def test_a_model_the_client_names_never_gets_the_server_key(

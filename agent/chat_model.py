@@ -500,14 +500,9 @@ class _Chunker:
         if item["event"] == "result":
             result: ReflectionResult = item["result"]
             self.result_ = result
-            usage = result.usage
             chunk = AIMessageChunk(
                 content=[{"type": "text", "text": result.output, "index": 1}],
-                usage_metadata={
-                    "input_tokens": usage["input_tokens"],
-                    "output_tokens": usage["output_tokens"],
-                    "total_tokens": usage["input_tokens"] + usage["output_tokens"],
-                },
+                usage_metadata=result.usage_metadata,  # type: ignore[arg-type]
                 response_metadata=_metadata(result),
                 chunk_position="last",
             )
@@ -523,27 +518,16 @@ class _Chunker:
             return ChatResult(generations=[ChatGeneration(message=self.reply)])
         assert self.result_ is not None
         result = self.result_
-        reasoning = reasoning_of(result)
         content: list[str | dict[str, Any]] = []
-        if reasoning:
-            content.append({"type": "reasoning", "reasoning": reasoning})
+        if result.reasoning:
+            content.append({"type": "reasoning", "reasoning": result.reasoning})
         content.append({"type": "text", "text": result.output})
-        usage = result.usage
         message = AIMessage(
             content=content,
-            usage_metadata={
-                "input_tokens": usage["input_tokens"],
-                "output_tokens": usage["output_tokens"],
-                "total_tokens": usage["input_tokens"] + usage["output_tokens"],
-            },
+            usage_metadata=result.usage_metadata,
             response_metadata=_metadata(result),
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-def reasoning_of(result: ReflectionResult) -> str:
-    """A finished run's reasoning: the chosen draft's thinking, then the reflections."""
-    return "\n".join(x for x in (result.thinking, *result.reflections) if x)
 
 
 def _metadata(result: ReflectionResult) -> dict[str, Any]:

@@ -137,18 +137,13 @@ async def finalize(state: State, runtime: Runtime[Context], setup: Setup) -> dic
         seconds=round(time.time() - state["started"], 3),
     )
     await emit_final(runtime, result)
-    reasoning = "\n".join(x for x in (result.thinking, *result.reflections) if x)
     blocks: list[str | dict[str, Any]] = []
-    if reasoning:
-        blocks.append({"type": "reasoning", "reasoning": reasoning})
+    if result.reasoning:
+        blocks.append({"type": "reasoning", "reasoning": result.reasoning})
     blocks.append({"type": "text", "text": result.output})
     message = AIMessage(
         content=blocks,
-        usage_metadata={
-            "input_tokens": result.usage["input_tokens"],
-            "output_tokens": result.usage["output_tokens"],
-            "total_tokens": result.usage["input_tokens"] + result.usage["output_tokens"],
-        },
+        usage_metadata=result.usage_metadata,
         response_metadata={"stop_reason": result.stop_reason, "model_name": result.model},
     )
     return {"messages": [message], "result": result.to_dict()}

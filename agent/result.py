@@ -178,6 +178,17 @@ class ReflectionResult:
     model: str = ""
     seconds: float = 0.0
 
+    @property
+    def reasoning(self) -> str:
+        """The run's reasoning as one text: the chosen draft's thinking, then the reflections."""
+        return "\n".join(x for x in (self.thinking, *self.reflections) if x)
+
+    @property
+    def usage_metadata(self) -> dict[str, int]:
+        """The token usage as LangChain's ``usage_metadata`` counts it."""
+        spent, written = self.usage["input_tokens"], self.usage["output_tokens"]
+        return {"input_tokens": spent, "output_tokens": written, "total_tokens": spent + written}
+
     def to_tagged(self) -> str:
         """Render the run in the native Reflection format.
 

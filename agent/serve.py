@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agent.api import ReflectionRun, aclose_model
-from agent.chat_model import Narration, question_of, reasoning_of
+from agent.chat_model import Narration, question_of
 from agent.context import (
     DEFAULT_CONCURRENCY,
     EFFORT_PRESETS,
@@ -588,11 +588,12 @@ async def _sse(
 
 
 def _usage(result: ReflectionResult) -> dict[str, int]:
-    usage = result.usage
+    """``usage_metadata`` under OpenAI's names."""
+    counts = result.usage_metadata
     return {
-        "prompt_tokens": usage["input_tokens"],
-        "completion_tokens": usage["output_tokens"],
-        "total_tokens": usage["input_tokens"] + usage["output_tokens"],
+        "prompt_tokens": counts["input_tokens"],
+        "completion_tokens": counts["output_tokens"],
+        "total_tokens": counts["total_tokens"],
     }
 
 
@@ -600,7 +601,7 @@ def _completion(name: str, result: ReflectionResult) -> dict[str, Any]:
     message = {
         "role": "assistant",
         "content": result.output,
-        "reasoning_content": reasoning_of(result),
+        "reasoning_content": result.reasoning,
     }
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",

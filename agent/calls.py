@@ -27,7 +27,7 @@ from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langgraph.runtime import Runtime
 
-from agent import answers, checks
+from agent import answers, checks, confidence
 from agent.context import ChatModel, Context, ModelSpec, Settings, resolve_settings
 from agent.events import emit_critique, emit_draft, token_event
 from agent.models import aresolve_model, chat_model_of, model_label, with_fields
@@ -172,10 +172,14 @@ async def call(
         try:
             reply = await model.ainvoke(messages, config=config)
         except Exception as exc:
-            # Ollama refuses `think` for models without thinking support; ask again without.
-            if getattr(chat, "reasoning", None) is not True or "support thinking" not in str(exc):
+            # Ollama refuses `think` for models without thinking support, and some servers
+            # refuse logprobs: ask again without what was refused.
+            if getattr(chat, "reasoning", None) is True and "support thinking" in str(exc):
+                plain = with_fields(model, reasoning=None)
+            elif getattr(chat, "logprobs", None) and "logprob" in str(exc).lower():
+                plain = with_fields(model, logprobs=None, top_logprobs=None)
+            else:
                 raise
-            plain = with_fields(model, reasoning=None)
             reply = await plain.ainvoke(messages, config=config)
     except ValueError as exc:
         # langchain-core's answer to a stream that ended before its first chunk.
@@ -346,6 +350,7 @@ def make_draft(index: int, round_: int, reply: AIMessage, seconds: float) -> Dra
         output_tokens=usage["output_tokens"],
         seconds=round(seconds, 3),
         checks=[],
+        confidence=confidence.measure(reply),
     )
 
 

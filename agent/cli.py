@@ -79,6 +79,13 @@ _HOLD_AT_MOST = 256  # a sequence longer than this is not one a terminal would f
 _C1_ESCAPED = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 
 
+def _confidence_said(result: ReflectionResult) -> str:
+    """``confidence 8.7, `` for the answer, or that the model gave no token probabilities."""
+    if result.confidence is not None:
+        return f"confidence {result.confidence:.1f}, "
+    return "no token probabilities, " if result.drafts else ""
+
+
 def printable(text: str) -> str:
     r"""``text`` without terminal control: escape sequences and control characters removed.
 
@@ -163,6 +170,14 @@ def ask(
     samples: Annotated[
         int | None, typer.Option(help="Solutions contrast and vote draw first.")
     ] = None,
+    programs: Annotated[
+        int | None,
+        typer.Option(
+            help="Of a number question's samples, how many are programs whose printed value "
+            "is the answer (run in the sandbox) [default: by effort; 0 = none].",
+            min=0,
+        ),
+    ] = None,
     effort: Effort = "medium",
     hide_thinking: Annotated[bool, typer.Option(help="Show only the answer.")] = False,
     as_json: Annotated[
@@ -208,7 +223,7 @@ def ask(
         _fail(str(exc))
     context = Context(
         mode=mode, strategy=strategy, effort=effort, max_rounds=max_rounds, samples=samples,
-        system=system, temperature=temperature, max_concurrency=max_concurrency,
+        programs=programs, system=system, temperature=temperature, max_concurrency=max_concurrency,
         run_code=run_code, seed=seed,
     )  # fmt: skip
     view = _View(show_thinking=not hide_thinking and not as_json, quiet=as_json)
@@ -357,7 +372,11 @@ class _View:
         self._end_stream()
         if name == "sample":
             line = (printable(event["output"]).strip().splitlines() or ["(empty)"])[-1]
-            out.print(f"\n[cyan]⟲ solution {event['index'] + 1}:[/] {_shown(line[:200])}")
+            label = f"solution {event['index'] + 1}"
+            label += " (program)" if event.get("program") else ""
+            sure = event.get("confidence")
+            said = f" [dim]confidence {sure:.1f}[/]" if sure is not None else ""
+            out.print(f"\n[cyan]⟲ {label}:[/] {_shown(line[:200])}{said}")
         elif name == "check":
             if not event["passed"] or event["kind"] != "calculator":
                 colour = "green" if event["passed"] else "yellow"
@@ -389,7 +408,7 @@ class _View:
             usage = result.usage
             out.print(
                 f"\n[dim]── {result.mode}, {result.kind or 'answer'}, {result.rounds} round(s), "
-                f"stopped: {result.stop_reason}, "
+                f"stopped: {result.stop_reason}, {_confidence_said(result)}"
                 f"{usage['input_tokens']} in / {usage['output_tokens']} out tokens, "
                 f"{usage['calls']} calls, {result.seconds:.1f}s ──[/]"
             )

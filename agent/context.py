@@ -29,6 +29,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "max_rounds": 1,
         "samples": 2,
         "max_samples": 3,
+        "programs": 1,
         "max_tokens": 8_000,
         "max_seconds": 240,
     },
@@ -36,6 +37,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "max_rounds": 2,
         "samples": 3,
         "max_samples": 5,
+        "programs": 1,
         "max_tokens": 16_000,
         "max_seconds": 600,
     },
@@ -43,6 +45,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "max_rounds": 4,
         "samples": 4,
         "max_samples": 8,
+        "programs": 2,
         "max_tokens": 32_000,
         "max_seconds": 1_500,
     },
@@ -97,6 +100,13 @@ class Context:
     max_samples: int | None = field(
         default=None,
         metadata={"description": "Most solutions drawn while they disagree."},
+    )
+    programs: int | None = field(
+        default=None,
+        metadata={
+            "description": "Of the samples of a number question, how many are programs whose "
+            "printed value is the answer (run in the sandbox; 0 = none)."
+        },
     )
     max_tokens: int | None = field(
         default=None, metadata={"description": "Token budget for the whole run, in and out."}
@@ -169,6 +179,7 @@ class Settings:
     max_rounds: int
     samples: int
     max_samples: int
+    programs: int
     max_tokens: int
     max_seconds: float
     system: str
@@ -250,6 +261,7 @@ def resolve_settings(
         max_rounds=int(budgets["max_rounds"]),
         samples=samples,
         max_samples=most,
+        programs=int(budgets["programs"]),
         max_tokens=int(budgets["max_tokens"]),
         max_seconds=float(budgets["max_seconds"]),
         system=merged["system"] or "",

@@ -40,11 +40,15 @@ class SampleEvent(TypedDict):
     """One sampled solution, emitted by ``sample`` as soon as it is written and checked.
 
     ``index`` 0 is the plain answer; samples of a round finish in any order.
+    ``confidence`` is its score (``agent.confidence``), ``None`` where the model gave no
+    token probabilities; ``program`` whether it is a program sample.
     """
 
     event: Literal["sample"]
     index: int
     output: str
+    confidence: float | None
+    program: bool
 
 
 class RevisionEvent(TypedDict):
@@ -200,7 +204,17 @@ async def emit_draft(
     """Announce a new draft as ``event``, then each of its checks."""
     output = draft["output"]
     if event == "sample":
-        await _emit(runtime, SampleEvent(event="sample", index=draft["index"], output=output))
+        sure = draft.get("confidence")
+        await _emit(
+            runtime,
+            SampleEvent(
+                event="sample",
+                index=draft["index"],
+                output=output,
+                confidence=sure["score"] if sure else None,
+                program=bool(draft.get("program")),
+            ),
+        )
     elif event == "revision":
         await _emit(runtime, RevisionEvent(event="revision", round=draft["round"], output=output))
     else:

@@ -299,6 +299,8 @@ class LocalChatModel(BaseChatModel):
     temperature: float = 0.0
     max_tokens: int = 1024
     seed: int = 0
+    logprobs: bool = True
+    """Record each token's log-probability and its top alternatives (``agent.confidence``)."""
 
     @property
     def _llm_type(self) -> str:
@@ -331,6 +333,14 @@ class LocalChatModel(BaseChatModel):
             "seed": self.seed,
         }
 
+    def _stats(self, request: dict[str, Any]) -> _TokenStats | None:
+        """A recorder of the call's token probabilities, set into ``request``."""
+        if not self.logprobs:
+            return None
+        stats = _TokenStats(request["llm"])
+        request["logits_processor"] = [stats]
+        return stats
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -339,16 +349,19 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop)
+        stats = self._stats(request)
         llm = request.pop("llm")
         with _shared_lock(llm):
             reply = llm.create_chat_completion(**request)
         usage = reply.get("usage") or {}
+        completion = int(usage.get("completion_tokens", 0))
         message = AIMessage(
             content=reply["choices"][0]["message"].get("content") or "",
-            usage_metadata=_usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            usage_metadata=_usage(usage.get("prompt_tokens", 0), completion),
             response_metadata={
                 "model_name": self.model_name,
                 "finish_reason": reply["choices"][0].get("finish_reason"),
+                **(stats.metadata() if stats else {}),
             },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -361,6 +374,7 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop)
+        stats = self._stats(request)
         llm = request.pop("llm")
         with _shared_lock(llm):
             pieces = 0
@@ -382,9 +396,70 @@ class LocalChatModel(BaseChatModel):
             message=AIMessageChunk(
                 content="",
                 usage_metadata=_usage(prompt_tokens, pieces),
-                response_metadata={"model_name": self.model_name, "finish_reason": finish},
+                response_metadata={
+                    "model_name": self.model_name,
+                    "finish_reason": finish,
+                    **(stats.metadata() if stats else {}),
+                },
             )
         )
+
+
+_TOP = 5  # alternatives kept per token, as an OpenAI-compatible server's top_logprobs=5
+
+
+class _TokenStats:
+    """Records each generated token's log-probability, its top alternatives and certainty.
+
+    llama.cpp hands a logits processor the whole vocabulary's logits before each token is
+    sampled; the token chosen from them is the last input id at the next step. Reading the
+    logits there needs no ``logits_all``, which is slow and shifts ``token_logprobs`` by one
+    (abetlen/llama-cpp-python#1983). Certainty is self-certainty's per-token term,
+    KL(uniform ‖ p) (Kang et al., 2025). A reply's last token (its end, or the one that hit
+    ``max_tokens``) is never an input id, so it goes unrecorded.
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.content: list[dict[str, Any]] = []
+        self.pending: tuple[Any, list[dict[str, Any]], float] | None = None
+
+    def __call__(self, input_ids: Any, logits: Any) -> Any:
+        import numpy as np  # present wherever llama.cpp is
+
+        if self.pending is not None:
+            logprobs, top, certainty = self.pending
+            token = int(input_ids[-1])
+            self.content.append(
+                {
+                    "token": self._text(token),
+                    "logprob": float(logprobs[token]),
+                    "top_logprobs": top,
+                    "certainty": certainty,
+                }
+            )
+        x = np.asarray(logits, dtype=np.float32)
+        peak = np.max(x)
+        logprobs = x - (peak + np.log(np.sum(np.exp(x - peak))))
+        ids = np.argpartition(-logprobs, _TOP)[:_TOP]
+        top = [
+            {"token": self._text(int(i)), "logprob": float(logprobs[i])}
+            for i in ids[np.argsort(-logprobs[ids])]
+        ]
+        certainty = float(-np.mean(logprobs, dtype=np.float64) - np.log(len(logprobs)))
+        self.pending = (logprobs, top, certainty)
+        return logits
+
+    def metadata(self) -> dict[str, Any]:
+        """``{"logprobs": {"content": [...]}}`` in OpenAI's form, one entry per token.
+
+        Each entry adds ``certainty``, which needs the whole vocabulary: only a local model
+        gives it.
+        """
+        return {"logprobs": {"content": self.content}}
+
+    def _text(self, token: int) -> str:
+        return bytes(self.llm.detokenize([token])).decode("utf-8", errors="replace")
 
 
 _LOCKS: dict[int, threading.Lock] = {}

@@ -325,6 +325,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+# Token probabilities for the confidence of each draft (agent.confidence): five
+# alternatives a token, as the embedded model records them. A server that refuses them is
+# asked again without (agent.calls.call).
+LOGPROBS: dict[str, Any] = {"logprobs": True, "top_logprobs": 5}
+
+
 def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatModel:
     """A chat model for a name; see ``MODEL_FORMS``."""
     if name.startswith("local:"):
@@ -345,9 +351,14 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
             "stream_usage": True,
             "timeout": _unshared_timeout(),
             "max_retries": 0,  # one retry layer: the graph's (agent.graph.RETRY)
+            **LOGPROBS,
         }
     elif name.startswith("ollama:"):
-        kwargs = {"num_predict": MAX_TOKENS_PER_CALL, "client_kwargs": {"timeout": call_timeout()}}
+        kwargs = {
+            "num_predict": MAX_TOKENS_PER_CALL,
+            "client_kwargs": {"timeout": call_timeout()},
+            **LOGPROBS,
+        }
         if native:
             kwargs["reasoning"] = True
     elif ":" not in name:
@@ -362,6 +373,8 @@ def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatMod
         if native and _OPENAI_REASONERS.match(name.removeprefix("openai:")):
             # Reasoning summaries come back as `reasoning` content blocks.
             kwargs["reasoning"] = {"effort": "medium", "summary": "auto"}
+        elif not _OPENAI_REASONERS.match(name.removeprefix("openai:")):
+            kwargs.update(LOGPROBS)  # reasoning models refuse logprobs
     else:
         kwargs = {"max_tokens": MAX_TOKENS_PER_CALL, "timeout": call_timeout()}
     if temperature is not None:

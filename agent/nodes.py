@@ -131,6 +131,7 @@ async def finalize(state: State, runtime: Runtime[Context], setup: Setup) -> dic
         stop_reason=state["stop_reason"],
         kind=kind,
         checks=best["checks"],
+        confidence=sure["score"] if (sure := best.get("confidence")) else None,
         usage=state["usage"],
         mode=settings.mode,
         model=spec_label(settings.model),

@@ -23,6 +23,7 @@ PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "select_system": frozenset(),
     "select_user": frozenset({"question", "responses"}),
     "judge_user": frozenset({"question", "reference", "response"}),
+    "program_user": frozenset({"question"}),
 }
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -18,6 +18,8 @@ StopReason = Literal[
     "voted",  # contrast and vote: the most common answer of disagreeing samples
     "reconciled",  # contrast: the disagreements were listed and reconciled into one answer
     "selected",  # code and free text: the critic named the sample most consistent with the rest
+    "confident",  # sampled: the plain answer was confident enough to stand alone
+    "surest",  # code and free text: the sample the model was surest of (token confidence)
     "checked",  # sampled: the checks chose (the only sample that passed, or the least wrong)
     "revised",  # sampled: every sample failed a check; a revision fixed what the checks found
     "accepted",  # the critique found no concrete error
@@ -56,10 +58,35 @@ class Check(TypedDict):
     detail: str
 
 
+class Confidence(TypedDict):
+    """How sure the model was of a draft, from its token probabilities (``agent.confidence``).
+
+    Attributes:
+        score: The measure the tally weighs and stops by (``agent.confidence.SCORE``).
+        mean: DeepConf's token confidence (minus the mean top-5 log-probability), averaged.
+        lowest: The lowest of that over windows of 16 tokens.
+        tail: That over the last 16 tokens.
+        certainty: Self-certainty (KL from uniform), where the whole vocabulary was seen.
+        logprob: The mean log-probability of the tokens chosen.
+        tokens: Tokens measured.
+    """
+
+    score: float
+    mean: float
+    lowest: float
+    tail: float
+    certainty: float | None
+    logprob: float
+    tokens: int
+
+
 class Draft(TypedDict):
     """One answer attempt: the plain answer, a sampled solution or a revision.
 
-    ``index`` is the draft's place in ``drafts``; ``checks`` the evidence about it.
+    ``index`` is the draft's place in ``drafts``; ``checks`` the evidence about it;
+    ``confidence`` how sure the model was of it (``None`` where the model gave no token
+    probabilities); ``program`` the program whose printed value is the answer, for a
+    program sample.
     """
 
     index: int
@@ -72,6 +99,8 @@ class Draft(TypedDict):
     output_tokens: int
     seconds: float
     checks: list[Check]
+    confidence: NotRequired[Confidence | None]
+    program: NotRequired[str]
 
 
 class Critique(TypedDict):
@@ -155,6 +184,9 @@ class ReflectionResult:
         kind: The kind of answer the question asks for: number, choice, yes_no, short,
             code or text (see ``agent.answers``).
         checks: The evidence about the returned draft (``Check`` records).
+        confidence: The returned draft's confidence score (``agent.confidence``); ``None``
+            where the model gave no token probabilities: then votes are counted, not
+            weighed, and no answer stops early on its confidence.
         usage: Input and output tokens over all calls.
         mode: The mode that ran.
         model: The generator model's name.
@@ -173,6 +205,7 @@ class ReflectionResult:
     stop_reason: str = "answered"
     kind: str = ""
     checks: list[Check] = field(default_factory=list)
+    confidence: float | None = None
     usage: Usage = field(default_factory=empty_usage)
     mode: str = "prompted"
     model: str = ""

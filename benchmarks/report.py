@@ -77,14 +77,15 @@ def report(path: Path, scorer: Callable[[str, Record], bool] | None = None) -> l
                 sum(d["input_tokens"] + d["output_tokens"] for d in r["drafts"] if d["round"] == 0)
                 for r in rows
             ]
-            name = f"majority vote on the same samples ({statistics.mean(sampled):.2f} / q)"
+            name = f"unweighed majority vote, same samples ({statistics.mean(sampled):.2f} / q)"
             walls = [sum(d["seconds"] for d in r["drafts"] if d["round"] == 0) for r in rows]
             lines.append(_line(name, voted, plain, sample_tokens, walls))
     return lines
 
 
 def _vote(row: dict[str, Any], scorer: Callable[[str, Record], bool] | None) -> bool:
-    samples = [d for d in row["drafts"] if d["round"] == 0]
+    # Counted, not weighed by confidence: the vote the weights are compared with.
+    samples = [{**d, "confidence": None} for d in row["drafts"] if d["round"] == 0]
     eligible = passing(samples) or samples
     chosen = vote(eligible, row["kind"], row["question"])
     output = next(d["output"] for d in row["drafts"] if d["index"] == chosen)

@@ -2,7 +2,9 @@
 
 Each request takes the next step of its script: ``"ok"`` answers with ``reply``,
 ``"empty"`` answers with an empty message, ``"nothing"`` opens a reply stream and closes it
-before any data, ``"hang"`` never answers, an int answers with that HTTP status. When the
+before any data, ``"hang"`` never answers, an int answers with that HTTP status,
+``"no-logprobs"`` answers a request that asks for logprobs with HTTP 400, as a server
+without them does. When the
 script runs out, every request is answered. Streamed and plain requests are both served.
 """
 
@@ -65,6 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
         step = self.server.take({k.lower(): v for k, v in self.headers.items()}, body)
         if step == "hang":
             time.sleep(60)
+            return
+        if step == "no-logprobs" and body.get("logprobs"):
+            error = {"message": "logprobs is not supported by this server", "type": "invalid"}
+            self._json(400, {"error": error})
             return
         if isinstance(step, int):
             self._json(step, {"error": {"message": f"fault {step}", "type": "server_error"}})

@@ -7,8 +7,21 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.context import EFFORT_PRESETS
 from tests.integration.conftest import free_port
 from tests.postgres_server import PostgresServer, binaries
+
+
+@pytest.fixture(autouse=True)
+def _prose_samples(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripted models answer in prose, so their tests draw no program sample.
+
+    A real-model test, or one marked ``programs``, keeps the default (``agent.programs``).
+    """
+    if request.node.get_closest_marker("real") or request.node.get_closest_marker("programs"):
+        return
+    for preset in EFFORT_PRESETS.values():
+        monkeypatch.setitem(preset, "programs", 0)
 
 
 @pytest.fixture(scope="session")

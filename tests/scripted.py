@@ -32,6 +32,7 @@ class ScriptedChatModel(BaseChatModel):
     seed: int = 0
     sampling: list[tuple[float, int]] = []  # (temperature, seed) of each call
     by_seed: dict[int, list[Reply]] = {}  # generator replies for one seed, before the script
+    sure: dict[str, float] = {}  # reply text -> the confidence score its token probabilities give
 
     @property
     def _llm_type(self) -> str:
@@ -74,7 +75,10 @@ class ScriptedChatModel(BaseChatModel):
         text = self._next(messages, run_manager)
         extra = {"reasoning_content": self.reasoning} if self.reasoning else {}
         message = AIMessage(
-            content=text, usage_metadata=self._usage(messages, text), additional_kwargs=extra
+            content=text,
+            usage_metadata=self._usage(messages, text),
+            additional_kwargs=extra,
+            response_metadata=self._logprobs(text),
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -101,8 +105,25 @@ class ScriptedChatModel(BaseChatModel):
                     run_manager.on_llm_new_token(message.content and piece, chunk=chunk)
                 yield chunk
         yield ChatGenerationChunk(
-            message=AIMessageChunk(content="", usage_metadata=self._usage(messages, text))
+            message=AIMessageChunk(
+                content="",
+                usage_metadata=self._usage(messages, text),
+                response_metadata=self._logprobs(text),
+            )
         )
+
+    def _logprobs(self, text: str) -> dict[str, Any]:
+        """OpenAI-style token probabilities whose every measure is ``sure[text]``."""
+        if text not in self.sure:
+            return {}
+        score = self.sure[text]
+        top = [{"token": "x", "logprob": -score}] * 5
+        words = text.split(" ")
+        return {
+            "logprobs": {
+                "content": [{"token": w, "logprob": -score, "top_logprobs": top} for w in words]
+            }
+        }
 
 
 def tagged(answer: str, thinking: str = "Let me work it out.", reflection: str = "") -> str:

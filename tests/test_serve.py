@@ -198,7 +198,11 @@ def test_streaming_reasoning_before_content_and_exact_usage(
     client: openai.OpenAI, model: SlowServer
 ) -> None:
     stream = client.chat.completions.create(
-        model="reflect-contrast-low", stream=True, stream_options={"include_usage": True}, **ask()
+        model="reflect-contrast-low",
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"programs": 0},  # the scripted server answers in prose
+        **ask(),
     )
     seen, usage = deltas(stream)
     kinds = [kind for kind, _ in seen]
@@ -234,7 +238,7 @@ def test_settings_from_the_name_and_extra_body_reach_the_run(
         ],
         seed=7,
         temperature=0.2,
-        extra_body={"samples": 4, "reflect": {"max_tokens": 9000}},
+        extra_body={"samples": 4, "programs": 0, "reflect": {"max_tokens": 9000}},
     )
     assert reply.choices[0].message.content == ANSWER
     bodies = [body for _, body in model.seen]

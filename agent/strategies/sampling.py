@@ -13,6 +13,8 @@ fail, the checks' findings drive a revision.
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from agent import answers, checks
+from agent import answers, checks, confidence, programs
 from agent.calls import (
     Setup,
     answer_messages,
@@ -59,18 +61,36 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
     """Draw one solution: index 0 is the plain answer at the run's own temperature.
 
     The others sample at temperature 0.7 with their index as the seed, so they differ from
-    each other yet repeat from run to run.
+    each other yet repeat from run to run. For a number question, samples 1 to
+    ``settings.programs`` are programs whose printed value is their answer
+    (``agent.programs``), where the sandbox can run them; the first of them draws at the
+    run's own temperature, as the plain answer does.
     """
     settings = setup.settings(runtime)
     index = task["index"]
     model = await resolve(settings, settings.model)
-    if index > 0:
+    program = is_program(index, task["kind"], settings)
+    # The first program sample draws like the plain answer: its prompt already makes it
+    # another view (on the tuning slice greedy programs were right as often as sampled ones).
+    if index > 0 and not (program and index == 1):
         model = sampler(model, settings, seed=(settings.context.seed or 0) + index)
-    messages = answer_messages(setup, settings, model, task["asked"], history(task))
+    if program:
+        messages = programs.program_messages(setup.prompts, task["asked"])
+    else:
+        messages = answer_messages(setup, settings, model, task["asked"], history(task))
     reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
-    draft = await with_checks(make_draft(index, 0, reply, seconds), task, settings)
+    draft = make_draft(index, 0, reply, seconds)
+    if program:
+        draft = await asyncio.to_thread(programs.program_sample, draft, run_code=settings.run_code)
+    else:
+        draft = await with_checks(draft, task, settings)
     await emit_draft(runtime, draft, "sample")
     return {"drafts": [draft], "usage": usage_of(reply)}
+
+
+def is_program(index: int, kind: str, settings: Settings) -> bool:
+    """Whether sample ``index`` is a program sample: for numbers, where programs can run."""
+    return kind == "number" and 0 < index <= settings.programs and programs.available()
 
 
 def sampler(model: ChatModel, settings: Settings, *, seed: int) -> ChatModel:
@@ -117,6 +137,10 @@ class _Round:
         split: Counted samples per distinct key, most first; the counted samples are those
             that passed, or all when none did.
         alike: Whether the counted samples all say the same, by form.
+        weighed: Whether every counted sample has a confidence, so that votes are weighed
+            by it and free-form answers chosen by it.
+        confident: Whether the plain answer, drawn alone so far, passed its checks, has a
+            key, and is confident enough to stand alone (``confidence.STOP_AT``).
     """
 
     drawn: int
@@ -125,6 +149,8 @@ class _Round:
     free: bool
     split: list[int]
     alike: bool
+    weighed: bool
+    confident: bool
 
     @classmethod
     def of(cls, samples: list[Draft], kind: str, question: str) -> _Round:
@@ -134,6 +160,7 @@ class _Round:
         split = sorted(_counts(counted, kind, question).values(), reverse=True)
         keyed = kind in answers.KEYED
         all_differ = kind == "short" and bool(split) and split[0] == 1 < len(samples)
+        first = samples[0] if len(samples) == 1 else None
         return cls(
             drawn=len(samples),
             passed=len(passed),
@@ -141,6 +168,12 @@ class _Round:
             free=not keyed or not split or all_differ,
             split=split,
             alike=bool(counted) and _all_alike(counted, kind),
+            weighed=bool(counted) and confidence.weights(counted) is not None,
+            confident=first is not None
+            and keyed
+            and bool(split)
+            and len(passed) == 1
+            and confidence.stands_alone(first),
         )
 
 
@@ -156,6 +189,8 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
     more = stop is None
     judged = settings.mode == "prompted" and settings.max_rounds > 0
     lead = seen.split[0] - seen.split[1] if len(seen.split) > 1 else 0
+    if seen.confident:  # ReASC: a confident first answer needs no vote
+        return _end("confident")
     if more and seen.drawn < settings.samples:  # the first round is not complete
         early = seen.drawn > 1 and seen.passed == seen.drawn and not seen.keyed and seen.alike
         return _end("agreed") if early else _draw(seen.drawn, settings.samples, settings)
@@ -169,13 +204,17 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
         return _end("checked")
     if seen.free and seen.alike:
         return _end("agreed")
+    if seen.free and more and settings.max_rounds > 0:
+        # The selection call (USC) stays where it was measured (HumanEval +1.25 over plain);
+        # token confidence was not yet measured against it on code and free text.
+        return {"route": "select"}
     if seen.free:
-        return {"route": "select"} if more and settings.max_rounds > 0 else _end(stop or "voted")
+        return _end(stop or ("surest" if seen.weighed else "voted"))
     if len(seen.split) == 1:
         return _end("agreed")
     if more and seen.drawn < settings.max_samples and lead <= settings.max_samples - seen.drawn:
         return _draw(seen.drawn, seen.drawn + _MORE_PER_ROUND, settings)
-    if more and judged and lead == 0:
+    if more and judged and lead == 0 and not seen.weighed:
         return {"route": "contrast", "stop_reason": "voted"}
     return _end(stop or "voted")
 
@@ -208,22 +247,44 @@ def _counts(samples: list[Draft], kind: str, question: str) -> Counter[str]:
     return Counter(k for k in found if k)
 
 
+def support(samples: list[Draft], kind: str, question: str) -> dict[str, float]:
+    """Each answer key's support: its samples' confidence weights, else its count.
+
+    Weights (CISC) apply where every sample has a confidence.
+    """
+    weights = confidence.weights(samples)
+    if weights is None:
+        return dict(_counts(samples, kind, question))
+    total: dict[str, float] = {}
+    for draft, weight in zip(samples, weights, strict=True):
+        found = answers.key(draft["output"], kind, question) if kind in answers.KEYED else ""
+        if found:
+            total[found] = total.get(found, 0.0) + weight
+    return total
+
+
 def leaders(samples: list[Draft], kind: str, question: str) -> set[str]:
-    """The answers with the most samples; more than one means a tie at the top."""
-    counts = _counts(samples, kind, question)
-    best = max(counts.values(), default=0)
-    return {key for key, count in counts.items() if count == best}
+    """The answers with the most support; more than one means a tie at the top."""
+    backing = support(samples, kind, question)
+    best = max(backing.values(), default=0.0)
+    return {key for key, weight in backing.items() if math.isclose(weight, best)}
 
 
 def vote(samples: list[Draft], kind: str, question: str) -> int:
-    """Index of the first sample with the most common answer (ties: the earliest answer).
+    """Index of the first sample with the best-supported answer (ties: the earliest answer).
 
-    The earliest is the plain answer when it is among the tied; for code and free text the
-    plain answer itself.
+    Answers are weighed by confidence where every sample has one, else counted. The
+    earliest is the plain answer when it is among the tied. Code and free text have no
+    key: the sample the model was surest of, else the plain answer.
     """
     top = leaders(samples, kind, question)
+    if not top:
+        weights = confidence.weights(samples)
+        if weights is not None:
+            return samples[max(range(len(samples)), key=lambda i: weights[i])]["index"]
+        return samples[0]["index"]
     for d in samples:
-        if not top or answers.key(d["output"], kind, question) in top:
+        if answers.key(d["output"], kind, question) in top:
             return d["index"]
     return samples[0]["index"]
 
@@ -270,18 +331,33 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     failing = drawn - len(passing(samples))
     tail = f"; {failing} failed a check" if failing else ""
     noun = "solution" if drawn == 1 else "solutions"
+    weights = confidence.weights(samples)
     if kind not in answers.KEYED:
         if drawn == 1:
             return f"1 solution ({kind}){tail}"
-        return f"{drawn} {noun} ({kind}) {'agree' if _all_alike(samples, kind) else 'differ'}{tail}"
+        if _all_alike(samples, kind):
+            return f"{drawn} {noun} ({kind}) agree{tail}"
+        if weights is None:
+            return f"{drawn} {noun} ({kind}) differ{tail}"
+        surest = samples[max(range(drawn), key=lambda i: weights[i])]["index"]
+        return f"{drawn} {noun} ({kind}) differ{tail}; the surest is solution {surest + 1}"
     keys = [answers.key(d["output"], kind, question) or "(no answer)" for d in samples]
     counts = Counter(keys)
     names = {key: _short(key) for key in counts}
     if drawn == 1:
-        return f"1 solution: {names[keys[0]]}{tail}"
+        sure = samples[0].get("confidence")
+        said = f" (confidence {sure['score']:.1f})" if sure else ""
+        return f"1 solution: {names[keys[0]]}{said}{tail}"
     if len(counts) == 1:
         return f"all {drawn} solutions agree: {names[keys[0]]}{tail}"
     spread = ", ".join(f"{names[key]} ×{n}" for key, n in counts.most_common())
+    backing = support(passing(samples) or samples, kind, question)
+    if weights is not None and backing:
+        shares = sorted(backing.items(), key=lambda item: -item[1])
+        total = sum(backing.values()) or 1.0
+        spread += "; weighed by confidence: " + ", ".join(
+            f"{names[key]} {weight / total:.0%}" for key, weight in shares
+        )
     return f"{drawn} solutions disagree: {spread}{tail}"
 
 

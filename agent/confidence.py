@@ -1,0 +1,122 @@
+"""How sure the model was of a draft, read from its own token probabilities (no extra call).
+
+Every reply that carries log-probabilities (the embedded model always; OpenAI-compatible
+servers and Ollama when asked, ``agent.models``) gets a ``Confidence``. The measures are
+the ones the research compares (see ``../shared/docs/evidence-and-confidence.md``):
+
+* ``mean``: DeepConf's token confidence, minus the mean log-probability of the top
+  ``TOP`` candidates at each token, averaged over the reply. A peaked distribution (the
+  model sure of its token) scores high.
+* ``lowest``: the same, averaged over each window of ``WINDOW`` tokens; the lowest window
+  (DeepConf's group confidence: one unsure stretch marks a shaky derivation).
+* ``tail``: the same over the last ``WINDOW`` tokens, where the answer is.
+* ``certainty``: self-certainty (Kang et al., 2025), the mean KL divergence of each token's
+  distribution from uniform; it needs the whole vocabulary, so only the embedded model
+  gives it.
+* ``logprob``: the mean log-probability of the tokens chosen.
+
+``score`` is the one the tally uses (``SCORE``), chosen by measurement on a tuning slice
+(benchmarks/README.md, "Confidence").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage
+
+from agent.result import Confidence
+
+TOP = 5
+WINDOW = 16
+SCORE = "tail"
+
+
+def measure(reply: AIMessage) -> Confidence | None:
+    """The reply's confidence, or ``None`` when it carries no token probabilities."""
+    tokens = token_entries(reply.response_metadata or {})
+    if not tokens:
+        return None
+    conf = [_token_confidence(t) for t in tokens]
+    windows = [_mean(conf[i : i + WINDOW]) for i in range(max(len(conf) - WINDOW, 0) + 1)]
+    certainties = [t.get("certainty") for t in tokens]
+    whole = [float(c) for c in certainties if isinstance(c, int | float)]
+    measures: dict[str, float | None] = {
+        "mean": _mean(conf),
+        "lowest": min(windows),
+        "tail": _mean(conf[-WINDOW:]),
+        "certainty": _mean(whole) if len(whole) == len(tokens) else None,
+        "logprob": _mean([float(t["logprob"]) for t in tokens]),
+    }
+    score = measures[SCORE]
+    return Confidence(
+        score=round(score if score is not None else _mean(conf), 4),
+        mean=round(_mean(conf), 4),
+        lowest=round(min(windows), 4),
+        tail=round(_mean(conf[-WINDOW:]), 4),
+        certainty=None if measures["certainty"] is None else round(measures["certainty"], 4),
+        logprob=round(_mean([float(t["logprob"]) for t in tokens]), 4),
+        tokens=len(tokens),
+    )
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def token_entries(metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-token entries from a reply's metadata, as plain dicts.
+
+    OpenAI-compatible servers (and the embedded model) give ``{"content": [...]}``; Ollama
+    gives the list itself. An entry without a numeric ``logprob`` ends the list: a reply
+    whose probabilities are partial is measured on none.
+    """
+    raw = metadata.get("logprobs")
+    if isinstance(raw, Mapping):
+        raw = raw.get("content")
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        return []
+    entries = [_plain(e) for e in raw]
+    if not all(isinstance(e.get("logprob"), int | float) for e in entries):
+        return []
+    return entries
+
+
+def _plain(entry: Any) -> dict[str, Any]:
+    if isinstance(entry, Mapping):
+        return dict(entry)
+    dump = getattr(entry, "model_dump", None)
+    return dict(dump()) if callable(dump) else {}
+
+
+def _token_confidence(entry: dict[str, Any]) -> float:
+    top = [_plain(t).get("logprob") for t in entry.get("top_logprobs") or []][:TOP]
+    numbers = [float(t) for t in top if isinstance(t, int | float)]
+    return -sum(numbers) / len(numbers) if numbers else -float(entry["logprob"])
+
+
+# Tuned on GSM8K 1–40 (benchmarks/README.md, "Confidence"); never on a reported slice.
+STOP_AT = 99.0
+TEMPERATURE = 1.0
+
+
+def weights(drafts: Sequence[Mapping[str, Any]]) -> list[float] | None:
+    """Each draft's vote weight, CISC-style: a softmax of its score over ``TEMPERATURE``.
+
+    ``None`` unless every draft has a confidence: a vote is weighed whole or not at all.
+    """
+    scores = [(d.get("confidence") or {}).get("score") for d in drafts]
+    if not scores or not all(isinstance(x, int | float) for x in scores):
+        return None
+    top = max(float(x) for x in scores)  # type: ignore[arg-type]
+    raw = [math.exp((float(x) - top) / TEMPERATURE) for x in scores]  # type: ignore[arg-type]
+    total = sum(raw)
+    return [r / total for r in raw]
+
+
+def stands_alone(draft: Mapping[str, Any]) -> bool:
+    """Whether a draft is confident enough to be the answer without a vote (ReASC)."""
+    found = draft.get("confidence")
+    return found is not None and float(found["score"]) >= STOP_AT

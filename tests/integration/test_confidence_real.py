@@ -1,0 +1,61 @@
+"""Token probabilities from the real embedded model and a real OpenAI-compatible server, and a
+real program sample.
+
+The embedded model's probabilities are read from its logits before each token is sampled
+(``agent.local._TokenStats``); at temperature 0 the chosen token must be each step's most
+likely one, and the tokens must spell the reply: a shift by one position
+(abetlen/llama-cpp-python#1983) fails both. llama-cpp-python's own server is the
+OpenAI-compatible one (its chat endpoint gives ``logprobs`` and ``top_logprobs``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from agent import areflect
+from agent.calls import make_draft
+from agent.confidence import token_entries
+from agent.local import local_chat_model
+from agent.programs import available, program_messages, program_sample
+from agent.prompts import PROMPTS
+
+pytestmark = pytest.mark.real
+
+FARMER = (
+    "A farmer has 3 pens with 12 chickens in each pen. He sells 7 chickens. "
+    "How many chickens are left?"
+)
+SHORT = [HumanMessage("What is 17 + 25? Answer with one sentence.")]
+
+
+def test_the_embedded_model_reports_each_tokens_probability_in_place() -> None:
+    model = local_chat_model("", progress=False)
+    streamed = list(model.stream(SHORT))
+    for reply in (model.invoke(SHORT), sum(streamed[1:], start=streamed[0])):
+        tokens = token_entries(reply.response_metadata)
+        assert "".join(t["token"] for t in tokens) == reply.content
+        assert all(t["logprob"] == t["top_logprobs"][0]["logprob"] for t in tokens)
+        assert all(len(t["top_logprobs"]) == 5 and t["certainty"] > 0 for t in tokens)
+        measured = make_draft(0, 0, reply, 0.0)["confidence"]
+        assert measured is not None and measured["tokens"] == len(tokens)
+
+
+async def test_an_openai_compatible_server_gives_the_draft_its_confidence(
+    openai_server: str,
+) -> None:
+    result = await areflect(str(SHORT[0].content), model=f"{openai_server}#qwen", mode="single")
+    assert "42" in result.output
+    measured = result.drafts[0].get("confidence")
+    assert measured is not None and measured["tokens"] >= 3 and measured["certainty"] is None
+    assert result.confidence == measured["score"]
+
+
+@pytest.mark.skipif(not available(), reason="program samples run only in the kernel sandbox")
+def test_a_real_program_sample_votes_with_what_its_program_prints() -> None:
+    model = local_chat_model("", progress=False)
+    reply = model.invoke(program_messages(PROMPTS, FARMER))
+    sample = program_sample(make_draft(1, 0, reply, 0.0), run_code=False)
+    assert sample["output"] == "29", reply.content
+    assert sample["checks"][0]["name"] == "the program prints 29"
+    assert "print" in sample.get("program", "")

@@ -1,0 +1,167 @@
+"""Token confidence deciding: a confident plain answer stops, weights overturn a count, and a
+program sample's printed value votes. Each test also runs the same replies without token
+probabilities (or without program samples) and sees the decision go the other way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from agent import areflect, confidence
+from agent.programs import available
+from agent.prompts import PROMPTS
+from tests.capture_server import capture_server
+from tests.scripted import ScriptedChatModel
+
+Q = "Tom has 3 bags of 4 apples. How many apples?"
+CODE_Q = "Write a Python function is_even(n) that returns whether n is even."
+SURE = confidence.STOP_AT + 1.0
+UNSURE = confidence.STOP_AT - 3.0
+
+
+def solution(answer: str, work: str = "3 bags of 4 apples.") -> str:
+    return f"{work}\n\nSo Tom has \\(\\boxed{{{answer}}}\\) apples."
+
+
+def scripted(replies: list[Any], sure: dict[str, float] | None = None) -> ScriptedChatModel:
+    return ScriptedChatModel(script={"generator": list(replies), "critic": []}, sure=sure or {})
+
+
+async def ask(model: ScriptedChatModel, question: str = Q, **options: Any) -> Any:
+    return await areflect(question, model=model, max_concurrency=1, **options)
+
+
+def entries(*logprobs: float, top: int = 5) -> list[dict[str, Any]]:
+    return [
+        {"token": "t", "logprob": lp, "top_logprobs": [{"token": "t", "logprob": lp}] * top}
+        for lp in logprobs
+    ]
+
+
+# -- the measures ------------------------------------------------------------------------
+
+
+def test_measures_from_openai_and_ollama_forms_agree() -> None:
+    lps = [-0.5] * 20 + [-4.0] * 16
+    openai_form = AIMessage("x", response_metadata={"logprobs": {"content": entries(*lps)}})
+    ollama_form = AIMessage("x", response_metadata={"logprobs": entries(*lps)})
+    got = confidence.measure(openai_form)
+    assert got == confidence.measure(ollama_form)
+    assert got is not None and got["tokens"] == 36
+    assert math.isclose(got["mean"], (20 * 0.5 + 16 * 4.0) / 36, abs_tol=1e-4)
+    assert math.isclose(got["tail"], 4.0) and math.isclose(got["lowest"], 0.5)
+    assert math.isclose(got["logprob"], -(20 * 0.5 + 16 * 4.0) / 36, abs_tol=1e-4)
+    assert got["certainty"] is None  # a server gives no whole-vocabulary term
+
+
+def test_no_or_partial_probabilities_give_no_confidence() -> None:
+    assert confidence.measure(AIMessage("x")) is None
+    partial = [*entries(-0.1, -0.2), {"token": "t", "logprob": None}]
+    assert confidence.measure(AIMessage("x", response_metadata={"logprobs": partial})) is None
+
+
+def test_weights_need_every_draft_to_have_a_confidence() -> None:
+    a, b = {"confidence": {"score": 2.0}}, {"confidence": {"score": 1.0}}
+    weights = confidence.weights([a, b])
+    assert weights is not None and weights[0] > weights[1] and math.isclose(sum(weights), 1.0)
+    assert confidence.weights([a, {"confidence": None}]) is None
+
+
+# -- the tally deciding ------------------------------------------------------------------
+
+
+async def test_a_confident_plain_answer_stops_without_samples() -> None:
+    replies = [solution("12")] + [solution("7")] * 4
+    sure = await ask(scripted(replies, {replies[0]: SURE}))
+    assert (sure.stop_reason, sure.usage["calls"], sure.confidence) == ("confident", 1, SURE)
+    assert sure.reflections[0] == f"1 solution: 12 (confidence {SURE:.1f})"
+    unsure = await ask(scripted(replies, {r: UNSURE for r in replies}))
+    assert unsure.stop_reason != "confident" and unsure.usage["calls"] >= 3
+    counted = await ask(scripted(replies))  # no token probabilities: today's vote
+    assert counted.confidence is None and counted.usage["calls"] >= 3
+
+
+async def test_a_confident_plain_answer_that_fails_a_check_does_not_stop() -> None:
+    wrong_step = "3 × 4 = 13.\n\nSo Tom has \\(\\boxed{13}\\) apples."
+    replies = [wrong_step, solution("12"), solution("12")]
+    result = await ask(scripted(replies, {wrong_step: SURE}))
+    assert result.stop_reason != "confident" and "12" in result.output
+
+
+async def test_a_weighed_vote_overturns_a_count() -> None:
+    gap = 5.0 * confidence.TEMPERATURE  # e^5: one sure sample outweighs two unsure ones
+    replies = [solution("12"), solution("7", "4 + 3 = 7."), solution("12", "3 × 4 = 12.")]
+    model = scripted(
+        replies, {replies[0]: UNSURE - gap, replies[1]: UNSURE, replies[2]: UNSURE - gap}
+    )
+    weighed = await ask(model, samples=3, max_samples=3)
+    # Counted: 12 ×2 against 7 ×1; weighed: the one sure 7 wins.
+    assert weighed.drafts[weighed.chosen]["output"].endswith("\\(\\boxed{7}\\) apples.")
+    assert "weighed by confidence: 7" in weighed.reflections[0]
+    counted = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0)
+    assert counted.drafts[counted.chosen]["output"].endswith("\\(\\boxed{12}\\) apples.")
+
+
+async def test_confidence_picks_the_surest_code_sample_when_no_critic_selects() -> None:
+    codes = [
+        f"```python\ndef is_even(n):\n    return {body}\n```"
+        for body in ("n % 2 == 0", "not n & 1", "n // 2 * 2 == n")
+    ]
+    sure = {codes[0]: UNSURE - 2, codes[1]: UNSURE + 1, codes[2]: UNSURE - 1}
+    weighed = await ask(scripted(codes, sure), CODE_Q, mode="vote", samples=3, max_rounds=0)
+    assert (weighed.stop_reason, weighed.chosen) == ("surest", 1)
+    assert weighed.reflections[0].endswith("the surest is solution 2")
+    counted = await ask(scripted(codes), CODE_Q, mode="vote", samples=3, max_rounds=0)
+    assert (counted.stop_reason, counted.chosen) == ("voted", 0)
+
+
+async def test_a_server_that_refuses_logprobs_is_asked_again_without_them() -> None:
+    with capture_server(["no-logprobs", "ok"]) as server:
+        result = await areflect(Q, model=server.url, mode="single")
+        bodies = [body for _, body in server.seen]
+    assert [(b.get("logprobs"), b.get("top_logprobs")) for b in bodies] == [(True, 5), (None, None)]
+    assert "12" in result.output and result.confidence is None
+
+
+# -- program samples ---------------------------------------------------------------------
+
+PROGRAM = "```python\npens = 3\nchickens = pens * 4\nprint(chickens)\n```"
+
+
+def answers_programs(prose: str, program: str = PROGRAM) -> Any:
+    """A generator reply that is a program when asked for one, else the prose answer."""
+
+    def reply(messages: list[Any]) -> str:
+        asked = PROMPTS.texts["program_user"].split("{question}")[0]
+        return program if asked[:40] in str(messages[-1].content) else prose
+
+    return reply
+
+
+@pytest.mark.programs
+@pytest.mark.skipif(not available(), reason="program samples run only in the kernel sandbox")
+async def test_a_program_samples_printed_value_votes() -> None:
+    replies = [solution("7"), answers_programs(solution("7")), solution("12")]
+    result = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0)
+    program = result.drafts[1]
+    assert (program["output"], program.get("program")) == ("12", PROGRAM.split("\n", 1)[1][:-4])
+    assert [c["name"] for c in program["checks"]] == ["the program prints 12"]
+    assert "12" in result.drafts[result.chosen]["output"]  # 12 ×2 (one a program) against 7
+    prose_only = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0, programs=0)
+    assert prose_only.drafts[1]["output"] == solution("7") and "7" in prose_only.output
+
+
+@pytest.mark.programs
+@pytest.mark.skipif(not available(), reason="program samples run only in the kernel sandbox")
+async def test_a_program_that_prints_no_number_gets_no_vote() -> None:
+    broken = "```python\nprint('twelve')\n```"
+    replies = [solution("7"), answers_programs("", broken), solution("7"), solution("7")]
+    result = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0)
+    program = result.drafts[1]
+    assert program["output"] == "" and program["checks"][0]["passed"] is False
+    assert "printed no number" in program["checks"][0]["detail"]
+    assert "7" in result.output

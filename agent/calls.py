@@ -168,6 +168,9 @@ async def call(
     start = time.perf_counter()
     config: RunnableConfig = {"tags": [f"reflect:{role}", *tags], **_splitting(role, tags)}
     chat = chat_model_of(model)
+    if getattr(chat, "logprobs", None) and _served_by(model) in _NO_LOGPROBS:
+        model = with_fields(model, logprobs=None, top_logprobs=None)
+        chat = chat_model_of(model)
     try:
         try:
             reply = await model.ainvoke(messages, config=config)
@@ -177,6 +180,7 @@ async def call(
             if getattr(chat, "reasoning", None) is True and "support thinking" in str(exc):
                 plain = with_fields(model, reasoning=None)
             elif getattr(chat, "logprobs", None) and "logprob" in str(exc).lower():
+                _NO_LOGPROBS.add(_served_by(model))
                 plain = with_fields(model, logprobs=None, top_logprobs=None)
             else:
                 raise
@@ -195,6 +199,17 @@ async def call(
         # no answer at all.
         raise EmptyReply("the model's reply was empty")
     return reply, time.perf_counter() - start
+
+
+# Models whose server refused logprobs once: not asked for them again.
+_NO_LOGPROBS: set[tuple[str, str]] = set()
+
+
+def _served_by(model: ChatModel) -> tuple[str, str]:
+    """A model as its server knows it: the server's address and the model's name."""
+    chat = chat_model_of(model)
+    where = getattr(chat, "openai_api_base", None) or getattr(chat, "base_url", None) or ""
+    return str(where), model_label(model)
 
 
 async def ask_critic(

@@ -15,8 +15,8 @@ the ones the research compares (see ``../shared/docs/evidence-and-confidence.md`
   gives it.
 * ``logprob``: the mean log-probability of the tokens chosen.
 
-``score`` is the one the tally uses (``SCORE``), chosen by measurement on a tuning slice
-(benchmarks/README.md, "Confidence").
+``score`` is the one the tally uses: self-certainty where the model gives it, else ``mean``
+(``SCORES``), chosen by measurement on a tuning slice (benchmarks/README.md §14).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from agent.result import Confidence
 
 TOP = 5
 WINDOW = 16
-SCORE = "tail"
+SCORES = ("certainty", "mean")
 
 
 def measure(reply: AIMessage) -> Confidence | None:
@@ -50,9 +50,10 @@ def measure(reply: AIMessage) -> Confidence | None:
         "certainty": _mean(whole) if len(whole) == len(tokens) else None,
         "logprob": _mean([float(t["logprob"]) for t in tokens]),
     }
-    score = measures[SCORE]
+    measure = next(name for name in SCORES if measures[name] is not None)
     return Confidence(
-        score=round(score if score is not None else _mean(conf), 4),
+        score=round(measures[measure] or 0.0, 4),
+        measure=measure,
         mean=round(_mean(conf), 4),
         lowest=round(min(windows), 4),
         tail=round(_mean(conf[-WINDOW:]), 4),
@@ -70,8 +71,8 @@ def token_entries(metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per-token entries from a reply's metadata, as plain dicts.
 
     OpenAI-compatible servers (and the embedded model) give ``{"content": [...]}``; Ollama
-    gives the list itself. An entry without a numeric ``logprob`` ends the list: a reply
-    whose probabilities are partial is measured on none.
+    gives the list itself. If any entry lacks a numeric ``logprob``, the reply gets none:
+    a reply whose probabilities are partial is not measured.
     """
     raw = metadata.get("logprobs")
     if isinstance(raw, Mapping):
@@ -97,21 +98,27 @@ def _token_confidence(entry: dict[str, Any]) -> float:
     return -sum(numbers) / len(numbers) if numbers else -float(entry["logprob"])
 
 
-# Tuned on GSM8K 1–40 (benchmarks/README.md, "Confidence"); never on a reported slice.
-STOP_AT = 99.0
+# Tuned on GSM8K 1–40 with benchmarks/confidence_tuning.py (benchmarks/README.md §14), never
+# on a reported slice: a plain answer at or above its measure's 40th percentile there stands
+# alone (15 of the 20 that did were right, against 24 of all 40 plain answers).
+STOP_AT: dict[str, float] = {"certainty": 16.45, "mean": 8.05}
 TEMPERATURE = 1.0
 
 
 def weights(drafts: Sequence[Mapping[str, Any]]) -> list[float] | None:
-    """Each draft's vote weight, CISC-style: a softmax of its score over ``TEMPERATURE``.
+    """Each draft's vote weight (CISC): a softmax of its score over ``TEMPERATURE``.
 
-    ``None`` unless every draft has a confidence: a vote is weighed whole or not at all.
+    ``None`` unless every draft has a confidence on the same measure: a vote is weighed
+    whole or not at all.
     """
-    scores = [(d.get("confidence") or {}).get("score") for d in drafts]
-    if not scores or not all(isinstance(x, int | float) for x in scores):
+    found = [d.get("confidence") for d in drafts]
+    if not found or any(f is None for f in found):
         return None
-    top = max(float(x) for x in scores)  # type: ignore[arg-type]
-    raw = [math.exp((float(x) - top) / TEMPERATURE) for x in scores]  # type: ignore[arg-type]
+    if len({f["measure"] for f in found}) > 1:  # type: ignore[index]
+        return None
+    scores = [float(f["score"]) for f in found]  # type: ignore[index]
+    top = max(scores)
+    raw = [math.exp((x - top) / TEMPERATURE) for x in scores]
     total = sum(raw)
     return [r / total for r in raw]
 
@@ -119,4 +126,4 @@ def weights(drafts: Sequence[Mapping[str, Any]]) -> list[float] | None:
 def stands_alone(draft: Mapping[str, Any]) -> bool:
     """Whether a draft is confident enough to be the answer without a vote (ReASC)."""
     found = draft.get("confidence")
-    return found is not None and float(found["score"]) >= STOP_AT
+    return found is not None and float(found["score"]) >= STOP_AT[found["measure"]]

@@ -37,7 +37,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "max_rounds": 2,
         "samples": 3,
         "max_samples": 5,
-        "programs": 1,
+        "programs": 2,
         "max_tokens": 16_000,
         "max_seconds": 600,
     },

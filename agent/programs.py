@@ -1,6 +1,6 @@
 """Program-of-thought samples: the model writes a program, the sandbox's printed value votes.
 
-For a number question, part of the samples (``Settings.program_samples``) ask for a short
+For a number question, part of the samples (``Settings.programs``) ask for a short
 program that prints the answer (PAL, program-of-thought) instead of a worked solution. The
 program runs where ``agent.checks.program.run`` lets it: an arithmetic program by default,
 in the restricted evaluator inside the kernel sandbox; anything else only with
@@ -11,17 +11,15 @@ vote while another sample passes.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from agent import answers
 from agent.checks import program as programs_run
 from agent.prompts import Prompts
 from agent.result import Check, Draft
-from agent.sandbox import isolation
-
-_PYTHON_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+from agent.sandbox import SandboxUnavailable, isolation
 
 
 def available() -> bool:
@@ -29,9 +27,26 @@ def available() -> bool:
     return isolation().backend is not None
 
 
-def program_messages(prompts: Prompts, question: str) -> list[BaseMessage]:
-    """The messages that ask for a program printing the answer."""
-    return [HumanMessage(prompts.render("program_user", question=question))]
+def program_messages(
+    prompts: Prompts, question: str, *, system: str = "", past: Sequence[BaseMessage] = ()
+) -> list[BaseMessage]:
+    """The messages that ask for a program printing the answer.
+
+    Args:
+        prompts: The prompts (``program_user``).
+        question: The question.
+        system: The run's own instructions, if any.
+        past: The conversation before the question, so a follow-up keeps its context.
+    """
+    head: list[BaseMessage] = [SystemMessage(system)] if system else []
+    return [*head, *past, HumanMessage(prompts.render("program_user", question=question))]
+
+
+def program_of(text: str) -> str:
+    """The reply's program: its last code block that prints, else its last block."""
+    blocks = answers.code_blocks(text)
+    printing = [b for b in blocks if "print(" in b]
+    return (printing or blocks or [""])[-1].strip()
 
 
 def program_sample(draft: Draft, *, run_code: bool) -> Draft:
@@ -40,11 +55,13 @@ def program_sample(draft: Draft, *, run_code: bool) -> Draft:
     The reply's text stays whole; the program becomes the draft's thinking and
     ``program``, and a ``program`` check says what it printed, or why there is no answer.
     """
-    found = _PYTHON_BLOCK.search(draft["text"])
-    source = found.group(1).strip() if found else ""
+    source = program_of(draft["text"])
     if not source:
         return _failed(draft, "", "the reply has no program")
-    ran = programs_run.run(source, run_code=run_code)
+    try:
+        ran = programs_run.run(source, run_code=run_code)
+    except SandboxUnavailable as exc:
+        return _failed(draft, source, f"the program cannot run here: {exc}")
     if ran is None:
         return _failed(draft, source, "the program is outside what runs here (allow --run-code)")
     if ran["error"]:

@@ -62,7 +62,9 @@ class Confidence(TypedDict):
     """How sure the model was of a draft, from its token probabilities (``agent.confidence``).
 
     Attributes:
-        score: The measure the tally weighs and stops by (``agent.confidence.SCORE``).
+        score: The value the tally weighs and stops by.
+        measure: Which measure ``score`` is: ``certainty`` where the model gave the whole
+            vocabulary's probabilities (the embedded model), else ``mean``.
         mean: DeepConf's token confidence (minus the mean top-5 log-probability), averaged.
         lowest: The lowest of that over windows of 16 tokens.
         tail: That over the last 16 tokens.
@@ -72,6 +74,7 @@ class Confidence(TypedDict):
     """
 
     score: float
+    measure: str
     mean: float
     lowest: float
     tail: float

@@ -34,21 +34,52 @@ def sequence(rows: list[dict], programs: int) -> list[dict]:
     return plain + progs[:programs] + prose[: 4 - min(programs, len(progs))]
 
 
-def weights(drawn: list[dict], measure: str, temperature: float) -> list[float] | None:
+def kind_of(row: dict) -> str:
+    return "program" if row["how"] == "program" else "prose"
+
+
+def centres(questions: list[dict], measure: str) -> dict[str, tuple[float, float]]:
+    """Each sample kind's mean and spread of ``measure`` (prose and programs differ in scale)."""
+    out = {}
+    for kind in ("prose", "program"):
+        xs = [
+            (r["confidence"] or {}).get(measure)
+            for q in questions
+            for r in q["rows"]
+            if kind_of(r) == kind
+        ]
+        xs = [x for x in xs if x is not None]
+        if len(xs) > 1:
+            mu = sum(xs) / len(xs)
+            sd = (sum((x - mu) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 or 1.0
+            out[kind] = (mu, sd)
+    return out
+
+
+def weights(
+    drawn: list[dict], measure: str, temperature: float, scale: dict | None
+) -> list[float] | None:
     scores = [(r["confidence"] or {}).get(measure) for r in drawn]
     if any(s is None for s in scores):
         return None
+    if scale:
+        scores = [
+            (s - scale[kind_of(r)][0]) / scale[kind_of(r)][1] for s, r in zip(scores, drawn)
+        ]
     top = max(scores)
-    raw = [
-        math.exp((s - top) / temperature) if temperature > 0 else float(s == top) for s in scores
-    ]
-    return raw
+    return [math.exp((s - top) / temperature) for s in scores]
 
 
-def support(drawn: list[dict], measure: str, temperature: float | None) -> Counter:
+def support(
+    drawn: list[dict], measure: str, temperature: float | None, scale: dict | None = None
+) -> Counter:
     counted = [r for r in drawn if not r["failed"] and r["key"]] or [r for r in drawn if r["key"]]
     total: Counter = Counter()
-    w = weights(counted, measure, temperature) if temperature is not None and counted else None
+    w = (
+        weights(counted, measure, temperature, scale)
+        if temperature is not None and counted
+        else None
+    )
     for i, r in enumerate(counted):
         total[r["key"]] += w[i] if w else 1.0
     return total
@@ -61,6 +92,7 @@ def replay(
     stop_at: float | None,
     measure: str,
     temperature: float | None,
+    scale: dict | None = None,
     samples: int = 3,
     max_samples: int = 5,
 ) -> tuple[bool, int, int]:
@@ -87,7 +119,7 @@ def replay(
         if len(drawn) < max_samples and lead <= max_samples - len(drawn):
             continue
         break
-    backing = support(drawn, measure, temperature)
+    backing = support(drawn, measure, temperature, scale)
     if backing:
         best = max(backing.values())
         top = {k for k, v in backing.items() if math.isclose(v, best)}
@@ -147,7 +179,10 @@ def analyse(path: Path) -> None:
         cuts = [None] + [scores[int(len(scores) * f)] for f in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
         for programs in (0, 1, 2):
             for stop_at in cuts:
-                for temperature in (None, 0.25, 0.5, 1.0, 2.0):
+                for temperature, scaled in [(None, False)] + [
+                    (t, z) for t in (0.25, 0.5, 1.0, 2.0) for z in (False, True)
+                ]:
+                    scale = centres(questions, measure) if scaled else None
                     outcome = [
                         replay(
                             q["rows"],
@@ -155,14 +190,16 @@ def analyse(path: Path) -> None:
                             stop_at=stop_at,
                             measure=measure,
                             temperature=temperature,
+                            scale=scale,
                         )
                         for q in questions
                     ]
                     right = sum(o[0] for o in outcome)
                     calls = sum(o[1] for o in outcome) / n
                     tokens = sum(o[2] for o in outcome) / n
+                    label = f"{temperature}{'z' if scaled else ''}" if temperature else "count"
                     results.append(
-                        (right, -tokens, measure, programs, stop_at, temperature, calls, tokens)
+                        (right, -tokens, measure, programs, stop_at, label, calls, tokens)
                     )
     results.sort(key=lambda r: (r[0], r[1]), reverse=True)
     print("best rules (right, calls/q, tokens ×plain):")

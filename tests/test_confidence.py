@@ -19,8 +19,8 @@ from tests.scripted import ScriptedChatModel
 
 Q = "Tom has 3 bags of 4 apples. How many apples?"
 CODE_Q = "Write a Python function is_even(n) that returns whether n is even."
-SURE = confidence.STOP_AT + 1.0
-UNSURE = confidence.STOP_AT - 3.0
+SURE = confidence.STOP_AT["mean"] + 1.0  # a server's measure: no whole-vocabulary term
+UNSURE = confidence.STOP_AT["mean"] - 3.0
 
 
 def solution(answer: str, work: str = "3 bags of 4 apples.") -> str:
@@ -48,7 +48,17 @@ def entries(*logprobs: float, top: int = 5) -> list[dict[str, Any]]:
 def test_measures_from_openai_and_ollama_forms_agree() -> None:
     lps = [-0.5] * 20 + [-4.0] * 16
     openai_form = AIMessage("x", response_metadata={"logprobs": {"content": entries(*lps)}})
-    ollama_form = AIMessage("x", response_metadata={"logprobs": entries(*lps)})
+    from ollama._types import Logprob, TokenLogprob  # what ChatOllama hands back
+
+    ollama_entries = [
+        Logprob(
+            token=e["token"],
+            logprob=e["logprob"],
+            top_logprobs=[TokenLogprob(**t) for t in e["top_logprobs"]],
+        )
+        for e in entries(*lps)
+    ]
+    ollama_form = AIMessage("x", response_metadata={"logprobs": ollama_entries})
     got = confidence.measure(openai_form)
     assert got == confidence.measure(ollama_form)
     assert got is not None and got["tokens"] == 36
@@ -56,6 +66,7 @@ def test_measures_from_openai_and_ollama_forms_agree() -> None:
     assert math.isclose(got["tail"], 4.0) and math.isclose(got["lowest"], 0.5)
     assert math.isclose(got["logprob"], -(20 * 0.5 + 16 * 4.0) / 36, abs_tol=1e-4)
     assert got["certainty"] is None  # a server gives no whole-vocabulary term
+    assert (got["measure"], got["score"]) == ("mean", got["mean"])
 
 
 def test_no_or_partial_probabilities_give_no_confidence() -> None:
@@ -65,10 +76,13 @@ def test_no_or_partial_probabilities_give_no_confidence() -> None:
 
 
 def test_weights_need_every_draft_to_have_a_confidence() -> None:
-    a, b = {"confidence": {"score": 2.0}}, {"confidence": {"score": 1.0}}
+    a = {"confidence": {"score": 2.0, "measure": "mean"}}
+    b = {"confidence": {"score": 1.0, "measure": "mean"}}
     weights = confidence.weights([a, b])
     assert weights is not None and weights[0] > weights[1] and math.isclose(sum(weights), 1.0)
     assert confidence.weights([a, {"confidence": None}]) is None
+    other = {"confidence": {"score": 1.0, "measure": "certainty"}}
+    assert confidence.weights([a, other]) is None  # two scales never mix in one vote
 
 
 # -- the tally deciding ------------------------------------------------------------------
@@ -120,11 +134,13 @@ async def test_confidence_picks_the_surest_code_sample_when_no_critic_selects() 
 
 
 async def test_a_server_that_refuses_logprobs_is_asked_again_without_them() -> None:
-    with capture_server(["no-logprobs", "ok"]) as server:
+    with capture_server(["no-logprobs", "ok", "no-logprobs"]) as server:
         result = await areflect(Q, model=server.url, mode="single")
+        again = await areflect(Q, model=server.url, mode="single")  # remembered: not asked
         bodies = [body for _, body in server.seen]
-    assert [(b.get("logprobs"), b.get("top_logprobs")) for b in bodies] == [(True, 5), (None, None)]
-    assert "12" in result.output and result.confidence is None
+    asked = [(b.get("logprobs"), b.get("top_logprobs")) for b in bodies]
+    assert asked == [(True, 5), (None, None), (None, None)]
+    assert "12" in result.output and result.confidence is None and again.confidence is None
 
 
 # -- program samples ---------------------------------------------------------------------
@@ -146,7 +162,7 @@ def answers_programs(prose: str, program: str = PROGRAM) -> Any:
 @pytest.mark.skipif(not available(), reason="program samples run only in the kernel sandbox")
 async def test_a_program_samples_printed_value_votes() -> None:
     replies = [solution("7"), answers_programs(solution("7")), solution("12")]
-    result = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0)
+    result = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0, programs=1)
     program = result.drafts[1]
     assert (program["output"], program.get("program")) == ("12", PROGRAM.split("\n", 1)[1][:-4])
     assert [c["name"] for c in program["checks"]] == ["the program prints 12"]
@@ -160,8 +176,43 @@ async def test_a_program_samples_printed_value_votes() -> None:
 async def test_a_program_that_prints_no_number_gets_no_vote() -> None:
     broken = "```python\nprint('twelve')\n```"
     replies = [solution("7"), answers_programs("", broken), solution("7"), solution("7")]
-    result = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0)
+    result = await ask(scripted(replies), samples=3, max_samples=3, max_rounds=0, programs=1)
     program = result.drafts[1]
     assert program["output"] == "" and program["checks"][0]["passed"] is False
     assert "printed no number" in program["checks"][0]["detail"]
-    assert "7" in result.output
+    assert result.stop_reason == "agreed"  # the two prose samples agree; the program is out
+    assert result.reflections[0] == "3 solutions disagree: 7 ×2, (no answer) ×1; 1 failed a check"
+
+
+# -- the embedded model's recorder -------------------------------------------------------
+
+
+class _Vocabulary:
+    """Stands for a loaded llama.cpp model: token ``i`` reads as ``<i>``."""
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return "".join(f"<{t}>" for t in tokens).encode()
+
+
+def test_each_probability_is_recorded_against_the_token_sampled_from_it() -> None:
+    np = pytest.importorskip("numpy")
+    from agent.local import _TokenStats
+
+    stats = _TokenStats(_Vocabulary())
+    vocabulary = 8
+    steps = [(3, [9, 1]), (5, [9, 1, 3]), (0, [9, 1, 3, 5])]  # (token sampled, ids before)
+    logits = []
+    for token, before in steps:
+        row = np.linspace(0.0, 1.0, vocabulary, dtype=np.float32)
+        row[token] = 4.0 + len(before)  # each step peaks at its own token, more each time
+        logits.append(row)
+        assert stats(np.array(before), row) is row  # the logits go on to the sampler untouched
+    content = stats.metadata()["logprobs"]["content"]
+    assert [e["token"] for e in content] == ["<3>", "<5>"]  # the end token is never an input
+    for entry, row, (token, _) in zip(content, logits, steps, strict=False):
+        expected = float(row[token] - np.log(np.sum(np.exp(row.astype(np.float64)))))
+        assert math.isclose(entry["logprob"], expected, abs_tol=1e-4)
+        assert entry["top_logprobs"][0] == {"token": f"<{token}>", "logprob": entry["logprob"]}
+        uniform = -np.log(vocabulary)
+        kl = float(np.mean(-(row - np.log(np.sum(np.exp(row))))) + uniform)
+        assert math.isclose(entry["certainty"], kl, abs_tol=1e-4)

@@ -75,7 +75,9 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
     if index > 0 and not (program and index == 1):
         model = sampler(model, settings, seed=(settings.context.seed or 0) + index)
     if program:
-        messages = programs.program_messages(setup.prompts, task["asked"])
+        messages = programs.program_messages(
+            setup.prompts, task["asked"], system=settings.system, past=history(task)
+        )
     else:
         messages = answer_messages(setup, settings, model, task["asked"], history(task))
     reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
@@ -331,7 +333,8 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     failing = drawn - len(passing(samples))
     tail = f"; {failing} failed a check" if failing else ""
     noun = "solution" if drawn == 1 else "solutions"
-    weights = confidence.weights(samples)
+    counted = passing(samples) or samples
+    weights = confidence.weights(counted)
     if kind not in answers.KEYED:
         if drawn == 1:
             return f"1 solution ({kind}){tail}"
@@ -339,7 +342,7 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
             return f"{drawn} {noun} ({kind}) agree{tail}"
         if weights is None:
             return f"{drawn} {noun} ({kind}) differ{tail}"
-        surest = samples[max(range(drawn), key=lambda i: weights[i])]["index"]
+        surest = counted[max(range(len(counted)), key=lambda i: weights[i])]["index"]
         return f"{drawn} {noun} ({kind}) differ{tail}; the surest is solution {surest + 1}"
     keys = [answers.key(d["output"], kind, question) or "(no answer)" for d in samples]
     counts = Counter(keys)
@@ -351,7 +354,7 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     if len(counts) == 1:
         return f"all {drawn} solutions agree: {names[keys[0]]}{tail}"
     spread = ", ".join(f"{names[key]} ×{n}" for key, n in counts.most_common())
-    backing = support(passing(samples) or samples, kind, question)
+    backing = support(counted, kind, question)
     if weights is not None and backing:
         shares = sorted(backing.items(), key=lambda item: -item[1])
         total = sum(backing.values()) or 1.0

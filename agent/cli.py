@@ -178,6 +178,14 @@ def ask(
             min=0,
         ),
     ] = None,
+    stop_early: Annotated[
+        bool | None,
+        typer.Option(
+            "--stop-early/--no-stop-early",
+            help="Return a plain answer the model was confident of without sampling more "
+            "[default: on at low and medium effort, off at high].",
+        ),
+    ] = None,
     effort: Effort = "medium",
     hide_thinking: Annotated[bool, typer.Option(help="Show only the answer.")] = False,
     as_json: Annotated[
@@ -223,8 +231,8 @@ def ask(
         _fail(str(exc))
     context = Context(
         mode=mode, strategy=strategy, effort=effort, max_rounds=max_rounds, samples=samples,
-        programs=programs, system=system, temperature=temperature, max_concurrency=max_concurrency,
-        run_code=run_code, seed=seed,
+        programs=programs, stop_early=stop_early, system=system, temperature=temperature,
+        max_concurrency=max_concurrency, run_code=run_code, seed=seed,
     )  # fmt: skip
     view = _View(show_thinking=not hide_thinking and not as_json, quiet=as_json)
     run: ReflectionRun | None = None

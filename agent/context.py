@@ -30,6 +30,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "samples": 2,
         "max_samples": 3,
         "programs": 1,
+        "stop_early": 1,
         "max_tokens": 8_000,
         "max_seconds": 240,
     },
@@ -38,6 +39,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "samples": 3,
         "max_samples": 5,
         "programs": 2,
+        "stop_early": 1,
         "max_tokens": 16_000,
         "max_seconds": 600,
     },
@@ -46,6 +48,7 @@ EFFORT_PRESETS: dict[str, dict[str, float]] = {
         "samples": 4,
         "max_samples": 8,
         "programs": 2,
+        "stop_early": 0,
         "max_tokens": 32_000,
         "max_seconds": 1_500,
     },
@@ -106,6 +109,13 @@ class Context:
         metadata={
             "description": "Of the samples of a number question, how many are programs whose "
             "printed value is the answer (run in the sandbox; 0 = none)."
+        },
+    )
+    stop_early: bool | None = field(
+        default=None,
+        metadata={
+            "description": "Return a plain answer the model was confident of without sampling "
+            "more (default: on at low and medium effort, off at high)."
         },
     )
     max_tokens: int | None = field(
@@ -180,6 +190,7 @@ class Settings:
     samples: int
     max_samples: int
     programs: int
+    stop_early: bool
     max_tokens: int
     max_seconds: float
     system: str
@@ -262,6 +273,7 @@ def resolve_settings(
         samples=samples,
         max_samples=most,
         programs=int(budgets["programs"]),
+        stop_early=bool(budgets["stop_early"]),
         max_tokens=int(budgets["max_tokens"]),
         max_seconds=float(budgets["max_seconds"]),
         system=merged["system"] or "",

@@ -97,6 +97,9 @@ async def test_a_confident_plain_answer_stops_without_samples() -> None:
     assert unsure.stop_reason != "confident" and unsure.usage["calls"] >= 3
     counted = await ask(scripted(replies))  # no token probabilities: today's vote
     assert counted.confidence is None and counted.usage["calls"] >= 3
+    for options in ({"stop_early": False}, {"effort": "high"}):  # asked to sample anyway
+        drawn = await ask(scripted([*replies, *replies], {replies[0]: SURE}), **options)
+        assert drawn.stop_reason != "confident" and drawn.usage["calls"] >= 3
 
 
 async def test_a_confident_plain_answer_that_fails_a_check_does_not_stop() -> None:

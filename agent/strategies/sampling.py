@@ -191,7 +191,7 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
     more = stop is None
     judged = settings.mode == "prompted" and settings.max_rounds > 0
     lead = seen.split[0] - seen.split[1] if len(seen.split) > 1 else 0
-    if seen.confident:  # ReASC: a confident first answer needs no vote
+    if seen.confident and settings.stop_early:  # ReASC: a confident first answer needs no vote
         return _end("confident")
     if more and seen.drawn < settings.samples:  # the first round is not complete
         early = seen.drawn > 1 and seen.passed == seen.drawn and not seen.keyed and seen.alike

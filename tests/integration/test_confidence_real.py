@@ -15,7 +15,7 @@ from langchain_core.messages import HumanMessage
 
 from agent import areflect
 from agent.calls import make_draft
-from agent.confidence import token_entries
+from agent.confidence import STOP_AT, token_entries
 from agent.local import local_chat_model
 from agent.programs import available, program_messages, program_sample
 from agent.prompts import PROMPTS
@@ -61,3 +61,18 @@ def test_a_real_program_sample_votes_with_what_its_program_prints() -> None:
     assert sample["output"] == "29", reply.content
     assert sample["checks"][0]["name"] == "the program prints 29"
     assert "print" in sample.get("program", "")
+
+
+async def test_make_demos_question_takes_at_most_three_calls_and_stops_early_when_sure() -> None:
+    result = await areflect(FARMER, model="local:qwen2.5-coder-1.5b")
+    assert "29" in result.output and result.confidence is not None
+    assert result.usage["calls"] <= 3, result.reflections
+    measure = result.drafts[0]["confidence"]["measure"]
+    sure = result.drafts[0]["confidence"]["score"] >= STOP_AT[measure]
+    assert (result.stop_reason == "confident") == sure
+    if sure:
+        assert result.usage["calls"] == 1 and measure == "certainty"
+    forced = await areflect(FARMER, model="local:qwen2.5-coder-1.5b", stop_early=False)
+    assert forced.usage["calls"] >= 3 and forced.stop_reason != "confident"
+    programs = [d for d in forced.drafts if d.get("program")]
+    assert len(programs) == 2 and all(d["output"] == "29" for d in programs), programs

@@ -29,7 +29,9 @@ FARMER = (
 
 
 async def test_a_fabricated_output_block_never_keeps_a_passing_check() -> None:
-    result = await areflect(FARMER, model=DEFAULT_MODEL, effort="low")
+    # Prose samples only, drawn even when the plain answer is confident: the fabricated
+    # output blocks are in prose samples.
+    result = await areflect(FARMER, model=DEFAULT_MODEL, effort="low", programs=0, stop_early=False)
     assert result.kind == "number"
     assert key(result.output, "number") == "29", result.output
     fabricated = 0

@@ -45,7 +45,9 @@ async def test_prompted_loop_on_the_embedded_model(question: str, answer: int) -
 
 
 async def test_the_default_strategy_compares_real_samples_on_the_embedded_model() -> None:
-    result = await areflect(EGGS[0], model=DEFAULT_MODEL, effort="low")
+    # Sampled even when the plain answer is confident (tests/integration/test_confidence_real.py
+    # covers the early stop).
+    result = await areflect(EGGS[0], model=DEFAULT_MODEL, effort="low", stop_early=False)
     assert final_number(result.output) == EGGS[1], result.to_tagged()
     assert result.kind == "number"
     samples = [d for d in result.drafts if d["round"] == 0]
@@ -160,7 +162,13 @@ async def test_contrast_on_a_real_model_samples_then_settles_a_tie() -> None:
 
     question = "Tom has 3 bags of 4 apples. He eats 2 apples. How many are left?"
     result = await areflect(
-        question, model="local:smollm2-135m", strategy="contrast", samples=2, max_samples=2
+        question,
+        model="local:smollm2-135m",
+        strategy="contrast",
+        samples=2,
+        max_samples=2,
+        programs=0,
+        stop_early=False,
     )
     samples = [d for d in result.drafts if d["round"] == 0]
     assert len(samples) == 2 and samples[0]["text"] != samples[1]["text"]  # sampling is on

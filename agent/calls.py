@@ -158,12 +158,17 @@ async def resolve(settings: Settings, spec: ModelSpec | None, *, native: bool = 
 
 
 async def call(
-    model: ChatModel, messages: list[BaseMessage], role: str, *tags: str
+    model: ChatModel,
+    messages: list[BaseMessage],
+    role: str,
+    *tags: str,
+    allow_empty: bool = False,
 ) -> tuple[AIMessage, float]:
     """One model call, tagged for streaming.
 
     A reply stream cut short, a stream with nothing in it and an empty answer are errors
-    that the graph's retry policy retries (``DroppedReply``, ``EmptyReply``).
+    that the graph's retry policy retries (``DroppedReply``, ``EmptyReply``); with
+    ``allow_empty`` (a continuation, which may end at once) an empty answer is not.
     """
     start = time.perf_counter()
     config: RunnableConfig = {"tags": [f"reflect:{role}", *tags], **_splitting(role, tags)}
@@ -194,7 +199,7 @@ async def call(
         reply = AIMessage(content=getattr(reply, "content", reply))
     if _cut_short(chat, reply):
         raise DroppedReply("the server closed the reply stream before it finished")
-    if role == "generator" and _empty(reply):
+    if role == "generator" and not allow_empty and _empty(reply):
         # An empty critique is an unclear verdict (it changes nothing); an empty answer is
         # no answer at all.
         raise EmptyReply("the model's reply was empty")

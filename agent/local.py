@@ -284,7 +284,8 @@ class LocalChatModel(BaseChatModel):
     """A chat model that runs a GGUF file in this process through llama.cpp.
 
     One loaded model is shared by every instance with the same file, and calls to it are
-    serialised (llama.cpp contexts are not thread-safe).
+    serialised (llama.cpp contexts are not thread-safe). A final assistant message is
+    continued (prefill): the reply is the text that follows it.
 
     Example:
         >>> model = LocalChatModel(model_path=str(ensure_model("smollm2-135m")))  # doctest: +SKIP
@@ -301,6 +302,8 @@ class LocalChatModel(BaseChatModel):
     seed: int = 0
     logprobs: bool = True
     """Record each token's log-probability and its top alternatives (``agent.confidence``)."""
+    continues_final_message: bool = True
+    """A final assistant message is continued, not answered (``agent.strategies.critique``)."""
 
     @property
     def _llm_type(self) -> str:
@@ -324,7 +327,7 @@ class LocalChatModel(BaseChatModel):
                 f"the prompt is {prompt_tokens} tokens but {self.model_name} holds {self.n_ctx}; "
                 "shorten the question or use a model with a longer context"
             )
-        return {
+        request = {
             "llm": llm,
             "messages": chat,
             "temperature": self.temperature,
@@ -332,6 +335,13 @@ class LocalChatModel(BaseChatModel):
             "stop": stop,
             "seed": self.seed,
         }
+        if chat and chat[-1]["role"] == "assistant":
+            # A final assistant message is continued, not answered: the chat template up to
+            # a new assistant turn, then that message's text, as a raw completion.
+            prompt = _template(llm)(messages=chat[:-1]).prompt + chat[-1]["content"]
+            request["prompt"] = prompt
+            del request["messages"]
+        return request
 
     def _stats(self, request: dict[str, Any]) -> _TokenStats | None:
         """A recorder of the call's token probabilities, set into ``request``."""
@@ -352,11 +362,16 @@ class LocalChatModel(BaseChatModel):
         stats = self._stats(request)
         llm = request.pop("llm")
         with _shared_lock(llm):
-            reply = llm.create_chat_completion(**request)
+            if "prompt" in request:
+                reply = llm.create_completion(**request)
+                text = reply["choices"][0].get("text") or ""
+            else:
+                reply = llm.create_chat_completion(**request)
+                text = reply["choices"][0]["message"].get("content") or ""
         usage = reply.get("usage") or {}
         completion = int(usage.get("completion_tokens", 0))
         message = AIMessage(
-            content=reply["choices"][0]["message"].get("content") or "",
+            content=text,
             usage_metadata=_usage(usage.get("prompt_tokens", 0), completion),
             response_metadata={
                 "model_name": self.model_name,
@@ -379,10 +394,13 @@ class LocalChatModel(BaseChatModel):
         with _shared_lock(llm):
             pieces = 0
             finish = None
-            for event in llm.create_chat_completion(stream=True, **request):
+            raw = "prompt" in request
+            create = llm.create_completion if raw else llm.create_chat_completion
+            for event in create(stream=True, **request):
                 choice = event["choices"][0]
                 finish = choice.get("finish_reason") or finish
-                text = (choice.get("delta") or {}).get("content") or ""
+                text = choice.get("text") if raw else (choice.get("delta") or {}).get("content")
+                text = text or ""
                 if not text:
                     continue
                 pieces += 1
@@ -460,6 +478,27 @@ class _TokenStats:
 
     def _text(self, token: int) -> str:
         return bytes(self.llm.detokenize([token])).decode("utf-8", errors="replace")
+
+
+_TEMPLATES: dict[int, Any] = {}
+
+
+def _template(llm: Any) -> Any:
+    """The model's own chat template (from its GGUF metadata), as llama-cpp-python renders it."""
+    with _LOAD_LOCK:
+        if id(llm) not in _TEMPLATES:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def text(token: int) -> str:
+                return bytes(llm.detokenize([token])).decode("utf-8", errors="replace")
+
+            _TEMPLATES[id(llm)] = Jinja2ChatFormatter(
+                template=llm.metadata["tokenizer.chat_template"],
+                eos_token=text(llm.token_eos()),
+                bos_token=text(llm.token_bos()),
+                add_generation_prompt=True,
+            )
+        return _TEMPLATES[id(llm)]
 
 
 _LOCKS: dict[int, threading.Lock] = {}

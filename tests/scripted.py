@@ -33,6 +33,7 @@ class ScriptedChatModel(BaseChatModel):
     sampling: list[tuple[float, int]] = []  # (temperature, seed) of each call
     by_seed: dict[int, list[Reply]] = {}  # generator replies for one seed, before the script
     sure: dict[str, float] = {}  # reply text -> the confidence score its token probabilities give
+    continues_final_message: bool = False  # as the embedded model: a generator reply continues
 
     @property
     def _llm_type(self) -> str:

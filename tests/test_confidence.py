@@ -219,3 +219,37 @@ def test_each_probability_is_recorded_against_the_token_sampled_from_it() -> Non
         uniform = -np.log(vocabulary)
         kl = float(np.mean(-(row - np.log(np.sum(np.exp(row))))) + uniform)
         assert math.isclose(entry["certainty"], kl, abs_tol=1e-4)
+
+
+# -- a calculator finding written into the draft -----------------------------------------
+
+WRONG = "Tom has 3 bags of 4 apples: 3 × 4 = 13.\n\nSo Tom has \\(\\boxed{13}\\) apples."
+REST = ".\n\nSo Tom has \\(\\boxed{12}\\) apples."
+
+
+async def test_a_wrong_step_is_cut_corrected_and_continued_by_the_model() -> None:
+    model = ScriptedChatModel(
+        script={"generator": [WRONG, REST], "critic": ["VERDICT: PASS"]},
+        continues_final_message=True,
+    )
+    result = await areflect(Q, model=model, strategy="critique")
+    asked = model.calls[1][1]
+    assert asked[-1].type == "ai" and asked[-1].content == "Tom has 3 bags of 4 apples: 3 × 4 = 12"
+    continued = result.drafts[1]
+    assert continued["text"] == "Tom has 3 bags of 4 apples: 3 × 4 = 12" + REST
+    assert continued["reflections"][-1] == (
+        "continued from the corrected step: Tom has 3 bags of 4 apples: 3 × 4 = 12"
+    )
+    assert not [c for c in continued["checks"] if not c["passed"]]  # checked again: it holds
+    assert (result.chosen, result.stop_reason) == (1, "accepted") and "12" in result.output
+
+
+async def test_a_model_that_cannot_continue_gets_the_usual_revision() -> None:
+    revised = "3 × 4 = 12.\n\nSo Tom has \\(\\boxed{12}\\) apples."
+    model = ScriptedChatModel(script={"generator": [WRONG, revised], "critic": ["VERDICT: PASS"]})
+    result = await areflect(Q, model=model, strategy="critique")
+    asked = model.calls[1][1]
+    assert asked[-1].type == "human" and "3 × 4 = 13" in str(asked[-1].content)
+    assert "12" in result.output and not any(
+        r.startswith("continued from") for r in result.drafts[1]["reflections"]
+    )

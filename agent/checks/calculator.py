@@ -172,3 +172,35 @@ def _step(line: str, equals: int) -> tuple[str, bool, str] | None:
     else:
         right = _close(value, first.group(0))
     return name, right, "" if right else f"{_shown(lhs)} = {canonical(value)}"
+
+
+def first_wrong_step(text: str) -> tuple[int, str] | None:
+    """Where the first wrong step's result starts in ``text``, and the right value.
+
+    The draft can then be cut right after the step's ``=`` and the right value written there,
+    for the model to go on from (``agent.strategies.critique``).
+
+    Example:
+        >>> text = "He has 3 × 12 = 38 chickens, so 38 - 7 = 31."
+        >>> at, value = first_wrong_step(text)
+        >>> text[:at] + value
+        'He has 3 × 12 = 36'
+    """
+    start = 0
+    for line in text.splitlines(keepends=True):
+        normal = _normalise(line)
+        for equals in (i for i, char in enumerate(normal) if char == "="):
+            step = _step(normal, equals)
+            if step is None or step[1]:
+                continue
+            nth = normal[:equals].count("=")
+            signs = [i for i, char in enumerate(line) if char == "="]
+            if nth >= len(signs):
+                return None  # the text changed shape in normalising: no safe place to cut
+            at = signs[nth] + 1
+            while at < len(line) and line[at] in " \t":
+                at += 1
+            value = step[2].rsplit(" = ", 1)[1]
+            return start + at, value
+        start += len(line)
+    return None

@@ -11,21 +11,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from agent import answers, checks
 from agent.calls import (
     Setup,
+    answer_messages,
     ask_critic,
+    call,
     critique_on_checks,
     for_review,
     history,
+    make_draft,
     opening,
     record_critique,
+    resolve,
+    usage_of,
+    with_checks,
     write_revision,
 )
-from agent.context import Context
-from agent.parsing import parse_verdict
+from agent.checks import calculator
+from agent.context import Context, Settings
+from agent.events import emit_draft
+from agent.models import chat_model_of
+from agent.parsing import message_text, parse_verdict
 from agent.result import Critique, Draft, Usage
 from agent.state import State
 from agent.strategies.base import Finished, Node, Technique
@@ -80,12 +90,18 @@ async def revise(state: State, runtime: Runtime[Context], setup: Setup) -> dict[
         return stop
     drafts, judged = state["drafts"], state["critiques"][-1]
     parent = drafts[judged["draft"]]
-    prompt = setup.prompts.render(
-        "revise_user", question=state["asked"], draft=for_review(parent), error=judged["error"]
-    )
-    draft, usage = await write_revision(
-        settings, state, runtime, prompt, round_=state["rounds"], past=history(state)
-    )
+    continued = None
+    if judged["by"] == "checks":
+        continued = await continue_from_finding(setup, settings, state, runtime, parent)
+    if continued is not None:
+        draft, usage = continued
+    else:
+        prompt = setup.prompts.render(
+            "revise_user", question=state["asked"], draft=for_review(parent), error=judged["error"]
+        )
+        draft, usage = await write_revision(
+            settings, state, runtime, prompt, round_=state["rounds"], past=history(state)
+        )
     if judged["by"] == "checks":
         draft = _finding_stands(draft, parent, state["kind"], state["asked"])
     update = {"drafts": [draft], "usage": usage}
@@ -95,6 +111,45 @@ async def revise(state: State, runtime: Runtime[Context], setup: Setup) -> dict[
     if _unchanged(draft, parent, state["kind"], state["asked"]):
         return {**update, "route": "finalize", "stop_reason": "converged"}
     return {**update, "route": "critique"}
+
+
+async def continue_from_finding(
+    setup: Setup, settings: Settings, state: State, runtime: Runtime[Context], parent: Draft
+) -> tuple[Draft, Usage] | None:
+    """The draft cut after its first wrong step's ``=``, the right value in, the rest anew.
+
+    The model writes on from the corrected value as its own text. A 1.5B model asked to
+    revise "with the finding in the prompt" copies its draft (it fixed 0 of 7 findings,
+    benchmarks §9); continuing from the corrected value is how GSM8K's own calculator
+    worked. Only for a model that continues a final assistant message (the
+    embedded one); ``None`` elsewhere, or when no wrong step can be cut, and the usual
+    revision runs. The continued draft is checked again like any revision.
+    """
+    model = await resolve(settings, settings.model)
+    if not getattr(chat_model_of(model), "continues_final_message", False):
+        return None
+    cut = calculator.first_wrong_step(parent["text"])
+    if cut is None:
+        return None
+    at, value = cut
+    prefix = parent["text"][:at] + value
+    messages = [
+        *answer_messages(setup, settings, model, state["asked"], history(state)),
+        AIMessage(prefix),
+    ]
+    reply, seconds = await call(model, messages, "generator", allow_empty=True)
+    whole = AIMessage(
+        content=prefix + message_text(reply.content),
+        usage_metadata=reply.usage_metadata,
+        response_metadata=reply.response_metadata,
+    )
+    draft = make_draft(len(state["drafts"]), state["rounds"], whole, seconds)
+    step = parent["text"][:at].splitlines()[-1].strip() if parent["text"][:at].strip() else ""
+    note = f"continued from the corrected step: {step} {value}".rstrip()
+    draft = {**draft, "reflections": [*draft["reflections"], note]}
+    draft = await with_checks(draft, state, settings)
+    await emit_draft(runtime, draft, "revision")
+    return draft, usage_of(reply)
 
 
 def _finding_stands(new: Draft, old: Draft, kind: str, question: str) -> Draft:

@@ -76,3 +76,31 @@ async def test_make_demos_question_takes_at_most_three_calls_and_stops_early_whe
     assert forced.usage["calls"] >= 3 and forced.stop_reason != "confident"
     programs = [d for d in forced.drafts if d.get("program")]
     assert len(programs) == 2 and all(d["output"] == "29" for d in programs), programs
+
+
+STREAMING = (
+    "Aleena subscribed to a streaming service that charges her $140 per month. If the "
+    "streaming company charged her the initial amount for the first half of the year and then "
+    "charged her 10% less money on the other half of the year, calculate the total amount she "
+    "had paid for the streaming service by the end of the year."
+)
+
+
+async def test_the_real_model_continues_its_draft_from_the_corrected_step() -> None:
+    """GSM8K test question 64: the 1.5B model's greedy draft adds 840 + 756 = 1606."""
+    result = await areflect(STREAMING, model="local:qwen2.5-coder-1.5b", strategy="critique")
+    first = result.drafts[0]
+    flagged = [c for c in first["checks"] if c["kind"] == "calculator" and not c["passed"]]
+    if not flagged:
+        pytest.skip("this build's greedy draft has no wrong step to correct")
+    continued = result.drafts[1]
+    right = flagged[0]["detail"].rsplit(" = ", 1)[1]
+    assert continued["reflections"][-1].startswith("continued from the corrected step")
+    assert continued["reflections"][-1].endswith(f"= {right}")
+    cut = continued["text"].index(f"= {right}") + len(f"= {right}")
+    assert first["text"][: cut - len(right)] == continued["text"][: cut - len(right)]
+    steps = {c["name"]: c["passed"] for c in continued["checks"] if c["kind"] == "calculator"}
+    assert steps.get(flagged[0]["detail"]) is True, continued["text"]
+    assert result.usage["calls"] == len(result.drafts) + sum(
+        c["by"] == "critic" for c in result.critiques
+    )

@@ -69,7 +69,11 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
     settings = setup.settings(runtime)
     index = task["index"]
     model = await resolve(settings, settings.model)
-    program = is_program(index, task["kind"], settings)
+    # The sandbox probe may start a process: off the event loop (LangGraph Server refuses
+    # blocking calls on it).
+    program = is_program(index, task["kind"], settings) and await asyncio.to_thread(
+        programs.available
+    )
     # The first program sample draws like the plain answer: its prompt already makes it
     # another view (on the tuning slice greedy programs were right as often as sampled ones).
     if index > 0 and not (program and index == 1):
@@ -91,8 +95,11 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
 
 
 def is_program(index: int, kind: str, settings: Settings) -> bool:
-    """Whether sample ``index`` is a program sample: for numbers, where programs can run."""
-    return kind == "number" and 0 < index <= settings.programs and programs.available()
+    """Whether sample ``index`` is a program sample (a number question's first samples).
+
+    It is drawn as one only where programs can run (``programs.available``).
+    """
+    return kind == "number" and 0 < index <= settings.programs
 
 
 def sampler(model: ChatModel, settings: Settings, *, seed: int) -> ChatModel:

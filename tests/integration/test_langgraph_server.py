@@ -90,7 +90,8 @@ async def test_the_default_strategy_samples_through_the_server(langgraph_dev: st
         thread["thread_id"],
         "reflection",
         input={"messages": [{"role": "user", "content": "What is 6 times 7?"}]},
-        context={"effort": "low"},
+        # Sampled past a confident plain answer; program samples run in the sandbox there.
+        context={"effort": "low", "stop_early": False},
     )
     result = ReflectionResult.from_dict(values["result"])  # type: ignore[arg-type]
     samples = [d for d in result.drafts if d["round"] == 0]

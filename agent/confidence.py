@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from statistics import fmean
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -40,31 +41,26 @@ def measure(reply: AIMessage) -> Confidence | None:
     if not tokens:
         return None
     conf = [_token_confidence(t) for t in tokens]
-    windows = [_mean(conf[i : i + WINDOW]) for i in range(max(len(conf) - WINDOW, 0) + 1)]
-    certainties = [t.get("certainty") for t in tokens]
-    whole = [float(c) for c in certainties if isinstance(c, int | float)]
+    windows = [fmean(conf[i : i + WINDOW]) for i in range(max(len(conf) - WINDOW, 0) + 1)]
+    whole = [float(c) for t in tokens if isinstance(c := t.get("certainty"), int | float)]
     measures: dict[str, float | None] = {
-        "mean": _mean(conf),
-        "lowest": min(windows),
-        "tail": _mean(conf[-WINDOW:]),
-        "certainty": _mean(whole) if len(whole) == len(tokens) else None,
-        "logprob": _mean([float(t["logprob"]) for t in tokens]),
+        "mean": round(fmean(conf), 4),
+        "lowest": round(min(windows), 4),
+        "tail": round(fmean(conf[-WINDOW:]), 4),
+        "certainty": round(fmean(whole), 4) if len(whole) == len(tokens) else None,
+        "logprob": round(fmean(float(t["logprob"]) for t in tokens), 4),
     }
     measure = next(name for name in SCORES if measures[name] is not None)
     return Confidence(
-        score=round(measures[measure] or 0.0, 4),
+        score=measures[measure] or 0.0,
         measure=measure,
-        mean=round(_mean(conf), 4),
-        lowest=round(min(windows), 4),
-        tail=round(_mean(conf[-WINDOW:]), 4),
-        certainty=None if measures["certainty"] is None else round(measures["certainty"], 4),
-        logprob=round(_mean([float(t["logprob"]) for t in tokens]), 4),
+        mean=measures["mean"] or 0.0,
+        lowest=measures["lowest"] or 0.0,
+        tail=measures["tail"] or 0.0,
+        certainty=measures["certainty"],
+        logprob=measures["logprob"] or 0.0,
         tokens=len(tokens),
     )
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
 
 
 def token_entries(metadata: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -91,7 +91,10 @@ class Context:
         },
     )
     effort: Effort | None = field(
-        default=None, metadata={"description": "low | medium | high: sets the three budgets."}
+        default=None,
+        metadata={
+            "description": "low | medium | high: the budgets, samples, programs, early stop."
+        },
     )
     max_rounds: int | None = field(
         default=None, metadata={"description": "Most critique rounds (0 = no critique)."}

@@ -439,33 +439,25 @@ class _TokenStats:
 
     def __init__(self, llm: Any) -> None:
         self.llm = llm
-        self.content: list[dict[str, Any]] = []
-        self.pending: tuple[Any, list[dict[str, Any]], float] | None = None
+        # Per token: its id, its log-probability, the top ids and theirs, its certainty.
+        # Only numbers while generating; the text is decoded once, in ``metadata``.
+        self.steps: list[tuple[int, float, Any, Any, float]] = []
+        self.pending: tuple[Any, Any, Any, float] | None = None
 
     def __call__(self, input_ids: Any, logits: Any) -> Any:
         import numpy as np  # present wherever llama.cpp is
 
         if self.pending is not None:
-            logprobs, top, certainty = self.pending
+            logprobs, ids, top, certainty = self.pending
             token = int(input_ids[-1])
-            self.content.append(
-                {
-                    "token": self._text(token),
-                    "logprob": float(logprobs[token]),
-                    "top_logprobs": top,
-                    "certainty": certainty,
-                }
-            )
+            self.steps.append((token, float(logprobs[token]), ids, top, certainty))
         x = np.asarray(logits, dtype=np.float32)
         peak = np.max(x)
         logprobs = x - (peak + np.log(np.sum(np.exp(x - peak))))
         ids = np.argpartition(-logprobs, _TOP)[:_TOP]
-        top = [
-            {"token": self._text(int(i)), "logprob": float(logprobs[i])}
-            for i in ids[np.argsort(-logprobs[ids])]
-        ]
+        ids = ids[np.argsort(-logprobs[ids])]
         certainty = float(-np.mean(logprobs, dtype=np.float64) - np.log(len(logprobs)))
-        self.pending = (logprobs, top, certainty)
+        self.pending = (logprobs, ids, logprobs[ids], certainty)
         return logits
 
     def metadata(self) -> dict[str, Any]:
@@ -474,7 +466,19 @@ class _TokenStats:
         Each entry adds ``certainty``, which needs the whole vocabulary: only a local model
         gives it.
         """
-        return {"logprobs": {"content": self.content}}
+        content = [
+            {
+                "token": self._text(token),
+                "logprob": logprob,
+                "top_logprobs": [
+                    {"token": self._text(int(i)), "logprob": float(lp)}
+                    for i, lp in zip(ids, top, strict=True)
+                ],
+                "certainty": certainty,
+            }
+            for token, logprob, ids, top, certainty in self.steps
+        ]
+        return {"logprobs": {"content": content}}
 
     def _text(self, token: int) -> str:
         return bytes(self.llm.detokenize([token])).decode("utf-8", errors="replace")

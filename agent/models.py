@@ -331,6 +331,53 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 LOGPROBS: dict[str, Any] = {"logprobs": True, "top_logprobs": 5}
 
 
+# Servers known to continue a final assistant message, by the `owned_by` their
+# `/v1/models` names, and what a request must carry for it: llama.cpp's server continues one
+# by default; vLLM and SGLang on `continue_final_message`.
+_CONTINUERS: dict[str, dict[str, Any]] = {
+    "llamacpp": {},
+    "vllm": {"continue_final_message": True, "add_generation_prompt": False},
+    "sglang": {"continue_final_message": True, "add_generation_prompt": False},
+}
+_SERVED_BY: dict[str, str] = {}
+
+
+async def continuing(model: ChatModel) -> ChatModel | None:
+    """The model set to continue a final assistant message, or ``None`` where it cannot.
+
+    The embedded model and Ollama continue one as they are. A server named by URL is asked
+    once what it is (``owned_by`` in its ``/v1/models``): llama.cpp's server, vLLM and SGLang
+    continue one; any other server, and OpenAI's API, would answer it as a new turn.
+    """
+    chat = chat_model_of(model)
+    if chat is None:
+        return None
+    if getattr(chat, "continues_final_message", False) or type(chat).__name__ == "ChatOllama":
+        return model
+    base = getattr(chat, "openai_api_base", None)
+    if not base or _origin(base)[1] == "api.openai.com":
+        return None
+    if base not in _SERVED_BY:
+        _SERVED_BY[base] = await _owner(base, getattr(chat, "openai_api_key", None))
+    extra = _CONTINUERS.get(_SERVED_BY[base])
+    if extra is None:
+        return None
+    return with_fields(model, extra_body={**(getattr(chat, "extra_body", None) or {}), **extra})
+
+
+async def _owner(base: str, key: Any) -> str:
+    """Who serves ``base``: the first model's ``owned_by``, or "" when it cannot be read."""
+    secret = key.get_secret_value() if hasattr(key, "get_secret_value") else key
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            reply = await client.get(f"{base.rstrip('/')}/models", headers=headers)
+            first = (reply.json().get("data") or [{}])[0]
+    except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+        return ""
+    return str(first.get("owned_by") or "").lower() if isinstance(first, dict) else ""
+
+
 def _build(name: str, *, native: bool, temperature: float | None) -> BaseChatModel:
     """A chat model for a name; see ``MODEL_FORMS``."""
     if name.startswith("local:"):

@@ -86,6 +86,8 @@ class Scripted(BaseHTTPRequestHandler):
         if "A reviewer listed" in str(messages[-1].get("content", "")):
             return "3 bags of 4 apples is 3 × 4 = 12.\n\nThe answer is \\boxed{12}."
         answer = 12 if self.scenario == "agree" else TIE[seed % len(TIE)]
+        if str(messages[-1].get("content", "")).startswith("Write a short Python program"):
+            return f"```python\nbags = 3\nprint({answer})\n```"  # a program sample
         return f"He has 3 bags of 4 apples.\n\nSo the answer is \\boxed{{{answer}}}."
 
     def _send(self, data: bytes, kind: str) -> None:

@@ -26,10 +26,12 @@ class CaptureServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, script: list[str | int] | None = None, reply: str = REPLY) -> None:
+    def __init__(
+        self, script: list[str | int] | None = None, reply: str = REPLY, owned_by: str = "capture"
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script = list(script or [])
-        self.reply = reply
+        self.reply, self.owned_by = reply, owned_by
         self.seen: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.lock = threading.Lock()
 
@@ -60,7 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self._json(200, {"object": "list", "data": [{"id": "capture", "object": "model"}]})
+        model = {"id": "capture", "object": "model", "owned_by": self.server.owned_by}
+        self._json(200, {"object": "list", "data": [model]})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -126,10 +129,13 @@ def _sse(payload: dict[str, Any]) -> bytes:
 
 @contextmanager
 def capture_server(
-    script: list[str | int] | None = None, reply: str = REPLY
+    script: list[str | int] | None = None, reply: str = REPLY, owned_by: str = "capture"
 ) -> Iterator[CaptureServer]:
-    """Run a ``CaptureServer`` in a thread for the length of the block."""
-    server = CaptureServer(script, reply)
+    """Run a ``CaptureServer`` in a thread for the length of the block.
+
+    ``owned_by`` is what its ``/v1/models`` says serves it ("vllm", "llamacpp", ...).
+    """
+    server = CaptureServer(script, reply, owned_by)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

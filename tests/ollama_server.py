@@ -9,6 +9,8 @@ No Ollama binary can be installed on the build machines, so the integration test
 * ``plain-NAME`` has no thinking support and answers ``"think": true`` with HTTP 400, as
   Ollama does.
 
+A final assistant message is continued, as Ollama continues one.
+
 Run: ``python tests/ollama_server.py MODEL.gguf NAME PORT``; it prints ``ready`` when it
 accepts requests.
 """
@@ -135,13 +137,16 @@ class Handler(BaseHTTPRequestHandler):
         messages = [
             {"role": m["role"], "content": m.get("content") or ""} for m in body["messages"]
         ]
-        formatted = self.backend.template(messages=messages)
-        prompt = formatted.prompt
+        # As Ollama does, a final assistant message is continued: the reply carries on from
+        # its text rather than opening a new turn, and holds only what was added.
+        prefill = messages.pop()["content"] if messages[-1]["role"] == "assistant" else ""
+        prompt = self.backend.template(messages=messages).prompt
         # Qwen's ChatML end markers (llama.cpp renders special tokens as empty text, so the
         # formatter's own stop list cannot be used here).
         stop = ["<|im_end|>", "<|endoftext|>"]
-        if thinking_model:
+        if thinking_model and not prefill:
             prompt += THINK_OPEN + "\n"
+        prompt += prefill
         stream = body.get("stream", True)
         started = time.perf_counter_ns()
         if stream:

@@ -244,6 +244,30 @@ async def test_a_wrong_step_is_cut_corrected_and_continued_by_the_model() -> Non
     assert (result.chosen, result.stop_reason) == (1, "accepted") and "12" in result.output
 
 
+@pytest.mark.parametrize(
+    ("owned_by", "extra"),
+    [
+        ("vllm", {"continue_final_message": True, "add_generation_prompt": False}),
+        ("llamacpp", {}),
+        ("me", None),  # llama-cpp-python's server: would answer the prefix as a new turn
+    ],
+)
+async def test_a_server_continues_the_corrected_draft_where_it_can(
+    owned_by: str, extra: dict[str, Any] | None
+) -> None:
+    with capture_server(reply=WRONG, owned_by=owned_by) as server:
+        await areflect(Q, model=server.url, strategy="critique", max_rounds=1)
+    body = server.seen[1][1]
+    last = body["messages"][-1]
+    if extra is None:
+        assert last["role"] == "user" and "continue_final_message" not in body
+        return
+    assert last == {"role": "assistant", "content": "Tom has 3 bags of 4 apples: 3 × 4 = 12"}
+    assert {k: body.get(k) for k in extra} == extra
+    assert body["max_tokens"] == 1024  # the server's own cap stays in the body
+    assert "continue_final_message" not in server.seen[0][1]
+
+
 async def test_a_model_that_cannot_continue_gets_the_usual_revision() -> None:
     revised = "3 × 4 = 12.\n\nSo Tom has \\(\\boxed{12}\\) apples."
     model = ScriptedChatModel(script={"generator": [WRONG, revised], "critic": ["VERDICT: PASS"]})

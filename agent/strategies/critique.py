@@ -34,7 +34,7 @@ from agent.calls import (
 from agent.checks import calculator
 from agent.context import Context, Settings
 from agent.events import emit_draft
-from agent.models import chat_model_of
+from agent.models import continuing
 from agent.parsing import message_text, parse_verdict
 from agent.result import Critique, Draft, Usage
 from agent.state import State
@@ -122,11 +122,12 @@ async def continue_from_finding(
     revise "with the finding in the prompt" copies its draft (it fixed 0 of 7 findings,
     benchmarks §9); continuing from the corrected value is how GSM8K's own calculator
     worked. Only for a model that continues a final assistant message (the
-    embedded one); ``None`` elsewhere, or when no wrong step can be cut, and the usual
+    embedded one, Ollama, llama.cpp's server, vLLM, SGLang: ``models.continuing``); ``None``
+    elsewhere, or when no wrong step can be cut, and the usual
     revision runs. The continued draft is checked again like any revision.
     """
-    model = await resolve(settings, settings.model)
-    if not getattr(chat_model_of(model), "continues_final_message", False):
+    model = await continuing(await resolve(settings, settings.model))
+    if model is None:
         return None
     cut = calculator.first_wrong_step(parent["text"])
     if cut is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from agent import areflect
+from agent import ReflectionResult, areflect
 from agent.calls import make_draft
 from agent.confidence import STOP_AT, token_entries
 from agent.local import local_chat_model
@@ -89,6 +89,25 @@ STREAMING = (
 async def test_the_real_model_continues_its_draft_from_the_corrected_step() -> None:
     """GSM8K test question 64: the 1.5B model's greedy draft adds 840 + 756 = 1606."""
     result = await areflect(STREAMING, model="local:qwen2.5-coder-1.5b", strategy="critique")
+    _continued_from_the_right_value(result)
+    assert result.usage["calls"] == len(result.drafts) + sum(
+        c["by"] == "critic" for c in result.critiques
+    )
+
+
+async def test_ollama_continues_the_corrected_draft_too(
+    ollama_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same question through the Ollama API, which continues a final assistant message."""
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server)
+    result = await areflect(
+        STREAMING, model="ollama:plain-local", strategy="critique", max_rounds=1
+    )
+    _continued_from_the_right_value(result)
+
+
+def _continued_from_the_right_value(result: ReflectionResult) -> None:
+    """The draft's first wrong step was cut, its right value written, and the model went on."""
     first = result.drafts[0]
     flagged = [c for c in first["checks"] if c["kind"] == "calculator" and not c["passed"]]
     if not flagged:
@@ -99,8 +118,7 @@ async def test_the_real_model_continues_its_draft_from_the_corrected_step() -> N
     assert continued["reflections"][-1].endswith(f"= {right}")
     cut = continued["text"].index(f"= {right}") + len(f"= {right}")
     assert first["text"][: cut - len(right)] == continued["text"][: cut - len(right)]
+    # What the model added goes on from there: it does not start the answer over.
+    assert first["text"][:40] not in continued["text"][cut:]
     steps = {c["name"]: c["passed"] for c in continued["checks"] if c["kind"] == "calculator"}
     assert steps.get(flagged[0]["detail"]) is True, continued["text"]
-    assert result.usage["calls"] == len(result.drafts) + sum(
-        c["by"] == "critic" for c in result.critiques
-    )

@@ -98,6 +98,11 @@ def _token_confidence(entry: dict[str, Any]) -> float:
 # on a reported slice: a plain answer at or above its measure's 40th percentile there stands
 # alone (15 of the 20 that did were right, against 24 of all 40 plain answers).
 STOP_AT: dict[str, float] = {"certainty": 16.45, "mean": 8.05}
+# Code, tuned on HumanEval 125–164 with benchmarks/code_choice.py (§16): no way of choosing
+# among unrun code samples beat the plain answer there (selection call 20/40, surest 19,
+# plain 20), so a plain answer above the 20th percentile stands alone (still 20/40, at 1.8×
+# the plain answer's tokens instead of 5.3×).
+STOP_AT_CODE: dict[str, float] = {"certainty": 16.10, "mean": 8.30}
 TEMPERATURE = 1.0
 
 
@@ -119,7 +124,11 @@ def weights(drafts: Sequence[Mapping[str, Any]]) -> list[float] | None:
     return [r / total for r in raw]
 
 
-def stands_alone(draft: Mapping[str, Any]) -> bool:
-    """Whether a draft is confident enough to be the answer without a vote (ReASC)."""
+def stands_alone(draft: Mapping[str, Any], kind: str) -> bool:
+    """Whether a draft is confident enough to be the answer without more samples (ReASC).
+
+    Code has its own thresholds (``STOP_AT_CODE``); other kinds those tuned on numbers.
+    """
     found = draft.get("confidence")
-    return found is not None and float(found["score"]) >= STOP_AT[found["measure"]]
+    table = STOP_AT_CODE if kind == "code" else STOP_AT
+    return found is not None and float(found["score"]) >= table[found["measure"]]

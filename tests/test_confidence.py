@@ -136,6 +136,18 @@ async def test_confidence_picks_the_surest_code_sample_when_no_critic_selects() 
     assert (counted.stop_reason, counted.chosen) == ("voted", 0)
 
 
+async def test_confident_plain_code_stops_on_codes_own_threshold() -> None:
+    codes = [f"```python\ndef is_even(n):\n    return {b}\n```" for b in ("n % 2 == 0", "1")]
+    between = (confidence.STOP_AT["mean"] + confidence.STOP_AT_CODE["mean"]) / 2
+    above = confidence.STOP_AT_CODE["mean"] + 0.1
+    sure = await ask(scripted(codes * 2, {codes[0]: above}), CODE_Q)
+    assert (sure.stop_reason, sure.usage["calls"], sure.chosen) == ("confident", 1, 0)
+    # Sure enough for a number, not for code: code's threshold is its own.
+    assert confidence.STOP_AT["mean"] < between < confidence.STOP_AT_CODE["mean"]
+    unsure = await ask(scripted(codes * 2, {codes[0]: between}), CODE_Q, max_rounds=0)
+    assert unsure.stop_reason != "confident" and unsure.usage["calls"] >= 2
+
+
 async def test_a_server_that_refuses_logprobs_is_asked_again_without_them() -> None:
     with capture_server(["no-logprobs", "ok", "no-logprobs"]) as server:
         result = await areflect(Q, model=server.url, mode="single")

@@ -352,7 +352,7 @@ async def continuing(model: ChatModel) -> ChatModel | None:
     chat = chat_model_of(model)
     if chat is None:
         return None
-    if getattr(chat, "continues_final_message", False) or type(chat).__name__ == "ChatOllama":
+    if getattr(chat, "continues_final_message", False) or chat._llm_type == "chat-ollama":
         return model
     base = getattr(chat, "openai_api_base", None)
     if not base or _origin(base)[1] == "api.openai.com":

@@ -142,6 +142,7 @@ async def test_confident_plain_code_stops_on_codes_own_threshold() -> None:
     above = confidence.STOP_AT_CODE["mean"] + 0.1
     sure = await ask(scripted(codes * 2, {codes[0]: above}), CODE_Q)
     assert (sure.stop_reason, sure.usage["calls"], sure.chosen) == ("confident", 1, 0)
+    assert sure.reflections[0] == f"1 solution (code, confidence {above:.1f})"
     # Sure enough for a number, not for code: code's threshold is its own.
     assert confidence.STOP_AT["mean"] < between < confidence.STOP_AT_CODE["mean"]
     unsure = await ask(scripted(codes * 2, {codes[0]: between}), CODE_Q, max_rounds=0)

@@ -345,7 +345,9 @@ def tally_note(drafts: list[Draft], kind: str, question: str) -> str:
     weights = confidence.weights(counted)
     if kind not in answers.KEYED:
         if drawn == 1:
-            return f"1 solution ({kind}){tail}"
+            sure = samples[0].get("confidence")
+            said = f", confidence {sure['score']:.1f}" if sure else ""
+            return f"1 solution ({kind}{said}){tail}"
         if _all_alike(samples, kind):
             return f"{drawn} {noun} ({kind}) agree{tail}"
         if weights is None:

@@ -136,6 +136,22 @@ async def test_confidence_picks_the_surest_code_sample_when_no_critic_selects() 
     assert (counted.stop_reason, counted.chosen) == ("voted", 0)
 
 
+async def test_confidence_chooses_free_form_answers_instead_of_the_selection_call() -> None:
+    codes = [
+        f"```python\ndef is_even(n):\n    return {body}\n```"
+        for body in ("n % 2 == 0", "not n & 1", "n // 2 * 2 == n")
+    ]
+    sure = {codes[0]: UNSURE - 2, codes[1]: UNSURE + 1, codes[2]: UNSURE - 1}
+    model = scripted(codes, sure)
+    chosen = await ask(model, CODE_Q)  # critic rounds left: still no selection call
+    assert (chosen.stop_reason, chosen.chosen, chosen.usage["calls"]) == ("surest", 1, 3)
+    assert not [role for role, _ in model.calls if role == "critic"]
+    # Without token probabilities the selection call (USC) chooses, as before.
+    usc = ScriptedChatModel(script={"generator": codes, "critic": ["Response 3"]})
+    selected = await ask(usc, CODE_Q)
+    assert (selected.stop_reason, selected.chosen) == ("selected", 2)
+
+
 async def test_confident_plain_code_stops_on_codes_own_threshold() -> None:
     codes = [f"```python\ndef is_even(n):\n    return {b}\n```" for b in ("n % 2 == 0", "1")]
     between = (confidence.STOP_AT["mean"] + confidence.STOP_AT_CODE["mean"]) / 2

@@ -153,6 +153,16 @@ class Trial:
 
 # The guard runs first inside: limits, then (namespaces backend) the namespaces, the file
 # system, dropped privileges and the filter, then the audit hook, then the program.
+# Runs bubblewrap with the parent-death signal already set, or not at all if the caller
+# is already gone (the check closes the race between the fork and the prctl).
+_LAUNCH = (
+    "import ctypes, os, sys\n"
+    "ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(137)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
 _GUARD = r"""
 import json, os, sys
 
@@ -184,6 +194,8 @@ def _namespaces(cfg):
     uid, gid = os.getuid(), os.getgid()
     PDEATHSIG, NO_NEW_PRIVS, CAPBSET_DROP, SET_SECCOMP = 1, 38, 24, 22
     libc.prctl(PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != cfg["caller"]:  # the caller died before the line above: no orphan
+        os._exit(137)
     if libc.unshare(0x10000000 | 0x00020000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x20000000):
         _die("unshare")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{cfg['nobody']} {uid} 1"),
@@ -557,6 +569,7 @@ def run_python(
             "backend": chosen, "hook": _hook, "seconds": max(1, int(timeout) + 1),
             "memory": memory_mb << 20, "disk": disk_mb << 20, "stdlib": _stdlib_dirs(),
             "run": root.name,  # names the run in the process list, for the leftover check
+            "caller": os.getpid(),
         }  # fmt: skip
         with contextlib.ExitStack() as stack:
             out, err, report = (stack.enter_context((root / n).open("w+b")) for n in "oer")
@@ -568,7 +581,10 @@ def run_python(
                 seccomp.write(_filter_program())
                 seccomp.seek(0)
                 passed.append(seccomp.fileno())
-                prefix = _bwrap_command(cfg, files, seccomp.fileno())
+                # bubblewrap's --die-with-parent is set only once bwrap runs: a caller killed
+                # before that would leave it behind, so a launcher sets it first and checks.
+                prefix = [interpreter, "-I", "-S", "-c", _LAUNCH, str(os.getpid())]
+                prefix += _bwrap_command(cfg, files, seccomp.fileno())
                 guard = "/sandbox/guard.py"
             else:
                 cfg.update(_namespaces_config(files))

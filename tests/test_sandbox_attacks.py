@@ -359,6 +359,16 @@ def test_a_killed_caller_leaves_no_process_and_the_next_run_cleans_its_folder() 
     assert not folder.exists()  # ... and removed by the next run
 
 
+def test_bubblewrap_is_never_started_for_a_caller_already_gone() -> None:
+    # The launcher sets the parent-death signal, then checks that its parent is still the
+    # caller: killed between the fork and that line, the caller would leave bwrap behind.
+    launch = [sys.executable, "-I", "-S", "-c", sandbox._LAUNCH]
+    ours = subprocess.run([*launch, str(os.getpid()), "echo", "ran"], capture_output=True)
+    assert (ours.returncode, ours.stdout) == (0, b"ran\n")
+    gone = subprocess.run([*launch, "1", "echo", "ran"], capture_output=True)
+    assert (gone.returncode, gone.stdout) == (137, b"")
+
+
 def _processes_naming(text: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

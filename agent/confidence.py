@@ -100,8 +100,8 @@ def _token_confidence(entry: dict[str, Any]) -> float:
 STOP_AT: dict[str, float] = {"certainty": 16.45, "mean": 8.05}
 # Code, tuned on HumanEval 125–164 with benchmarks/code_choice.py (§16): no way of choosing
 # among unrun code samples beat the plain answer there (selection call 20/40, surest 19,
-# plain 20), so a plain answer above the 20th percentile stands alone (still 20/40, at 1.8×
-# the plain answer's tokens instead of 5.3×).
+# plain 20), so a plain answer above the 20th percentile stands alone (still 20/40, at 1.4×
+# the plain answer's tokens instead of 5.3×, the rest going to the surest sample).
 STOP_AT_CODE: dict[str, float] = {"certainty": 16.10, "mean": 8.30}
 TEMPERATURE = 1.0
 

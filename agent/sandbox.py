@@ -151,8 +151,6 @@ class Trial:
     steps: tuple[StepResult | None, ...]
 
 
-# The guard runs first inside: limits, then (namespaces backend) the namespaces, the file
-# system, dropped privileges and the filter, then the audit hook, then the program.
 # Runs bubblewrap with the parent-death signal already set, or not at all if the caller
 # is already gone (the check closes the race between the fork and the prctl).
 _LAUNCH = (
@@ -163,6 +161,8 @@ _LAUNCH = (
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
 
+# The guard runs first inside: limits, then (namespaces backend) the namespaces, the file
+# system, dropped privileges and the filter, then the audit hook, then the program.
 _GUARD = r"""
 import json, os, sys
 

@@ -127,8 +127,11 @@ def weights(drafts: Sequence[Mapping[str, Any]]) -> list[float] | None:
 def stands_alone(draft: Mapping[str, Any], kind: str) -> bool:
     """Whether a draft is confident enough to be the answer without more samples (ReASC).
 
-    Code has its own thresholds (``STOP_AT_CODE``); other kinds those tuned on numbers.
+    Code has its own thresholds (``STOP_AT_CODE``), answers with a key those tuned on
+    numbers; free text has none tuned, so it never stands alone.
     """
     found = draft.get("confidence")
+    if found is None or kind == "text":
+        return False
     table = STOP_AT_CODE if kind == "code" else STOP_AT
-    return found is not None and float(found["score"]) >= table[found["measure"]]
+    return float(found["score"]) >= table[found["measure"]]

@@ -339,7 +339,7 @@ _CONTINUERS: dict[str, dict[str, Any]] = {
     "vllm": {"continue_final_message": True, "add_generation_prompt": False},
     "sglang": {"continue_final_message": True, "add_generation_prompt": False},
 }
-_SERVED_BY: dict[str, str] = {}
+_OWNERS: dict[str, str] = {}
 
 
 async def continuing(model: ChatModel) -> ChatModel | None:
@@ -357,9 +357,9 @@ async def continuing(model: ChatModel) -> ChatModel | None:
     base = getattr(chat, "openai_api_base", None)
     if not base or _origin(base)[1] == "api.openai.com":
         return None
-    if base not in _SERVED_BY:
-        _SERVED_BY[base] = await _owner(base, getattr(chat, "openai_api_key", None))
-    extra = _CONTINUERS.get(_SERVED_BY[base])
+    if base not in _OWNERS:
+        _OWNERS[base] = await _owner(base, getattr(chat, "openai_api_key", None))
+    extra = _CONTINUERS.get(_OWNERS[base])
     if extra is None:
         return None
     return with_fields(model, extra_body={**(getattr(chat, "extra_body", None) or {}), **extra})

@@ -15,14 +15,19 @@ samples, or the samples and the selection call.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import sys
 from pathlib import Path
 from statistics import quantiles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from confidence_rules import MEASURES, auroc
 from tasks import humaneval
+
+from agent.answers import main_code
 
 
 def load(path: Path) -> list[dict]:
@@ -45,6 +50,8 @@ def graded(runs: list[dict]) -> list[dict]:
             {
                 "passes": scorer(d["output"], record),
                 "score": (d.get("confidence") or {}).get("score"),
+                "measures": d.get("confidence") or {},
+                "code": code_of(d["output"]),
                 "tokens": d["input_tokens"] + d["output_tokens"],
             }
             for d in samples
@@ -52,6 +59,24 @@ def graded(runs: list[dict]) -> list[dict]:
         total = run["input_tokens"] + run["output_tokens"]
         out.append({"id": run["id"], "samples": rows, "usc": run["correct"], "total": total})
     return out
+
+
+def code_of(output: str) -> list[str]:
+    """The answer's code as tokens, comments and docstrings left out (for the medoid)."""
+    code = main_code(output) or output
+    code = re.sub(r'("""|\'\'\')(.*?)\1', "", re.sub(r"#.*", "", code), flags=re.S)
+    return re.findall(r"\w+|[^\w\s]", code)
+
+
+def medoid(rows: list[dict]) -> int:
+    """The sample most like the others (mean diff ratio of their tokens); ties: the first."""
+    if len(rows) < 3:
+        return 0
+    like = [
+        sum(difflib.SequenceMatcher(None, r["code"], o["code"]).ratio() for o in rows if o is not r)
+        for r in rows
+    ]
+    return like.index(max(like))
 
 
 def surest(rows: list[dict]) -> int:
@@ -78,6 +103,10 @@ def replay(problems: list[dict]) -> list[tuple[str, int, float]]:
     rule("plain", lambda p: (p["samples"][0]["passes"], p["samples"][0]["tokens"]))
     rule("selection call (USC, as run)", lambda p: (p["usc"], p["total"]))
     rule("surest sample", lambda p: (p["samples"][surest(p["samples"])]["passes"], drawn(p)))
+    rule(
+        "most like the others (medoid)",
+        lambda p: (p["samples"][medoid(p["samples"])]["passes"], drawn(p)),
+    )
     for margin in (0.25, 0.5, 1.0):
 
         def by_margin(p: dict, margin: float = margin) -> tuple[bool, float]:
@@ -110,6 +139,13 @@ def main() -> None:
         not p["samples"][0]["passes"] and any(r["passes"] for r in p["samples"]) for p in problems
     )
     print(f"{n} problems; a passing sample on {some}; plain fails while one passes on {missed}")
+    every = [r for p in problems for r in p["samples"] if r["measures"]]
+    print(
+        f"AUROC, passing against failing, over {len(every)} samples: "
+        + ", ".join(
+            f"{m} {auroc([(r['measures'][m], r['passes']) for r in every]):.2f}" for m in MEASURES
+        )
+    )
     print("| rule | pass@1 | tokens / q (× plain) |\n|---|---|---|")
     for name, passed, tokens in replay(problems):
         print(

@@ -45,11 +45,12 @@ async def main(path: Path) -> None:
         cont_right = bool(later) and score(later[0]["output"], record)
         continued += bool(later)
         fixed += cont_right
-        right += score(result.output, record)
+        returned_right = score(result.output, record)
+        right += returned_right
         print(
             f"{row['id']}: {step['name']} (is {step['detail'].rsplit(' = ', 1)[-1]}); "
             f"continued: {bool(later)}, its answer right: {cont_right}, "
-            f"returned right: {score(result.output, record)}, plain right: "
+            f"returned right: {returned_right}, plain right: "
             f"{bool(row['first_correct'])}, calls {result.usage['calls']}, "
             f"{time.perf_counter() - started:.0f} s"
         )

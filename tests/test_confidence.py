@@ -163,6 +163,10 @@ async def test_confident_plain_code_stops_on_codes_own_threshold() -> None:
     assert confidence.STOP_AT["mean"] < between < confidence.STOP_AT_CODE["mean"]
     unsure = await ask(scripted(codes * 2, {codes[0]: between}), CODE_Q, max_rounds=0)
     assert unsure.stop_reason != "confident" and unsure.usage["calls"] >= 2
+    # Free text has no threshold tuned: however sure, it draws its samples.
+    tips = ["1. Sleep at set times.\n2. Keep it dark.\n3. No screens late.", "1. Relax."]
+    text = await ask(scripted(tips * 2, {tips[0]: above + 10, tips[1]: 1.0}), "Give sleep tips.")
+    assert text.kind == "text" and text.stop_reason != "confident" and text.usage["calls"] >= 2
 
 
 async def test_a_server_that_refuses_logprobs_is_asked_again_without_them() -> None:

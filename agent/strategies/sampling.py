@@ -150,8 +150,8 @@ class _Round:
         weighed: Whether every counted sample has a confidence, so that votes are weighed
             by it and free-form answers chosen by it.
         confident: Whether the plain answer, drawn alone so far, passed its checks, has a
-            key or is code, and is confident enough to stand alone
-            (``confidence.stands_alone``).
+            key if its kind has keys, and is confident enough to stand alone
+            (``confidence.stands_alone``, which says for which kinds).
     """
 
     drawn: int
@@ -181,7 +181,7 @@ class _Round:
             alike=bool(counted) and _all_alike(counted, kind),
             weighed=bool(counted) and confidence.weights(counted) is not None,
             confident=first is not None
-            and ((keyed and bool(split)) or kind == "code")
+            and (bool(split) or not keyed)
             and len(passed) == 1
             and confidence.stands_alone(first, kind),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent import ReflectionResult, areflect
+from agent import ReflectionResult, areflect, checks, confidence
 from agent.answers import key
 from agent.datasets import Record
 from agent.models import DEFAULT_MODEL
@@ -32,6 +32,12 @@ async def test_code_comes_back_whole_and_runs() -> None:
     tests = "assert is_palindrome('Race car')\nassert not is_palindrome('hello')"
     assert score(output, Record("p", question, tests=tests), run_code=True), output
     assert "-1" not in result.reflections[0]
+    # A plain answer sure enough on code's own threshold stands alone; otherwise samples.
+    first = result.drafts[0]
+    sure = confidence.stands_alone(first, "code") and not checks.failed(first["checks"])
+    assert first["confidence"] is not None
+    assert (result.stop_reason == "confident") == sure, (first["confidence"], result.stop_reason)
+    assert (result.usage["calls"] == 1) == sure
 
 
 async def test_a_list_is_returned_whole() -> None:
@@ -40,6 +46,14 @@ async def test_a_list_is_returned_whole() -> None:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) >= 3, result.output  # the tips themselves, not a last paragraph
     assert "×" not in result.reflections[0]  # no tally of the list's numbers
+    # Free text goes to the surest sample, with no selection call.
+    assert result.confidence is not None
+    assert result.stop_reason in ("surest", "agreed", "checked"), result.stop_reason
+    assert result.usage["calls"] == len(result.drafts)  # every call drew a sample
+    if result.stop_reason == "surest":
+        samples = [d for d in result.drafts if d["round"] == 0]
+        best = max(samples, key=lambda d: d["confidence"]["score"])
+        assert result.chosen == best["index"]
 
 
 async def test_a_choice_is_compared_by_letter() -> None:

@@ -98,8 +98,8 @@ def saved_drafts(db: Path | str) -> list[dict[str, object]]:
         try:
             with psycopg.connect(db, autocommit=True) as conn:
                 saved = PostgresSaver(conn).get_tuple(config)  # type: ignore[arg-type]
-        except psycopg.errors.UndefinedTable:
-            return []  # tables not created yet
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+            return []  # the run's setup() has not finished its migrations yet
     else:
         if not db.exists():
             return []

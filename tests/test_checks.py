@@ -240,18 +240,72 @@ async def test_run_code_turns_a_failing_example_into_a_revision() -> None:
     assert result.output == FIXED
 
 
-async def test_without_run_code_nothing_the_model_wrote_is_executed(
+OUTSIDE = (
+    "```python\nimport os\n\ndef add(a, b):\n    os.system('touch /tmp/pwned')\n"
+    "    return a + b\n```"
+)
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("model code was run outside the safe subset without run_code")
+
+
+async def test_without_run_code_code_outside_the_safe_subset_never_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import agent.checks.code
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("model code was run without run_code")
-
-    monkeypatch.setattr(agent.checks.code, "run_steps", refuse)
-    model = scripted([BROKEN], ["VERDICT: PASS"])
+    monkeypatch.setattr(agent.checks.code, "run_steps", _refuse)
+    monkeypatch.setattr(agent.checks.code, "each_in_sandbox", _refuse)
+    assert code_checks(CODE_Q, OUTSIDE, run_code=False) == []
+    model = scripted([OUTSIDE], ["VERDICT: PASS"])
     result = await areflect(CODE_Q, model=model, strategy="critique")
-    assert result.output == BROKEN and result.checks == []
+    assert result.output == OUTSIDE and result.checks == []
+
+
+def test_without_run_code_safe_code_runs_its_examples_in_the_evaluator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agent.checks.code
+
+    monkeypatch.setattr(agent.checks.code, "run_steps", _refuse)  # never the plain interpreter
+    [failed] = code_checks(CODE_Q, BROKEN, run_code=False)
+    assert (failed["name"], failed["passed"], failed["detail"]) == (
+        "add(2, 3) → 5",
+        False,
+        "returned -1",
+    )
+    typed = (
+        "```python\nfrom typing import List\n\ndef total(xs: List[int]) -> int:\n"
+        "    print('adding')\n    return sum(xs)\n\nassert total([1, 2]) == 4\n```"
+    )
+    question = "Write total(xs).\n\nFor example:\n    total([1, 2, 3]) ==> 6\n    total([]) ==> 0\n"
+    assert [(c["name"], c["passed"]) for c in code_checks(question, typed, run_code=False)] == [
+        ("total([1, 2, 3]) → 6", True),
+        ("total([]) → 0", True),
+        ("assert total([1, 2]) == 4", False),
+    ]
+    strings = "```python\ndef shout(s):\n    return s.upper() if s.isalpha() else None\n```"
+    asked = "shout('hi') == 'HI'\nshout('1') == None\nshout('x') ➞ 'y'"
+    assert [c["passed"] for c in code_checks(asked, strings, run_code=False)] == [True, True, False]
+
+
+def test_an_example_outside_the_safe_subset_is_not_run_by_default() -> None:
+    hostile = "add(().__class__.__base__, 1) ==> 5\nadd(open('/etc/passwd'), 1) ==> 5\n"
+    assert code_checks(hostile, FIXED, run_code=False) == []
+
+
+def test_stated_examples_are_read_only_when_they_are_a_call_and_a_value() -> None:
+    question = (
+        "tri(n) = tri(n - 1) + tri(n - 2), if n is odd.\n"
+        "is_simple_power(3, 2) => false\n"  # not a Python value: not an example
+        "valid_date('15-01-2012') => False\n"
+        "    >>> fix_spaces(' Example   3') == '_Example-3'\n"
+    )
+    assert examples(question, "") == [
+        ("doctest", "valid_date('15-01-2012')", "False"),
+        ("doctest", "fix_spaces(' Example   3')", "'_Example-3'"),
+    ]
 
 
 def test_run_checks_picks_the_checks_that_apply() -> None:

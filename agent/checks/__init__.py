@@ -5,8 +5,9 @@ constraint checks always run (they read text, nothing more); so does, for a ques
 for code, the check that the reply holds code defining what was asked (``code_asked``). A
 program whose reply says what it prints is run and compared (``program_checks``): by default
 only an arithmetic program, in the restricted evaluator (inside the sandbox where there is
-one); any other only with ``run_code``, in the sandbox. Code examples run only with
-``run_code``, in the sandbox.
+one); any other only with ``run_code``, in the sandbox. A code answer's examples run the
+same way: by default only when its code is inside the arithmetic subset, in the restricted
+evaluator inside the sandbox; any other code only with ``run_code``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def run_checks(
         text: The draft's whole reply (its reasoning is where arithmetic steps are).
         output: The answer the user would get (where stated constraints must hold).
         kind: The answer kind; a code answer is checked for the code asked for
-            (``code_asked``), and gets its examples run with ``run_code``.
+            (``code_asked``), and gets its examples run (``code_checks``).
         constraints: The question's checkable instructions, from ``extract``.
         run_code: Whether the user allowed running the answer's code, and any program
             outside the arithmetic subset, in the sandbox.
@@ -62,8 +63,7 @@ def run_checks(
         found += program_checks(text, output, kind=kind, run_code=run_code)
         return found
     found += code_asked(question, output)
-    if run_code:
-        found += code_checks(question, output)
+    found += code_checks(question, output, run_code=run_code)
     return found
 
 

@@ -1,8 +1,13 @@
-"""Code answers checked by their own examples, in the sandbox, only when the user asks.
+"""Code answers checked by their own examples, in the sandbox.
 
-The examples are the ``>>>`` lines of the question and of the answer's code (what the
-function should return), and the ``assert`` statements the answer wrote. Each runs once,
-on its own, inside ``agent.sandbox``; a failure says what came back instead.
+The examples are the ``>>>`` lines of the question and of the answer's code, the examples
+the question states in words (``valid_date('15-01-2012') => False``), and the ``assert``
+statements the answer wrote. Each runs once, on its own, inside ``agent.sandbox``; a failure
+says what came back instead.
+
+By default only code inside the evaluator's safe subset (``agent.checks.evaluator``: no
+imports but ``math``, no I/O, no attribute but whitelisted methods) runs, in the restricted
+evaluator inside the sandbox; any other code only with ``run_code``.
 """
 
 from __future__ import annotations
@@ -12,12 +17,20 @@ import re
 from typing import Literal
 
 from agent.answers import code_blocks, main_code
+from agent.checks import evaluator
+from agent.checks.program import each_in_sandbox
 from agent.result import Check
-from agent.sandbox import StepResult, run_steps
+from agent.sandbox import SandboxUnavailable, StepResult, isolation, run_steps
 
 _MAX_EXAMPLES = 12
 _DOCTEST = re.compile(r"^\s*>>> (.+)\n((?:(?!\s*>>>)\s*\S.*\n?)*)", re.MULTILINE)
 _ASSERT = re.compile(r"^assert .+$", re.MULTILINE)
+# An example stated in words on a line of its own: a call, an arrow or "==", what it gives.
+_STATED = re.compile(
+    r"^[ \t]*(?:>>>[ \t]*)?(?P<call>[A-Za-z_]\w*\(.*\))[ \t]*"
+    r"(?:==>|=>|➞|==|->|should\s+return|returns)[ \t]*(?P<want>\S.*?)[ \t.]*$",
+    re.MULTILINE,
+)
 
 
 def examples(question: str, answer: str) -> list[tuple[str, str, str]]:
@@ -29,6 +42,11 @@ def examples(question: str, answer: str) -> list[tuple[str, str, str]]:
             item = ("doctest", call.strip(), expected)
             if expected and item not in found:
                 found.append(item)
+    for match in _STATED.finditer(question):
+        call, expected = match["call"], match["want"]
+        item = ("doctest", call, expected)
+        if _is_call(call) and _is_literal(expected) and item not in found:
+            found.append(item)
     for block in code_blocks(answer):
         for line in _ASSERT.findall(block):
             item = ("assert", line.strip(), "")
@@ -37,24 +55,46 @@ def examples(question: str, answer: str) -> list[tuple[str, str, str]]:
     return found[:_MAX_EXAMPLES]
 
 
-def code_checks(question: str, answer: str, *, timeout: float = 10.0) -> list[Check]:
+def _is_call(source: str) -> bool:
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError):
+        return False
+    return isinstance(tree.body, ast.Call) and isinstance(tree.body.func, ast.Name)
+
+
+def _is_literal(source: str) -> bool:
+    try:
+        ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def code_checks(
+    question: str, answer: str, *, run_code: bool = True, timeout: float = 10.0
+) -> list[Check]:
     """Run the examples of a code answer in the sandbox; one ``Check`` per example.
 
-    The answer's code runs as a module (not as ``__main__``, so a demo block at its end does
-    not run), then every example on its own. The sandbox reports only what each example gave
-    back (its value, or its exception); the verdict is decided here, outside it, so nothing
-    the code prints and no early exit can pass an example: one that never reported failed.
-    Code that needs a package the sandbox lacks is not checked at all: that says nothing
-    about the answer.
+    With ``run_code``, the answer's code runs as a module (not as ``__main__``, so a demo
+    block at its end does not run), then every example on its own. Without it, only code
+    inside the evaluator's safe subset runs, in the restricted evaluator (``safe_checks``).
+    The sandbox reports only what each example gave back (its value, or its exception); the
+    verdict is decided here, outside it, so nothing the code prints and no early exit can
+    pass an example: one that never reported failed. Code that needs a package the sandbox
+    lacks is not checked at all: that says nothing about the answer.
 
     Raises:
-        SandboxUnavailable: No kernel isolation here; the message says what to install.
+        SandboxUnavailable: ``run_code`` and no kernel isolation here; the message says what
+            to install.
     """
     code = main_code(answer)
     cases = examples(question, answer)
     if not code or not cases:
         return []
     definitions = "\n".join(line for line in code.splitlines() if not line.startswith("assert "))
+    if not run_code:
+        return safe_checks(definitions, cases)
     trial = run_steps(
         definitions, [_step(kind, source) for kind, source, _ in cases], timeout=timeout
     )
@@ -65,6 +105,47 @@ def code_checks(question: str, answer: str, *, timeout: float = 10.0) -> list[Ch
     checks = []
     for (kind, source, expected), got in zip(cases, trial.steps, strict=True):
         passed, detail = _judge(kind, expected, got, trial.outcome.detail)
+        name = f"{source} → {expected}" if kind == "doctest" else source
+        checks.append(Check(kind="code", name=name[:160], passed=passed, detail=detail))
+    return checks
+
+
+def safe_checks(definitions: str, cases: list[tuple[str, str, str]]) -> list[Check]:
+    """The examples of code inside the safe subset, run in the restricted evaluator.
+
+    Type annotations and unused imports (``from typing import List``) are dropped first,
+    since they change nothing the code computes. Code outside the subset, an example outside
+    it, and a machine without kernel isolation give no check: no evidence either way. Each
+    example runs as the definitions and ``print([example])``, whose last line is the
+    example's ``repr`` whatever the code printed before it.
+    """
+    definitions = evaluator.unused_imports_dropped(evaluator.annotations_dropped(definitions))
+    if evaluator.admit(definitions) or isolation().backend is None:
+        return []
+    programs, kept = [], []
+    for kind, source, expected in cases:
+        value = source if kind == "doctest" else _step(kind, source)[1]
+        program = f"{definitions}\nprint([{value}])"
+        if not evaluator.admit(program):
+            programs.append(program)
+            kept.append((kind, source, expected))
+    if not programs:
+        return []
+    try:
+        gave = each_in_sandbox(programs, restricted=True)
+    except SandboxUnavailable:
+        return []
+    checks = []
+    for (kind, source, expected), ran in zip(kept, gave, strict=True):
+        shown = ran["printed"].rstrip("\n").rpartition("\n")[2]
+        got: StepResult | None
+        if ran["error"]:
+            got = ("raised", ran["error"])
+        elif shown.startswith("[") and shown.endswith("]"):
+            got = ("value", shown[1:-1])
+        else:
+            got = None
+        passed, detail = _judge(kind, expected, got, ran["error"])
         name = f"{source} → {expected}" if kind == "doctest" else source
         checks.append(Check(kind="code", name=name[:160], passed=passed, detail=detail))
     return checks

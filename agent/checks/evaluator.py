@@ -61,7 +61,9 @@ METHODS = frozenset(
     {
         "append", "pop", "insert", "remove", "index", "count", "sort", "reverse", "copy",
         "keys", "values", "items", "get", "add", "update", "split", "strip", "lower",
-        "upper", "is_integer",
+        "upper", "is_integer", "lstrip", "rstrip", "startswith", "endswith", "find",
+        "rfind", "isalpha", "isdigit", "isalnum", "isspace", "islower", "isupper",
+        "isnumeric", "isdecimal", "capitalize", "title", "swapcase",
     }
 )  # fmt: skip
 _NODES = (
@@ -180,6 +182,51 @@ def unused_imports_dropped(source: str) -> str:
             changed = True
             node.names = kept
             return node if kept else None
+
+    tree = Drop().visit(tree)
+    if not changed:
+        return source
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def annotations_dropped(source: str) -> str:
+    r"""The program without its type annotations, which change nothing it computes.
+
+    A typed function (``def f(xs: List[int]) -> int``) is then inside the subset, and its
+    ``from typing import List`` an unused import for :func:`unused_imports_dropped`. An
+    annotated assignment keeps its value; one without a value goes. A program that does not
+    parse comes back as it was.
+
+    Example:
+        >>> annotations_dropped("def f(xs: list[int]) -> int:\n    return len(xs)")
+        'def f(xs):\n    return len(xs)'
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    changed = False
+
+    class Drop(ast.NodeTransformer):
+        def visit_arg(self, node: ast.arg) -> ast.arg:
+            nonlocal changed
+            changed |= node.annotation is not None
+            node.annotation = None
+            return node
+
+        def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+            nonlocal changed
+            changed |= node.returns is not None
+            node.returns = None
+            self.generic_visit(node)
+            return node
+
+        def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+            nonlocal changed
+            changed = True
+            if node.value is None:
+                return None
+            return ast.Assign(targets=[node.target], value=node.value)
 
     tree = Drop().visit(tree)
     if not changed:

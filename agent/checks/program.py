@@ -210,8 +210,9 @@ import types
 sys.modules["ctypes"] = types.ModuleType("ctypes")  # asteval imports it; the sandbox refuses it
 import evaluator
 del LIBRARY
-ran = evaluator.evaluate(PROGRAM) if RESTRICTED else evaluator.run_plain(PROGRAM)
-os.write(channel, (nonce + " " + json.dumps(ran) + "\n").encode())
+for index, program in enumerate(PROGRAMS):
+    ran = evaluator.evaluate(program) if RESTRICTED else evaluator.run_plain(program)
+    os.write(channel, f"{nonce} {index} {json.dumps(ran)}\n".encode())
 """
 
 
@@ -224,26 +225,48 @@ def in_sandbox(program: str, *, restricted: bool) -> Ran:
     Raises:
         SandboxUnavailable: No kernel isolation here.
     """
+    return each_in_sandbox([program], restricted=restricted)[0]
+
+
+def each_in_sandbox(programs: list[str], *, restricted: bool) -> list[Ran]:
+    """Run programs one after another in one sandbox; what each gave, in their order.
+
+    One sandbox start for all: a code answer's examples are its definitions and one call
+    each. A program that never reported comes back with an ``error``, as does every one
+    after it when the sandbox stopped.
+
+    Raises:
+        SandboxUnavailable: No kernel isolation here.
+    """
     nonce = secrets.token_hex(16)
     source = (
-        f"LIBRARY = {_library()!r}\nPROGRAM = {program!r}\nRESTRICTED = {restricted!r}\n" + _RUNNER
+        f"LIBRARY = {_library()!r}\nPROGRAMS = {programs!r}\nRESTRICTED = {restricted!r}\n"
+        + _RUNNER
     )
-    seconds = _RESTRICTED_SECONDS if restricted else _SANDBOX_SECONDS
-    outcome = run_python(source, stdin=nonce + "\n", timeout=seconds)
+    # Each program is held to its own limits inside; the sandbox's clock covers them all.
+    each = evaluator.MAX_SECONDS if restricted else _SANDBOX_SECONDS
+    seconds = (_RESTRICTED_SECONDS if restricted else _SANDBOX_SECONDS) + each * (len(programs) - 1)
+    outcome = run_python(
+        source, stdin=nonce + "\n", timeout=seconds, output_limit=10_000 * len(programs)
+    )
+    gave: dict[int, Ran] = {}
     for line in outcome.report:
-        tag, _, body = line.partition(" ")
-        if tag != nonce:
+        tag, _, rest = line.partition(" ")
+        index, _, body = rest.partition(" ")
+        if tag != nonce or not index.isdigit():
             continue
         try:
             record = json.loads(body)
         except ValueError:
-            break
+            continue
         fields = ("printed", "value", "error")
         if isinstance(record, dict) and all(isinstance(record.get(k), str) for k in fields):
-            return Ran(printed=record["printed"], value=record["value"], error=record["error"])
-        break
+            gave[int(index)] = Ran(
+                printed=record["printed"], value=record["value"], error=record["error"]
+            )
     why = outcome.detail or outcome.status
-    return Ran(printed="", value="", error=f"the program reported nothing ({why})")
+    missing = Ran(printed="", value="", error=f"the program reported nothing ({why})")
+    return [gave.get(index, missing) for index in range(len(programs))]
 
 
 @functools.cache

@@ -206,8 +206,8 @@ def ask(
     run_code: Annotated[
         bool,
         typer.Option(
-            help="Run the examples and asserts of code answers in the sandbox and use "
-            "failures as evidence (off: nothing the model writes is ever executed)."
+            help="Run the examples and asserts of any code answer in the sandbox, and use "
+            "failures as evidence (off: only code inside the safe arithmetic subset runs)."
         ),
     ] = False,
     max_concurrency: Annotated[

@@ -144,8 +144,9 @@ class Context:
     run_code: bool | None = field(
         default=None,
         metadata={
-            "description": "Run the examples and asserts of code answers in the sandbox and "
-            "use the failures as evidence (off by default)."
+            "description": "Run the examples and asserts of any code answer in the sandbox "
+            "and use the failures as evidence (off by default: then only code inside the safe "
+            "arithmetic subset runs, in the restricted evaluator)."
         },
     )
     seed: int | None = field(

@@ -45,8 +45,9 @@ class Check(TypedDict):
         kind: ``calculator`` (an arithmetic step), ``constraint`` (an instruction the
             question gave, such as "no commas"), ``program`` (what a program in the reply
             prints, run in the sandbox, against what the reply says it prints), or ``code``
-            (an example or assert of a code answer, run in the sandbox only with
-            ``run_code``; or, run nowhere, whether the reply defines what was asked).
+            (an example or assert of a code answer, run in the sandbox: by default only
+            code inside the safe subset, any code with ``run_code``; or, run nowhere,
+            whether the reply defines what was asked).
         name: What was checked, e.g. ``"3 × 12 = 38"`` or ``"no commas"``.
         passed: Whether it held.
         detail: For a failure, what is true instead, e.g. ``"3 × 12 = 36"``.

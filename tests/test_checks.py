@@ -295,6 +295,17 @@ def test_an_example_outside_the_safe_subset_is_not_run_by_default() -> None:
     assert code_checks(hostile, FIXED, run_code=False) == []
 
 
+def test_safe_code_cannot_forge_or_escape_its_examples() -> None:
+    forged = "```python\ndef add(a, b):\n    print([5])\n    return a - b\n```"
+    [check] = code_checks(CODE_Q, forged, run_code=False)
+    assert (check["passed"], check["detail"]) == (False, "returned -1")
+    endless = "```python\ndef add(a, b):\n    while True:\n        a += 1\n```"
+    [check] = code_checks(CODE_Q, endless, run_code=False)
+    assert (check["passed"], check["detail"]) == (False, "step limit")
+    escape = "```python\ndef add(a, b):\n    return ().__class__.__bases__[0].__subclasses__()\n```"
+    assert code_checks(CODE_Q, escape, run_code=False) == []
+
+
 def test_stated_examples_are_read_only_when_they_are_a_call_and_a_value() -> None:
     question = (
         "tri(n) = tri(n - 1) + tri(n - 2), if n is odd.\n"

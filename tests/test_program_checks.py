@@ -19,7 +19,7 @@ from agent import areflect
 from agent.checks import line_of, run_checks
 from agent.checks import program as program_module
 from agent.checks.evaluator import Refused, admit, evaluate
-from agent.checks.program import claims, in_sandbox, program_checks
+from agent.checks.program import claims, each_in_sandbox, in_sandbox, program_checks
 from agent.sandbox import Isolation, SandboxUnavailable, isolation
 from tests.scripted import ScriptedChatModel
 
@@ -218,6 +218,12 @@ def test_arithmetic_programs_are_admitted_and_run() -> None:
             "multiple too large",
         ),
         ("s = 'a' * 200000\nt = f'{s}{s}{s}{s}{s}{s}'", "too many items"),
+        ("s = 'ab'\nwhile True:\n    s = s.join([s, s])", "too many items"),
+        ("s = 'x' * 2000\nprint(s.replace('', s))", "too many items"),
+        ("j = ('x' * 4000).join\nprint(j(['y'] * 4000))", "too many items"),
+        ("a = [1]\nwhile True:\n    a.extend(a)", "too many items"),
+        ("print(str.join('x' * 4000, ['y'] * 4000))", "uses a type's join"),
+        ("print(list.extend([1], [2]))", "uses a type's extend"),
     ],
 )
 def test_bombs_stop_at_a_limit_in_this_process(source: str, why: str) -> None:
@@ -263,7 +269,17 @@ def test_arithmetic_programs_get_a_shorter_sandbox_time_limit(
     monkeypatch.setattr(program_module, "run_python", run_python)
     in_sandbox(PROGRAM, restricted=True)
     in_sandbox(OUTSIDE, restricted=False)
-    assert limits == [5.0, 10.0]
+    each_in_sandbox([PROGRAM] * 3, restricted=True)  # each program keeps its own 3 s inside
+    assert limits == [5.0, 10.0, 11.0]
+
+
+def test_programs_run_together_report_each_in_its_place() -> None:
+    ran = each_in_sandbox(["print(2 + 2)", "while True:\n    pass", "7 * 6"], restricted=True)
+    assert [(r["printed"], r["value"], r["error"]) for r in ran] == [
+        ("4\n", "", ""),
+        ("", "", "step limit"),
+        ("", "42", ""),
+    ]
 
 
 # -- where programs run ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import math
 import re
@@ -55,10 +56,12 @@ MATH = (
     "isqrt", "lcm", "log", "log10", "log2", "modf", "perm", "pi", "pow", "prod", "radians",
     "sin", "sqrt", "tan", "tau", "trunc",
 )  # fmt: skip
-# Methods that are linear in what they are given: no ``format`` (it walks attributes), no
-# ``join``/``replace``/``extend`` (each can square or double a sequence in one step).
+# Methods that are linear in what they are given, and three that can square or double a
+# sequence in one step (``join``, ``replace``, ``extend``), counted against the run's budget as
+# they make it (``_GUARDED``). No ``format``: it walks attributes.
 METHODS = frozenset(
     {
+        "join", "replace", "extend",
         "append", "pop", "insert", "remove", "index", "count", "sort", "reverse", "copy",
         "keys", "values", "items", "get", "add", "update", "split", "strip", "lower",
         "upper", "is_integer", "lstrip", "rstrip", "startswith", "endswith", "find",
@@ -388,6 +391,45 @@ def _table(budget: _Budget) -> dict[str, Any]:
     return table
 
 
+def _join(method: Callable[..., str], budget: _Budget, items: Iterable[Any]) -> str:
+    parts = list(items)
+    separator: str = method.__self__  # type: ignore[attr-defined]
+    sizes = sum(len(part) for part in parts if isinstance(part, str))
+    budget.items(sizes + len(separator) * max(0, len(parts) - 1))
+    return method(parts)
+
+
+def _replace(
+    method: Callable[..., str], budget: _Budget, old: Any, new: Any, count: int = -1
+) -> str:
+    text: str = method.__self__  # type: ignore[attr-defined]
+    if isinstance(old, str) and isinstance(new, str):
+        times = text.count(old) if old else len(text) + 1
+        times = times if count < 0 else min(times, count)
+        budget.items(len(text) + times * len(new))
+    return method(old, new, count)
+
+
+def _extend(method: Callable[..., None], budget: _Budget, items: Iterable[Any]) -> None:
+    added = list(items)
+    budget.items(len(method.__self__) + len(added))  # type: ignore[attr-defined]
+    method(added)
+
+
+_UNBOUND = (
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.ClassMethodDescriptorType,
+)
+# The methods whose result can outgrow their arguments, by owner type and name: each counts
+# what it makes against the run's budget before it makes it.
+_GUARDED: dict[tuple[type, str], Callable[..., Any]] = {
+    (str, "join"): _join,
+    (str, "replace"): _replace,
+    (list, "extend"): _extend,
+}
+
+
 def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: float) -> Any:
     """An asteval interpreter with the whitelist as its only names, and the limits."""
     from asteval import Interpreter
@@ -408,6 +450,13 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
             left, right = self.run(node.left), self.run(node.right)
             _check_operation(type(node.op), left, right, budget)
             return _apply(node.op, left, right)
+
+        def on_attribute(self, node: ast.Attribute) -> Any:
+            found = super().on_attribute(node)
+            if isinstance(found, _UNBOUND):  # str.join(sep, items) would pass the guard by
+                raise Refused(f"uses a type's {node.attr}")
+            guard = _GUARDED.get((type(getattr(found, "__self__", None)), node.attr))
+            return found if guard is None else functools.partial(guard, found, budget)
 
         def on_joinedstr(self, node: ast.JoinedStr) -> Any:
             # An f-string repeats its values as ``*`` repeats a sequence: counted the same.

@@ -23,7 +23,8 @@ async def ask(question: str) -> ReflectionResult:
 async def test_code_comes_back_whole_and_runs() -> None:
     question = (
         "Write a Python function is_palindrome(s) that returns True when s reads the same "
-        "backwards, ignoring case and spaces."
+        "backwards, ignoring case and spaces.\n\nFor example:\n"
+        "is_palindrome('Race car') ==> True\nis_palindrome('hello') ==> False"
     )
     result = await ask(question)
     assert result.kind == "code"
@@ -32,8 +33,11 @@ async def test_code_comes_back_whole_and_runs() -> None:
     tests = "assert is_palindrome('Race car')\nassert not is_palindrome('hello')"
     assert score(output, Record("p", question, tests=tests), run_code=True), output
     assert "-1" not in result.reflections[0]
-    # A plain answer sure enough on code's own threshold stands alone; otherwise samples.
+    # The stated examples ran by default (the code is inside the safe subset), and held.
     first = result.drafts[0]
+    ran = {c["name"]: c["passed"] for c in first["checks"] if c["kind"] == "code"}
+    assert ran == {"is_palindrome('Race car') → True": True, "is_palindrome('hello') → False": True}
+    # A plain answer sure enough on code's own threshold stands alone; otherwise samples.
     sure = confidence.stands_alone(first, "code") and not checks.failed(first["checks"])
     assert first["confidence"] is not None
     assert (result.stop_reason == "confident") == sure, (first["confidence"], result.stop_reason)

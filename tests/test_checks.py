@@ -306,6 +306,24 @@ def test_safe_code_cannot_forge_or_escape_its_examples() -> None:
     assert code_checks(CODE_Q, escape, run_code=False) == []
 
 
+def test_python_code_that_does_not_parse_fails_a_check_without_running() -> None:
+    cut = '```python\ndef add(a, b):\n    """Add them.\n    return a +'
+    [check] = code_checks(CODE_Q, cut, run_code=False)
+    assert (check["name"], check["passed"]) == ("the code parses", False)
+    assert "line 2" in check["detail"]
+    ruby = "```ruby\ndef add(a, b)\n  a + b\nend\n```"  # not Python: no verdict on it
+    assert code_checks(CODE_Q, ruby, run_code=False) == []
+
+
+def test_safe_code_may_raise_and_the_example_fails_with_the_error() -> None:
+    strict = (
+        "```python\ndef add(a, b):\n    if a > 1:\n        raise ValueError('too big')\n"
+        "    return a + b\n```"
+    )
+    [check] = code_checks(CODE_Q, strict, run_code=False)
+    assert (check["passed"], check["detail"]) == (False, "ValueError: too big")
+
+
 def test_stated_examples_are_read_only_when_they_are_a_call_and_a_value() -> None:
     question = (
         "tri(n) = tri(n - 1) + tri(n - 2), if n is odd.\n"

@@ -89,6 +89,9 @@ def code_checks(
             to install.
     """
     code = main_code(answer)
+    broken = _broken(code)
+    if broken is not None:
+        return [broken]
     cases = examples(question, answer)
     if not code or not cases:
         return []
@@ -108,6 +111,27 @@ def code_checks(
         name = f"{source} → {expected}" if kind == "doctest" else source
         checks.append(Check(kind="code", name=name[:160], passed=passed, detail=detail))
     return checks
+
+
+# A Python function's first line (a colon ends it, which Ruby's ``def`` has not).
+_PYTHON_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(.*:[ \t]*(?:#.*)?$", re.M)
+
+
+def _broken(code: str) -> Check | None:
+    """A failed check for Python code that does not parse (a reply cut off mid-function).
+
+    Only read, never run, so it applies by default whatever the code does.
+    """
+    if not _PYTHON_DEF.search(code):
+        return None
+    try:
+        ast.parse(code)
+    except SyntaxError as error:
+        where = f" (line {error.lineno})" if error.lineno else ""
+        return Check(kind="code", name="the code parses", passed=False, detail=error.msg + where)
+    except ValueError as error:  # a null byte
+        return Check(kind="code", name="the code parses", passed=False, detail=str(error))
+    return None
 
 
 def safe_checks(definitions: str, cases: list[tuple[str, str, str]]) -> list[Check]:

@@ -4,13 +4,14 @@ A model that answers a sum with a program can be checked by running it, but a pr
 wrote is untrusted. :func:`admit` reads the program's syntax tree and admits only arithmetic:
 assignments, arithmetic and comparisons, ``if``/``for``/``while``, functions and lambdas,
 comprehensions, f-strings, ``print``, a whitelist of builtins and of ``math`` (the only
-import), and a whitelist of methods (``append``, ``items``, ``split``…). No name or attribute
-with a double underscore, no other attribute, no I/O, no ``try``, ``with``, ``class``,
-``global`` or ``del``. :func:`evaluate` then runs an admitted program in
-`asteval <https://github.com/lmfit/asteval>`_ (its own interpreter of the syntax tree, which
-refuses dunder attributes and imports again) with a symbol table that holds only the
-whitelist, a step limit, a time limit, and limits on the size of numbers, sequences and
-output, so that nothing it admits can exhaust this process either.
+import), a whitelist of methods (``append``, ``items``, ``split``…), and ``raise`` of a few
+exception types (never caught). No name or attribute with a double underscore, no other
+attribute, no I/O, no ``try``, ``with``, ``class``, ``global`` or ``del``. :func:`evaluate`
+then runs an admitted program in `asteval <https://github.com/lmfit/asteval>`_ (its own
+interpreter of the syntax tree, which refuses dunder attributes and imports again) with a
+symbol table that holds only the whitelist, a step limit, a time limit, and limits on the
+size of numbers, sequences and output, so that nothing it admits can exhaust this process
+either.
 
 :func:`run_plain` runs any program with the real interpreter; it is only ever called inside
 ``agent.sandbox`` (``run_code``). This module uses the standard library and ``asteval`` only,
@@ -49,6 +50,9 @@ BUILTINS = (
     "float", "hex", "int", "isinstance", "len", "list", "map", "max", "min", "oct", "ord",
     "pow", "print", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
     "zip",
+    # Raised, never caught (no ``try``): a function that refuses bad input.
+    "ArithmeticError", "Exception", "IndexError", "KeyError", "TypeError", "ValueError",
+    "ZeroDivisionError",
 )  # fmt: skip
 MATH = (
     "acos", "asin", "atan", "atan2", "ceil", "comb", "copysign", "cos", "degrees", "e",
@@ -76,7 +80,7 @@ _NODES = (
     ast.Attribute, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict, ast.Set,
     ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension,
     ast.JoinedStr, ast.FormattedValue, ast.FunctionDef, ast.arguments, ast.arg, ast.Return,
-    ast.Lambda, ast.Import, ast.ImportFrom, ast.alias, ast.Assert,
+    ast.Lambda, ast.Import, ast.ImportFrom, ast.alias, ast.Assert, ast.Raise,
     ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.expr_context,
 )  # fmt: skip
 _WIDE_FORMAT = re.compile(r"\d{4,}")  # a width or precision of 1000 or more

@@ -290,6 +290,17 @@ def test_without_run_code_safe_code_runs_its_examples_in_the_evaluator(
     assert [c["passed"] for c in code_checks(asked, strings, run_code=False)] == [True, True, False]
 
 
+def test_without_kernel_isolation_safe_code_does_not_run_either(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agent.checks.code
+    from agent.sandbox import Isolation
+
+    monkeypatch.setattr(agent.checks.code, "isolation", lambda: Isolation(None, (), "none"))
+    monkeypatch.setattr(agent.checks.code, "each_in_sandbox", _refuse)
+    assert code_checks(CODE_Q, BROKEN, run_code=False) == []
+
+
 def test_an_example_outside_the_safe_subset_is_not_run_by_default() -> None:
     hostile = "add(().__class__.__base__, 1) ==> 5\nadd(open('/etc/passwd'), 1) ==> 5\n"
     assert code_checks(hostile, FIXED, run_code=False) == []

@@ -143,7 +143,7 @@ def safe_checks(definitions: str, cases: list[tuple[str, str, str]]) -> list[Che
     example runs as the definitions and ``print([example])``, whose last line is the
     example's ``repr`` whatever the code printed before it.
     """
-    definitions = evaluator.unused_imports_dropped(evaluator.annotations_dropped(definitions))
+    definitions = evaluator.trimmed(definitions)
     if evaluator.admit(definitions) or isolation().backend is None:
         return []
     programs, kept = [], []

@@ -154,25 +154,49 @@ def admit(source: str) -> str:
     return ""
 
 
-def unused_imports_dropped(source: str) -> str:
-    r"""The program without the imports whose names it never uses.
+def trimmed(source: str) -> str:
+    r"""The program without what changes nothing it computes: annotations, unused imports.
 
     A model imports ``sympy`` "for symbolic computation" and then computes with ``*`` and
-    ``-``; the import changes nothing the program prints, so it is no reason to leave the
-    program unchecked. A program that does not parse comes back as it was.
+    ``-``, or types a function (``def f(xs: List[int]) -> int``) and imports ``List``; neither
+    is a reason to leave the program unchecked. An annotated assignment keeps its value; one
+    without a value goes. A program that does not parse comes back as it was.
 
-    Example:
-        >>> unused_imports_dropped("import sympy as sp\nprint(3 * 12 - 7)")
+    Examples:
+        >>> trimmed("import sympy as sp\nprint(3 * 12 - 7)")
         'print(3 * 12 - 7)'
+        >>> trimmed("from typing import List\ndef f(xs: List[int]) -> int:\n    return len(xs)")
+        'def f(xs):\n    return len(xs)'
     """
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return source
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     changed = False
 
-    class Drop(ast.NodeTransformer):
+    class Annotations(ast.NodeTransformer):
+        def visit_arg(self, node: ast.arg) -> ast.arg:
+            nonlocal changed
+            changed |= node.annotation is not None
+            node.annotation = None
+            return node
+
+        def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+            nonlocal changed
+            changed |= node.returns is not None
+            node.returns = None
+            self.generic_visit(node)
+            return node
+
+        def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+            nonlocal changed
+            changed = True
+            return None if node.value is None else ast.Assign([node.target], node.value)
+
+    tree = Annotations().visit(tree)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+    class Imports(ast.NodeTransformer):
         def visit_Import(self, node: ast.Import) -> ast.AST | None:
             return self.keep(node)
 
@@ -190,52 +214,7 @@ def unused_imports_dropped(source: str) -> str:
             node.names = kept
             return node if kept else None
 
-    tree = Drop().visit(tree)
-    if not changed:
-        return source
-    return ast.unparse(ast.fix_missing_locations(tree))
-
-
-def annotations_dropped(source: str) -> str:
-    r"""The program without its type annotations, which change nothing it computes.
-
-    A typed function (``def f(xs: List[int]) -> int``) is then inside the subset, and its
-    ``from typing import List`` an unused import for :func:`unused_imports_dropped`. An
-    annotated assignment keeps its value; one without a value goes. A program that does not
-    parse comes back as it was.
-
-    Example:
-        >>> annotations_dropped("def f(xs: list[int]) -> int:\n    return len(xs)")
-        'def f(xs):\n    return len(xs)'
-    """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return source
-    changed = False
-
-    class Drop(ast.NodeTransformer):
-        def visit_arg(self, node: ast.arg) -> ast.arg:
-            nonlocal changed
-            changed |= node.annotation is not None
-            node.annotation = None
-            return node
-
-        def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
-            nonlocal changed
-            changed |= node.returns is not None
-            node.returns = None
-            self.generic_visit(node)
-            return node
-
-        def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
-            nonlocal changed
-            changed = True
-            if node.value is None:
-                return None
-            return ast.Assign(targets=[node.target], value=node.value)
-
-    tree = Drop().visit(tree)
+    tree = Imports().visit(tree)
     if not changed:
         return source
     return ast.unparse(ast.fix_missing_locations(tree))

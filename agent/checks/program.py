@@ -169,13 +169,13 @@ def run(program: str, *, run_code: bool) -> Ran | None:
     An arithmetic program runs in the restricted evaluator inside the kernel sandbox; where
     this machine has no kernel isolation it does not run at all (no evidence either way):
     nothing a model writes runs outside the kernel's fence. Any other program runs only with
-    ``run_code``, and only in the sandbox. Imports the program never uses are dropped first
-    (``import sympy as sp`` before plain arithmetic).
+    ``run_code``, and only in the sandbox. Annotations and imports the program never uses are
+    dropped first (``import sympy as sp`` before plain arithmetic; ``evaluator.trimmed``).
 
     Raises:
         SandboxUnavailable: ``run_code`` was given and no kernel isolation is possible here.
     """
-    program = evaluator.unused_imports_dropped(program)
+    program = evaluator.trimmed(program)
     restricted = not evaluator.admit(program)
     if not restricted and not run_code:
         return None

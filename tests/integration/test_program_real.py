@@ -15,7 +15,7 @@ import pytest
 from agent import areflect
 from agent.answers import key
 from agent.checks import failed
-from agent.checks.evaluator import Refused, evaluate, unused_imports_dropped
+from agent.checks.evaluator import Refused, evaluate, trimmed
 from agent.checks.program import claims, compare
 from agent.models import DEFAULT_MODEL
 from agent.parsing import strip_tags
@@ -39,7 +39,7 @@ async def test_a_fabricated_output_block_never_keeps_a_passing_check() -> None:
         for claim in claims(strip_tags(draft["text"]), draft["output"], result.kind):
             try:
                 # Run again in this process, apart from the agent's run (in the sandbox).
-                ran = evaluate(unused_imports_dropped(claim.program))
+                ran = evaluate(trimmed(claim.program))
             except Refused:
                 continue  # outside the arithmetic subset: it runs only with run_code
             gave = ran["printed"].strip() or ran["value"].strip()

@@ -105,12 +105,8 @@ def code_checks(
         return []
     if trial.setup_error is not None:
         return [Check(kind="code", name="the code runs", passed=False, detail=trial.setup_error)]
-    checks = []
-    for (kind, source, expected), got in zip(cases, trial.steps, strict=True):
-        passed, detail = _judge(kind, expected, got, trial.outcome.detail)
-        name = f"{source} → {expected}" if kind == "doctest" else source
-        checks.append(Check(kind="code", name=name[:160], passed=passed, detail=detail))
-    return checks
+    ended = trial.outcome.detail
+    return [_check(case, got, ended) for case, got in zip(cases, trial.steps, strict=True)]
 
 
 # A Python function's first line (a colon ends it, which Ruby's ``def`` has not).
@@ -160,7 +156,7 @@ def safe_checks(definitions: str, cases: list[tuple[str, str, str]]) -> list[Che
     except SandboxUnavailable:
         return []
     checks = []
-    for (kind, source, expected), ran in zip(kept, gave, strict=True):
+    for case, ran in zip(kept, gave, strict=True):
         shown = ran["printed"].rstrip("\n").rpartition("\n")[2]
         got: StepResult | None
         if ran["error"]:
@@ -169,10 +165,16 @@ def safe_checks(definitions: str, cases: list[tuple[str, str, str]]) -> list[Che
             got = ("value", shown[1:-1])
         else:
             got = None
-        passed, detail = _judge(kind, expected, got, ran["error"])
-        name = f"{source} → {expected}" if kind == "doctest" else source
-        checks.append(Check(kind="code", name=name[:160], passed=passed, detail=detail))
+        checks.append(_check(case, got, ran["error"]))
     return checks
+
+
+def _check(case: tuple[str, str, str], got: StepResult | None, ended: str) -> Check:
+    """One example's ``Check``, from what it reported (see ``_judge``)."""
+    kind, source, expected = case
+    passed, detail = _judge(kind, expected, got, ended)
+    name = f"{source} → {expected}" if kind == "doctest" else source
+    return Check(kind="code", name=name[:160], passed=passed, detail=detail)
 
 
 def _step(kind: str, source: str) -> tuple[Literal["eval", "exec"], str]:

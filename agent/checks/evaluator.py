@@ -436,7 +436,7 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
 
         def on_attribute(self, node: ast.Attribute) -> Any:
             found = super().on_attribute(node)
-            if isinstance(found, _UNBOUND):  # str.join(sep, items) would pass the guard by
+            if isinstance(found, _UNBOUND):  # str.join(sep, items) would bypass _GUARDED
                 raise Refused(f"uses a type's {node.attr}")
             guard = _GUARDED.get((type(getattr(found, "__self__", None)), node.attr))
             return found if guard is None else functools.partial(guard, found, budget)

@@ -20,7 +20,9 @@ StopReason = Literal[
     "selected",  # code and free text: the critic named the sample most consistent with the rest
     "confident",  # sampled: the plain answer was confident enough to stand alone
     "surest",  # code and free text: the sample the model was surest of (token confidence)
-    "checked",  # sampled: the checks chose (the only sample that passed, or the least wrong)
+    # sampled: the checks chose (the only sample that passed, or the least wrong), or the
+    # plain free-text answer passed every check of the stated instructions
+    "checked",
     "revised",  # sampled: every sample failed a check; a revision fixed what the checks found
     "accepted",  # the critique found no concrete error
     "converged",  # a revision came back with the same answer as the draft it revised

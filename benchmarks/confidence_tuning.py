@@ -72,7 +72,7 @@ def collect(args: argparse.Namespace) -> None:
                     draft["text"],
                     draft["output"],
                     kind=kind,
-                    constraints=[],
+                    constraints=checks.extract(record.question),
                     run_code=False,
                 )
                 if how != "program"
@@ -91,6 +91,8 @@ def collect(args: argparse.Namespace) -> None:
                     else "",
                     "right": bool(right),
                     "failed": [c["detail"] or c["name"] for c in checks.failed(found)],
+                    "checked": [f"{c['kind']}: {c['name']}" for c in found],
+                    "failed_names": [c["name"] for c in checks.failed(found)],
                     "confidence": draft.get("confidence"),
                     "input_tokens": draft["input_tokens"],
                     "output_tokens": draft["output_tokens"],

@@ -299,7 +299,7 @@ async def test_samples_that_are_the_same_code_need_no_selection_nor_more_samples
 
 
 async def test_free_text_is_selected_and_never_draws_more_than_samples() -> None:
-    question = "Explain in two sentences why the sky is blue."
+    question = "Explain why the sky is blue."
     replies = [
         "Sunlight scatters off air molecules. Blue light scatters most.",
         "Blue light has a short wavelength. It is scattered more by air.",
@@ -310,6 +310,51 @@ async def test_free_text_is_selected_and_never_draws_more_than_samples() -> None
     assert result.kind == "text"
     assert roles(model) == ["generator"] * 3 + ["critic"]  # no adaptive extra samples
     assert (result.output, result.stop_reason) == (replies[0], "selected")
+
+
+SKY = "Explain in two sentences why the sky is blue."
+TWO = "Sunlight scatters off air molecules. Blue light scatters most."
+ONE = "Blue light scatters most in air, which is why the sky looks blue."
+
+
+async def test_free_text_that_passes_every_stated_instruction_stands_alone() -> None:
+    model = scripted([TWO, ONE, ONE])
+    result = await ask(SKY, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"]  # the checks, not the model, said it does what was asked
+    assert (result.output, result.stop_reason) == (TWO, "checked")
+    assert [c["name"] for c in result.checks if c["passed"]] == ["exactly 2 sentences"]
+
+
+async def test_free_text_that_fails_a_stated_instruction_draws_samples() -> None:
+    model = scripted([ONE, ONE, TWO])
+    result = await ask(SKY, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"] * 3
+    assert (result.output, result.stop_reason, result.chosen) == (TWO, "checked", 2)
+
+
+async def test_samples_that_all_fail_the_same_instruction_go_to_revision_not_to_more() -> None:
+    three = "Air scatters light. Blue scatters most. So the sky is blue."
+    model = scripted([ONE, three, ONE, TWO])
+    result = await ask(SKY, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"] * 4  # three samples, then the revision at once
+    assert "exactly 2 sentences" in model.calls[3][1][-1].content
+    assert (result.output, result.stop_reason) == (TWO, "revised")
+
+
+async def test_samples_that_fail_different_checks_draw_more() -> None:
+    question = "Explain in two sentences why the sky is blue, without using any commas."
+    comma = "Air scatters light, blue most. So the sky is blue."
+    model = scripted([ONE, comma, ONE, TWO.replace(",", "")])
+    result = await ask(question, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"] * 4  # a fourth sample, which passes
+    assert (result.chosen, result.stop_reason) == (3, "checked")
+
+
+async def test_free_text_is_not_cut_short_at_high_effort() -> None:
+    model = scripted([TWO, TWO, TWO, TWO])
+    result = await ask(SKY, model, effort="high")
+    assert roles(model) == ["generator"] * 2  # samples, not the plain answer alone
+    assert result.stop_reason == "agreed"
 
 
 async def test_a_selection_the_critic_cannot_name_keeps_the_plain_answer() -> None:

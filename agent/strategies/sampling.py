@@ -4,7 +4,8 @@
 ``max_concurrency``), so a server answers them at once and each finished sample is saved on
 its own. ``tally`` then decides: draw more while the answers could still change the result,
 stop on agreement, vote, or hand a tie to ``contrast``; free-form answers go to the surest
-sample, or to ``select`` where the model gives no token probabilities.
+sample, or to ``select`` where the model gives no token probabilities. A plain answer stands
+alone when the model is sure of it, and free text when it passes every stated instruction.
 
 Answers compare by kind (``agent.answers``): numbers, letters, yes/no and short phrases by a
 key; code and free text never by a key. A sample that fails a check gets no vote while another
@@ -152,6 +153,11 @@ class _Round:
         confident: Whether the plain answer, drawn alone so far, passed its checks, has a
             key if its kind has keys, and is confident enough to stand alone
             (``confidence.stands_alone``, which says for which kinds).
+        proven: Whether the plain answer, drawn alone so far, is free text that passed
+            every check of the question's stated instructions, of which there is one at
+            least: a program, not the model, says it does what was asked.
+        stuck: Whether every sample failed, and failed the same stated instructions and
+            nothing else: the model cannot meet them this way, and more samples would not.
     """
 
     drawn: int
@@ -162,6 +168,8 @@ class _Round:
     alike: bool
     weighed: bool
     confident: bool
+    proven: bool
+    stuck: bool
 
     @classmethod
     def of(cls, samples: list[Draft], kind: str, question: str) -> _Round:
@@ -172,6 +180,7 @@ class _Round:
         keyed = kind in answers.KEYED
         all_differ = kind == "short" and bool(split) and split[0] == 1 < len(samples)
         first = samples[0] if len(samples) == 1 else None
+        ways = {_failed_instructions(d) for d in samples}
         return cls(
             drawn=len(samples),
             passed=len(passed),
@@ -184,6 +193,11 @@ class _Round:
             and (bool(split) or not keyed)
             and len(passed) == 1
             and confidence.stands_alone(first, kind),
+            proven=first is not None
+            and kind == "text"
+            and len(passed) == 1
+            and any(c["kind"] == "constraint" for c in first["checks"]),
+            stuck=not passed and len(ways) == 1 and None not in ways,
         )
 
 
@@ -201,12 +215,18 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
     lead = seen.split[0] - seen.split[1] if len(seen.split) > 1 else 0
     if seen.confident and settings.stop_early:  # ReASC: a confident first answer needs no vote
         return _end("confident")
+    if seen.proven and settings.stop_early:
+        # Samples of free text are chosen by confidence alone, which knows no more than the
+        # checks did: on IFEval's tuning slice (101–150) a plain answer that passed every
+        # instruction check was right as often as the sample chosen after it (benchmarks §22).
+        return _end("checked")
     if more and seen.drawn < settings.samples:  # the first round is not complete
         early = seen.drawn > 1 and seen.passed == seen.drawn and not seen.keyed and seen.alike
         return _end("agreed") if early else _draw(seen.drawn, settings.samples, settings)
-    if more and not seen.passed and seen.drawn < settings.max_samples:
+    if more and not seen.passed and seen.drawn < settings.max_samples and not seen.stuck:
         # Another sample is likelier to pass than a revision (measured on IFEval: the 1.5B
-        # model copies its draft rather than fix it).
+        # model copies its draft rather than fix it), unless all failed the same way: on
+        # IFEval 101–150 no fourth or fifth sample passed after that (benchmarks §22).
         return _draw(seen.drawn, seen.drawn + _MORE_PER_ROUND, settings)
     if more and not seen.passed and judged:
         return {"route": "revise"}
@@ -230,6 +250,14 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
     if more and judged and lead == 0 and not seen.weighed:
         return {"route": "contrast", "stop_reason": "voted"}
     return _end(stop or "voted")
+
+
+def _failed_instructions(draft: Draft) -> frozenset[str] | None:
+    """The stated instructions a draft failed; ``None`` if it failed any other check."""
+    failed = checks.failed(draft["checks"])
+    if not failed or any(c["kind"] != "constraint" for c in failed):
+        return None
+    return frozenset(c["name"] for c in failed)
 
 
 def _end(reason: str) -> dict[str, Any]:

@@ -91,3 +91,7 @@ async def test_a_stated_constraint_is_checked_on_the_real_answer() -> None:
     passed = sum(c["passed"] for c in result.checks)
     plain = sum(c["passed"] for c in result.drafts[0]["checks"])
     assert passed >= plain
+    # A plain answer that passed every stated instruction stands alone; otherwise samples.
+    proven = all(c["passed"] for c in result.drafts[0]["checks"])
+    alone = [d["index"] for d in result.drafts if d["round"] == 0] == [0]
+    assert alone == proven, [c for d in result.drafts for c in d["checks"]]

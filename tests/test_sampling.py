@@ -332,15 +332,6 @@ async def test_free_text_that_fails_a_stated_instruction_draws_samples() -> None
     assert (result.output, result.stop_reason, result.chosen) == (TWO, "checked", 2)
 
 
-async def test_samples_that_all_fail_the_same_instruction_go_to_revision_not_to_more() -> None:
-    three = "Air scatters light. Blue scatters most. So the sky is blue."
-    model = scripted([ONE, three, ONE, TWO])
-    result = await ask(SKY, model, samples=3, max_samples=5)
-    assert roles(model) == ["generator"] * 4  # three samples, then the revision at once
-    assert "exactly 2 sentences" in model.calls[3][1][-1].content
-    assert (result.output, result.stop_reason) == (TWO, "revised")
-
-
 async def test_samples_that_fail_different_checks_draw_more() -> None:
     question = "Explain in two sentences why the sky is blue, without using any commas."
     comma = "Air scatters light, blue most. So the sky is blue."

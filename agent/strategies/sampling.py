@@ -156,8 +156,6 @@ class _Round:
         proven: Whether the plain answer, drawn alone so far, is free text that passed
             every check of the question's stated instructions, of which there is one at
             least: a program, not the model, says it does what was asked.
-        stuck: Whether every sample failed, and failed the same stated instructions and
-            nothing else: the model cannot meet them this way, and more samples would not.
     """
 
     drawn: int
@@ -169,7 +167,6 @@ class _Round:
     weighed: bool
     confident: bool
     proven: bool
-    stuck: bool
 
     @classmethod
     def of(cls, samples: list[Draft], kind: str, question: str) -> _Round:
@@ -180,7 +177,6 @@ class _Round:
         keyed = kind in answers.KEYED
         all_differ = kind == "short" and bool(split) and split[0] == 1 < len(samples)
         first = samples[0] if len(samples) == 1 else None
-        ways = {_failed_instructions(d) for d in samples}
         return cls(
             drawn=len(samples),
             passed=len(passed),
@@ -197,7 +193,6 @@ class _Round:
             and kind == "text"
             and len(passed) == 1
             and any(c["kind"] == "constraint" for c in first["checks"]),
-            stuck=not passed and len(ways) == 1 and None not in ways,
         )
 
 
@@ -223,10 +218,10 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
     if more and seen.drawn < settings.samples:  # the first round is not complete
         early = seen.drawn > 1 and seen.passed == seen.drawn and not seen.keyed and seen.alike
         return _end("agreed") if early else _draw(seen.drawn, settings.samples, settings)
-    if more and not seen.passed and seen.drawn < settings.max_samples and not seen.stuck:
+    if more and not seen.passed and seen.drawn < settings.max_samples:
         # Another sample is likelier to pass than a revision (measured on IFEval: the 1.5B
-        # model copies its draft rather than fix it), unless all failed the same way: on
-        # IFEval 101–150 no fourth or fifth sample passed after that (benchmarks §22).
+        # model copies its draft rather than fix it; even after three samples failed the
+        # same instructions, benchmarks §23).
         return _draw(seen.drawn, seen.drawn + _MORE_PER_ROUND, settings)
     if more and not seen.passed and judged:
         return {"route": "revise"}
@@ -250,14 +245,6 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
     if more and judged and lead == 0 and not seen.weighed:
         return {"route": "contrast", "stop_reason": "voted"}
     return _end(stop or "voted")
-
-
-def _failed_instructions(draft: Draft) -> frozenset[str] | None:
-    """The stated instructions a draft failed; ``None`` if it failed any other check."""
-    failed = checks.failed(draft["checks"])
-    if not failed or any(c["kind"] != "constraint" for c in failed):
-        return None
-    return frozenset(c["name"] for c in failed)
 
 
 def _end(reason: str) -> dict[str, Any]:

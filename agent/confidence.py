@@ -128,7 +128,8 @@ def stands_alone(draft: Mapping[str, Any], kind: str) -> bool:
     """Whether a draft is confident enough to be the answer without more samples (ReASC).
 
     Code has its own thresholds (``STOP_AT_CODE``), answers with a key those tuned on
-    numbers; free text has none tuned, so it never stands alone.
+    numbers; free text has none tuned, so it never stands alone on confidence (it does on
+    its checks: ``sampling._Round.proven``).
     """
     found = draft.get("confidence")
     if found is None or kind == "text":

@@ -332,13 +332,12 @@ async def test_free_text_that_fails_a_stated_instruction_draws_samples() -> None
     assert (result.output, result.stop_reason, result.chosen) == (TWO, "checked", 2)
 
 
-async def test_samples_that_fail_different_checks_draw_more() -> None:
-    question = "Explain in two sentences why the sky is blue, without using any commas."
-    comma = "Air scatters light, blue most. So the sky is blue."
-    model = scripted([ONE, comma, ONE, TWO.replace(",", "")])
-    result = await ask(question, model, samples=3, max_samples=5)
+async def test_samples_that_all_fail_the_same_instruction_still_draw_more() -> None:
+    model = scripted([ONE, ONE, ONE, TWO])
+    result = await ask(SKY, model, samples=3, max_samples=5)
+    # Not straight to a revision: that cost about 4 points on IFEval 1–100 (benchmarks §23).
     assert roles(model) == ["generator"] * 4  # a fourth sample, which passes
-    assert (result.chosen, result.stop_reason) == (3, "checked")
+    assert (result.output, result.chosen, result.stop_reason) == (TWO, 3, "checked")
 
 
 async def test_free_text_is_not_cut_short_at_high_effort() -> None:

@@ -176,7 +176,8 @@ class _Round:
         split = sorted(_counts(counted, kind, question).values(), reverse=True)
         keyed = kind in answers.KEYED
         all_differ = kind == "short" and bool(split) and split[0] == 1 < len(samples)
-        first = samples[0] if len(samples) == 1 else None
+        # The plain answer, drawn alone so far and passing its checks: it may stand alone.
+        first = samples[0] if len(samples) == 1 and len(passed) == 1 else None
         return cls(
             drawn=len(samples),
             passed=len(passed),
@@ -187,11 +188,9 @@ class _Round:
             weighed=bool(counted) and confidence.weights(counted) is not None,
             confident=first is not None
             and (bool(split) or not keyed)
-            and len(passed) == 1
             and confidence.stands_alone(first, kind),
             proven=first is not None
             and kind == "text"
-            and len(passed) == 1
             and any(c["kind"] == "constraint" for c in first["checks"]),
         )
 

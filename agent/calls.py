@@ -396,16 +396,26 @@ async def write_revision(
 async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
     """The draft with the evidence programs can establish about it (``agent.checks``).
 
-    Runs off the event loop: with ``run_code`` a check is a child process.
+    A prose answer that fails a stated instruction code alone can meet (all lowercase, no
+    commas…) is repaired first (``checks.repair``): its output becomes the repaired answer,
+    a reflection says what code changed, and its ``text`` keeps what the model wrote. Code
+    is never repaired: lowercasing it would break it. Runs off the event loop: with
+    ``run_code`` a check is a child process.
     """
     kind = state.get("kind") or answers.kind_of(state["asked"], [draft["output"]])
+    constraints = state.get("constraints") or []
+    if kind != "code" and constraints:
+        output, met = checks.repair(draft["output"], constraints)
+        if met:
+            note = f"made by code, not the model: {'; '.join(met)}"
+            draft = {**draft, "output": output, "reflections": [*draft["reflections"], note]}
     found = await asyncio.to_thread(
         checks.run_checks,
         state["asked"],
         strip_tags(draft["text"]),
         draft["output"],
         kind=kind,
-        constraints=state.get("constraints") or [],
+        constraints=constraints,
         run_code=settings.run_code,
     )
     return {**draft, "checks": found}

@@ -138,20 +138,20 @@ async def test_the_critic_sees_what_the_calculator_verified() -> None:
 
 
 async def test_a_constraint_the_critic_misses_is_caught_and_fixed() -> None:
-    question = "Describe the moon in one sentence. Do not use any commas."
-    with_commas = "The moon, our nearest neighbour, is bright."
-    without = "The moon is our bright nearest neighbour."
-    model = scripted([with_commas, without], ["VERDICT: PASS"])
+    question = "Describe the moon in one sentence. Include the keyword crater."
+    lacking = "The moon, our nearest neighbour, is bright."
+    with_it = "The moon is bright and marked by many a crater."
+    model = scripted([lacking, with_it], ["VERDICT: PASS"])
     result = await areflect(question, model=model, strategy="critique")
-    assert result.critiques[0]["error"] == "✗ no commas: 2 commas; none allowed"
-    assert result.output == without
-    assert result.checks[0]["name"] == "no commas" and result.checks[0]["passed"]
+    assert result.critiques[0]["error"] == "✗ includes crater: lacks 'crater'"
+    assert result.output == with_it
+    assert result.checks[1]["name"] == "includes crater" and result.checks[1]["passed"]
 
 
 async def test_a_revision_that_fails_more_checks_is_never_returned() -> None:
-    question = "Describe the moon in one sentence. Do not use any commas."
-    draft = "The moon, our neighbour, is bright."  # 2 commas
-    worse = "The moon, bright. It glows, too."  # commas and two sentences: two checks fail
+    question = "Describe the moon in one sentence. Include the keyword crater."
+    draft = "The moon, our neighbour, is bright."  # no crater
+    worse = "The moon is bright. It glows, too."  # no crater and two sentences: two checks fail
     model = scripted([draft, worse, worse], ["VERDICT: REVISE\nERROR: shorten it"])
     result = await areflect(question, model=model, strategy="critique", max_rounds=2)
     assert result.output == draft and result.chosen == 0

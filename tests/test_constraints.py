@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.checks.instructions import CHECKERS, Constraint, check, extract
+from agent.checks.instructions import CHECKERS, Constraint, check, extract, repair
 from tests import ifeval
 
 # (constraint id, question, args it must extract, an answer that passes, one that fails, the
@@ -597,3 +597,85 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
     invented = [Constraint(id="punctuation:no_comma", args={}, label="no commas")]
     _, _, extra = _coverage(rows, lambda q: extract(q) + invented)
     assert len(extra) > _extra_ceiling(rows)
+
+
+# -- repairs: what code alone makes an answer meet ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "repaired", "met"),
+    [
+        (
+            "Describe a cat. Use only lowercase letters and no commas.",
+            "A cat, a mat, 1,500 whiskers.",
+            "a cat a mat 1500 whiskers.",
+            ["no commas", "all lowercase"],
+        ),
+        (
+            "Write a haiku. Wrap your entire response with double quotation marks. End your "
+            'response with "Is there anything else I can help with?".',
+            "Rain on the roof.",
+            '"Rain on the roof. Is there anything else I can help with?"',
+            [
+                "ends with 'Is there anything else I can help with?'",
+                "wrapped in double quotation marks",
+            ],
+        ),
+        (  # the phrase is there but for its last punctuation: not written twice
+            'Describe a dog. End your response with "Any other questions?"',
+            "Dogs are loyal. Any other questions",
+            "Dogs are loyal. Any other questions?",
+            ["ends with 'Any other questions?'"],
+        ),
+        (  # the ending is compared ignoring case, so both hold
+            'Describe a dog in all lowercase letters. End your response with "Is that all?"',
+            "Dogs are Loyal.",
+            "dogs are loyal. is that all?",
+            ["ends with 'Is that all?'", "all lowercase"],
+        ),
+        (
+            "Write a poem about the sea. First repeat the request word for word without "
+            "change, then give your answer. Your entire response should be in English, "
+            "capital letters only.",
+            "The sea is wide.",
+            "WRITE A POEM ABOUT THE SEA.\n\nTHE SEA IS WIDE.",
+            ["starts by repeating the request", "all capital letters"],
+        ),
+    ],
+)
+def test_repair_meets_what_code_can_meet(
+    question: str, answer: str, repaired: str, met: list[str]
+) -> None:
+    asked = extract(question)
+    assert repair(answer, asked) == (repaired, met)
+    assert all(c["passed"] for c in check(repaired, asked))
+
+
+def test_a_repair_that_breaks_another_instruction_is_not_kept() -> None:
+    asked = extract(
+        'Describe a dog in at most 10 words. End your response with "Is there anything else '
+        'I can help with?"'
+    )
+    assert repair("A dog is a loyal friend to all.", asked) == (
+        "A dog is a loyal friend to all.",
+        [],
+    )
+
+
+def test_repairs_that_conflict_keep_the_first_that_helps() -> None:
+    asked = extract(
+        'Describe a dog. Do not use any commas. End your response with the exact phrase "Yes, '
+        'indeed."'
+    )
+    # Taking the commas out would take the phrase's out too: that repair is not kept.
+    assert repair("A dog, a friend.", asked) == (
+        "A dog, a friend. Yes, indeed.",
+        ["ends with 'Yes, indeed.'"],
+    )
+
+
+def test_what_needs_new_content_is_not_repaired() -> None:
+    asked = extract(
+        "Describe a dog in exactly 3 paragraphs separated by ***. Add a P.S. at the end."
+    )
+    assert asked and repair("A dog.", asked) == ("A dog.", [])

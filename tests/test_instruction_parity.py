@@ -237,3 +237,30 @@ def test_the_responses_both_pass_and_fail_each_instruction(
     one_sided = {i: v for i, v in verdicts.items() if v != {True, False}}
     assert one_sided == {}
     assert set(verdicts) == set(registry.INSTRUCTION_DICT) - set(EXCLUDED)
+
+
+def test_each_repair_makes_a_failing_response_pass_ifeval_s_own_checker() -> None:
+    rng = random.Random(164)
+    repaired: collections.Counter[str] = collections.Counter()
+    still_failing: list[str] = []
+    for row in ifeval.rows():
+        responses = _responses(row, rng)
+        for instruction, kw in ifeval.kwargs(row):
+            unit = INSTRUCTIONS.get(instruction)
+            if unit is None or unit.repair is None:
+                continue
+            theirs = _theirs(instruction, kw)
+            (constraint,) = ifeval.constraints(instruction, kw)
+            for response in responses:
+                if instruction in ENGLISH_ONLY and not _english(response):
+                    continue
+                if theirs(response):
+                    continue
+                fixed = unit.repair(response, constraint["args"])
+                if instruction in ENGLISH_ONLY and not _english(fixed):
+                    continue  # langdetect calls some strings in capitals another language
+                repaired[instruction] += 1
+                if not theirs(fixed):
+                    still_failing.append(f"{instruction} {kw}: {response!r} -> {fixed!r}")
+    assert set(repaired) == {i for i, unit in INSTRUCTIONS.items() if unit.repair is not None}
+    assert still_failing == [], "\n".join(still_failing[:20])

@@ -340,6 +340,40 @@ async def test_samples_that_all_fail_the_same_instruction_still_draw_more() -> N
     assert (result.output, result.chosen, result.stop_reason) == (TWO, 3, "checked")
 
 
+LOWER = "Explain in two sentences why the sky is blue, in all lowercase letters."
+
+
+async def test_free_text_that_code_can_make_meet_the_instructions_stands_alone() -> None:
+    model = scripted([TWO, ONE, ONE])
+    result = await ask(LOWER, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"]
+    assert (result.output, result.stop_reason) == (TWO.lower(), "checked")
+    assert result.drafts[0]["text"] == TWO  # what the model wrote is kept
+    assert "made by code, not the model: all lowercase" in result.reflections
+    assert all(c["passed"] for c in result.checks)
+
+
+async def test_a_repair_that_cannot_meet_every_instruction_still_draws_samples() -> None:
+    model = scripted([ONE, ONE, TWO])
+    result = await ask(LOWER, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"] * 3  # lowercase, but still one sentence
+    assert (result.output, result.chosen, result.stop_reason) == (TWO.lower(), 2, "checked")
+    assert result.drafts[0]["output"] == ONE.lower()
+
+
+async def test_code_is_never_repaired() -> None:
+    question = (
+        "Write a Python function add(a, b) that returns their sum. Your entire response "
+        "should be in all lowercase letters."
+    )
+    code = "```python\ndef add(a, b):\n    return a + b  # Sum\n```"
+    model = ScriptedChatModel(script={}, default={"generator": code, "critic": "Response 1"})
+    result = await ask(question, model, samples=3)
+    assert result.kind == "code"
+    assert "# Sum" in result.output
+    assert not any("made by code" in r for r in result.reflections)
+
+
 async def test_free_text_is_not_cut_short_at_high_effort() -> None:
     model = scripted([TWO, TWO, TWO, TWO])
     result = await ask(SKY, model, effort="high")

@@ -8,6 +8,10 @@ only an arithmetic program, in the restricted evaluator (inside the sandbox wher
 one); any other only with ``run_code``, in the sandbox. A code answer's examples run the
 same way: by default only when its code is inside the arithmetic subset, in the restricted
 evaluator inside the sandbox; any other code only with ``run_code``.
+
+Before the checks run, ``repair`` makes a prose answer meet the stated instructions that code
+alone can meet (a case, no commas, the quotation marks, the phrase to end with, the request
+repeated first), so the checks then judge what the user will get.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 from agent.answers import code_blocks, main_code
 from agent.checks.calculator import arithmetic_checks
 from agent.checks.code import code_checks
-from agent.checks.instructions import Constraint, check, extract
+from agent.checks.instructions import Constraint, check, extract, repair
 from agent.checks.program import program_checks
 from agent.result import Check, Draft
 
@@ -31,6 +35,7 @@ __all__ = [
     "failures",
     "line_of",
     "program_checks",
+    "repair",
     "run_checks",
     "summary",
 ]

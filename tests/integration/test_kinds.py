@@ -83,6 +83,17 @@ async def test_a_short_answer_is_found() -> None:
     assert "Canberra" in result.output, result.output
 
 
+async def test_an_instruction_code_can_meet_is_met_by_code_on_the_real_answer() -> None:
+    result = await ask("Write a short poem about the moon. Do not use any commas in your response.")
+    written = result.drafts[0]["text"]
+    assert "," in written, "the premise: the 1.5B model writes commas here at temperature 0"
+    assert result.kind == "text"
+    assert "," not in result.output and result.output.split() == written.replace(",", " ").split()
+    assert "made by code, not the model: no commas" in result.reflections
+    # The repaired plain answer passes every stated instruction, so it stands alone.
+    assert (len(result.drafts), result.stop_reason) == (1, "checked")
+
+
 async def test_a_stated_constraint_is_checked_on_the_real_answer() -> None:
     result = await ask("Describe the moon in two sentences, without using any commas.")
     names = {c["name"] for c in result.checks}

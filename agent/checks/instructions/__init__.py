@@ -71,7 +71,16 @@ from agent.checks.instructions.parts import ASKS_CODE, WHOLE, part_spans, sound_
 from agent.checks.instructions.reading import plain
 from agent.result import Check
 
-__all__ = ["CHECKERS", "INSTRUCTIONS", "Checker", "Constraint", "Instruction", "check", "extract"]
+__all__ = [
+    "CHECKERS",
+    "INSTRUCTIONS",
+    "Checker",
+    "Constraint",
+    "Instruction",
+    "check",
+    "extract",
+    "repair",
+]
 
 INSTRUCTIONS: dict[str, Instruction] = {
     i.id: i
@@ -104,6 +113,17 @@ INSTRUCTIONS: dict[str, Instruction] = {
     )
 }
 """Every instruction by its id, in the order ``extract`` reads them."""
+
+# The order repairs are tried in: text added before the answer and after it first, then what
+# changes all of it (commas, case), the quotation marks around the whole last.
+_REPAIRS = (
+    combination.REPEAT,
+    startend.ENDS_WITH,
+    punctuation.NO_COMMA,
+    change_case.LOWERCASE,
+    change_case.UPPERCASE,
+    startend.QUOTED,
+)
 
 CHECKERS: dict[str, Checker] = {id_: i.check for id_, i in INSTRUCTIONS.items()}
 """The checker of each instruction id: ``(answer, args) -> (passed, detail)``."""
@@ -179,3 +199,47 @@ def check(answer: str, constraints: list[Constraint]) -> list[Check]:
             Check(kind="constraint", name=constraint["label"], passed=passed, detail=detail)
         )
     return results
+
+
+def repair(answer: str, constraints: list[Constraint]) -> tuple[str, list[str]]:
+    """The answer made to meet, by code alone, the instructions it fails that code can meet.
+
+    Code meets an instruction only where that needs no new content: the request repeated
+    before the answer, the phrase to end with, no commas, one case, the quotation marks around
+    it. Each repair is kept only if afterwards fewer instructions fail and none that held
+    fails (all lowercase and ending with a capitalised phrase both hold, since the ending is
+    compared ignoring case; repeating a request with commas and no commas cannot).
+
+    Args:
+        answer: The answer to repair.
+        constraints: What ``extract`` found in the question.
+
+    Returns:
+        The repaired answer (``answer`` itself when nothing was kept), and the labels of the
+        instructions the repairs met.
+
+    Example:
+        >>> asked = extract("Describe a cat. Use only lowercase letters and no commas.")
+        >>> repair("A cat, a mat.", asked)
+        ('a cat a mat.', ['no commas', 'all lowercase'])
+    """
+    failed = _failed(answer, constraints)
+    met: list[str] = []
+    for instruction in _REPAIRS:
+        for i, constraint in enumerate(constraints):
+            if constraint["id"] != instruction.id or i not in failed or instruction.repair is None:
+                continue
+            attempt = instruction.repair(answer, constraint["args"])
+            now = _failed(attempt, constraints)
+            if now < failed:
+                answer, failed = attempt, now
+                met.append(constraint["label"])
+    return answer, met
+
+
+def _failed(answer: str, constraints: list[Constraint]) -> frozenset[int]:
+    return frozenset(
+        i
+        for i, c in enumerate(constraints)
+        if not INSTRUCTIONS[c["id"]].check(answer, c["args"])[0]
+    )

@@ -20,6 +20,9 @@ class Constraint(TypedDict):
 Checker = Callable[[str, dict[str, Any]], tuple[bool, str]]
 """``(answer, args) -> (passed, detail)``, the detail a short phrase saying what is wrong."""
 
+Repair = Callable[[str, dict[str, Any]], str]
+"""``(answer, args) -> answer``: the answer made to meet the instruction without new content."""
+
 Reader = Callable[[str], list[Constraint]]
 """The constraints of one instruction a question states (read from ``reading.plain`` text)."""
 
@@ -40,6 +43,9 @@ class Instruction:
             code cannot be told apart from.
         verbatim: Whether it reads the question as asked, after the others, rather than its
             plain text (the request to repeat is copied character for character).
+        repair: Makes an answer meet the instruction by code alone, where that needs no new
+            content (a case, the quotation marks, the phrase to end with); ``None`` where it
+            would (a postscript, a number of paragraphs).
     """
 
     id: str
@@ -48,6 +54,7 @@ class Instruction:
     on_a_part: Literal["lower bound", "anywhere", "nothing"] = "nothing"
     prose: bool = False
     verbatim: bool = False
+    repair: Repair | None = None
 
 
 def make(id_: str, label: str, **args: Any) -> Constraint:

@@ -59,7 +59,12 @@ def _check_lowercase(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return _one_case(text, upper=False)
 
 
-LOWERCASE = Instruction("change_case:english_lowercase", _read_lowercase, _check_lowercase)
+LOWERCASE = Instruction(
+    "change_case:english_lowercase",
+    _read_lowercase,
+    _check_lowercase,
+    repair=lambda text, args: text.lower(),
+)
 
 
 # -- change_case:english_capital ------------------------------------------------------------
@@ -107,7 +112,12 @@ def _check_uppercase(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return _one_case(text, upper=True)
 
 
-UPPERCASE = Instruction("change_case:english_capital", _read_uppercase, _check_uppercase)
+UPPERCASE = Instruction(
+    "change_case:english_capital",
+    _read_uppercase,
+    _check_uppercase,
+    repair=lambda text, args: text.upper(),
+)
 
 
 # -- change_case:capital_word_frequency ----------------------------------------------------

@@ -82,4 +82,15 @@ def _read_repeat(question: str) -> list[Constraint]:
     return [make(REPEAT.id, "starts by repeating the request", phrase=request)]
 
 
-REPEAT = Instruction("combination:repeat_prompt", _read_repeat, check_starts_with, verbatim=True)
+def _repair_repeat(text: str, args: dict[str, Any]) -> str:
+    """The request, word for word, before the answer."""
+    return f"{args['phrase'].strip()}\n\n{text.lstrip()}"
+
+
+REPEAT = Instruction(
+    "combination:repeat_prompt",
+    _read_repeat,
+    check_starts_with,
+    verbatim=True,
+    repair=_repair_repeat,
+)

@@ -32,4 +32,10 @@ def _check(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return n == 0, "" if n == 0 else f"{n} comma{'s' * (n != 1)}; none allowed"
 
 
-NO_COMMA = Instruction("punctuation:no_comma", _read, _check)
+def _repair(text: str, args: dict[str, Any]) -> str:
+    """The commas taken out: one between thousands or before a space goes, any other is a space."""
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    return re.sub(r",(?=\s|$)", "", text).replace(",", " ")
+
+
+NO_COMMA = Instruction("punctuation:no_comma", _read, _check, repair=_repair)

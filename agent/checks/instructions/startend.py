@@ -55,7 +55,28 @@ def _check_ends_with(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return ok, "" if ok else f"ends with {quote(tail)}; {phrase!r} asked"
 
 
-ENDS_WITH = Instruction("startend:end_checker", _read_ends_with, _check_ends_with)
+def _repair_ends_with(text: str, args: dict[str, Any]) -> str:
+    """The phrase added at the end, inside quotation marks around the whole answer.
+
+    An answer that ends with the phrase but for its last punctuation gets that punctuation.
+    """
+    phrase = args["phrase"].strip()
+    body = text.rstrip()
+    quoted = len(body) > 1 and body[0] == body[-1] == '"'
+    if quoted:
+        body = body[:-1].rstrip()
+    core = phrase.rstrip(".!?")
+    bare = body.rstrip(".!? ")
+    if core and bare.lower().endswith(core.lower()):
+        body = bare[: -len(core)].rstrip()
+    gap = (" " if body.endswith((".", "!", "?")) else "\n") if body else ""
+    close = '"' if quoted else ""
+    return f"{body}{gap}{phrase}{close}"
+
+
+ENDS_WITH = Instruction(
+    "startend:end_checker", _read_ends_with, _check_ends_with, repair=_repair_ends_with
+)
 
 
 # -- startend:start_checker ---------------------------------------------------------------
@@ -115,4 +136,12 @@ def _check_quoted(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return ok, "" if ok else "not wrapped in double quotation marks"
 
 
-QUOTED = Instruction("startend:quotation", _read_quoted, _check_quoted)
+def _repair_quoted(text: str, args: dict[str, Any]) -> str:
+    """Double quotation marks added where the answer lacks one, at its start or its end."""
+    inner = text.strip()
+    start = "" if inner.startswith('"') else '"'
+    end = "" if inner.endswith('"') and len(inner) > 1 else '"'
+    return f"{start}{inner}{end}"
+
+
+QUOTED = Instruction("startend:quotation", _read_quoted, _check_quoted, repair=_repair_quoted)

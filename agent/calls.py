@@ -402,16 +402,21 @@ async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
     is never repaired: lowercasing it would break it. Runs off the event loop: with
     ``run_code`` a check is a child process.
     """
-    kind = state.get("kind") or answers.kind_of(state["asked"], [draft["output"]])
+    question = state["asked"]
+    kind = state.get("kind") or answers.kind_of(question, [draft["output"]])
     constraints = state.get("constraints") or []
     if kind != "code" and constraints:
         output, met = checks.repair(draft["output"], constraints)
-        if met:
-            note = f"made by code, not the model: {'; '.join(met)}"
+        # A repair must not change what a vote counts ("B" lowercased is no letter).
+        if met and (
+            kind not in answers.KEYED
+            or answers.key(output, kind, question) == answers.key(draft["output"], kind, question)
+        ):
+            note = checks.REPAIRED + "; ".join(met)
             draft = {**draft, "output": output, "reflections": [*draft["reflections"], note]}
     found = await asyncio.to_thread(
         checks.run_checks,
-        state["asked"],
+        question,
         strip_tags(draft["text"]),
         draft["output"],
         kind=kind,
@@ -477,8 +482,12 @@ async def critique_on_checks(
 
 
 def for_review(draft: Draft) -> str:
-    """A draft as a critic or reviser reads it: its reasoning and its answer."""
-    work = strip_tags(join(draft["thinking"], "\n".join(draft["reflections"]))).strip()
+    """A draft as a critic or reviser reads it: its reasoning and its answer.
+
+    A note of what code changed is not the model's reasoning, and is left out.
+    """
+    own = [r for r in draft["reflections"] if not r.startswith(checks.REPAIRED)]
+    work = strip_tags(join(draft["thinking"], "\n".join(own))).strip()
     answer_text = strip_tags(draft["output"]).strip()
     return f"{work}\n\nFinal answer:\n{answer_text}".strip() if work else answer_text
 

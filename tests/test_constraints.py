@@ -631,7 +631,7 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
             'Describe a dog in all lowercase letters. End your response with "Is that all?"',
             "Dogs are Loyal.",
             "dogs are loyal. is that all?",
-            ["ends with 'Is that all?'", "all lowercase"],
+            ["all lowercase", "ends with 'Is that all?'"],
         ),
         (
             "Write a poem about the sea. First repeat the request word for word without "
@@ -639,7 +639,7 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
             "capital letters only.",
             "The sea is wide.",
             "WRITE A POEM ABOUT THE SEA.\n\nTHE SEA IS WIDE.",
-            ["starts by repeating the request", "all capital letters"],
+            ["all capital letters", "starts by repeating the request"],
         ),
     ],
 )
@@ -649,6 +649,54 @@ def test_repair_meets_what_code_can_meet(
     asked = extract(question)
     assert repair(answer, asked) == (repaired, met)
     assert all(c["passed"] for c in check(repaired, asked))
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "repaired"),
+    [
+        (  # the case that held is kept for the phrase added
+            'Describe a dog in all lowercase letters. End your response with "Is there anything '
+            'else I can help with?"',
+            "dogs are loyal.",
+            "dogs are loyal. is there anything else i can help with?",
+        ),
+        (  # "many other questions" does not end with "any other questions"
+            'Describe a dog. End your response with "Any other questions?"',
+            "Do you have many other questions",
+            "Do you have many other questions\nAny other questions?",
+        ),
+        (  # the phrase in bold is written over, not written twice
+            'Describe a dog. End your response with "Is that all?"',
+            "Dogs are loyal.\n\n**Is that all**",
+            "Dogs are loyal. Is that all?",
+        ),
+        (  # the request without its full stop is written over, not written twice
+            "Write a poem about the sea. First repeat the request word for word without "
+            "change, then give your answer.",
+            "**Write a poem about the sea**\n\nThe sea is wide.",
+            "Write a poem about the sea.\n\nThe sea is wide.",
+        ),
+        (
+            "Describe a quote. Wrap your entire response with double quotation marks.",
+            '"Believe in yourself." - Anonymous',
+            '""Believe in yourself." - Anonymous"',
+        ),
+        (
+            "Describe money. Do not use any commas.",
+            'He said "hi," then paid 1,00,000 or 1,000,000 rupees in 1990,2000.',
+            'He said "hi" then paid 100000 or 1000000 rupees in 1990 2000.',
+        ),
+    ],
+)
+def test_repairs_write_over_what_is_nearly_there_and_keep_the_case(
+    question: str, answer: str, repaired: str
+) -> None:
+    assert repair(answer, extract(question))[0] == repaired
+
+
+def test_an_answer_with_a_code_block_is_not_repaired() -> None:
+    answer = "Tuples, like lists, hold items:\n```python\npair = (1, 2)\n```"
+    assert repair(answer, extract("Explain tuples. Do not use any commas.")) == (answer, [])
 
 
 def test_a_repair_that_breaks_another_instruction_is_not_kept() -> None:
@@ -674,8 +722,26 @@ def test_repairs_that_conflict_keep_the_first_that_helps() -> None:
     )
 
 
+def test_an_empty_answer_is_not_repaired() -> None:
+    asked = extract("Describe a dog. Wrap your entire response with double quotation marks.")
+    assert repair("  \n", asked) == ("  \n", [])
+
+
 def test_what_needs_new_content_is_not_repaired() -> None:
     asked = extract(
         "Describe a dog in exactly 3 paragraphs separated by ***. Add a P.S. at the end."
     )
     assert asked and repair("A dog.", asked) == ("A dog.", [])
+
+
+@pytest.mark.parametrize(
+    ("question", "label"),
+    [
+        ("Tell me a joke in one sentence.", "exactly 1 sentence"),
+        ("Use the word cat at least once.", "at least 1 time 'cat'"),
+        ("Use at least 1 word in all capital letters.", "at least 1 word in all capitals"),
+        ("Use at least 3 words in all capital letters.", "at least 3 words in all capitals"),
+    ],
+)
+def test_a_count_of_one_is_labelled_in_the_singular(question: str, label: str) -> None:
+    assert [c["label"] for c in extract(question)] == [label]

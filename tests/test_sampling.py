@@ -361,6 +361,30 @@ async def test_a_repair_that_cannot_meet_every_instruction_still_draws_samples()
     assert result.drafts[0]["output"] == ONE.lower()
 
 
+async def test_a_repair_that_would_change_what_a_vote_counts_is_not_made() -> None:
+    question = (
+        "Which planet is known as the Red Planet? A) Venus B) Mars C) Jupiter. Answer with one "
+        "letter. Your entire response should be in all lowercase letters."
+    )
+    model = ScriptedChatModel(script={}, default={"generator": "B", "critic": "Response 1"})
+    result = await ask(question, model, samples=3)
+    assert result.kind == "choice"
+    assert result.output == "B"  # "b" is no letter a vote can count
+    assert not any(r.startswith("made by code") for d in result.drafts for r in d["reflections"])
+
+
+async def test_the_critic_never_reads_what_code_changed_as_the_model_s_reasoning() -> None:
+    question = (
+        "Describe the moon in one sentence, in all lowercase letters. Include the keyword crater."
+    )
+    model = scripted(["The Moon is bright.", "the moon has many a crater."], ["VERDICT: PASS"])
+    result = await areflect(question, model=model, strategy="critique")
+    assert result.drafts[0]["reflections"] == ["made by code, not the model: all lowercase"]
+    reviser_prompt = model.calls[1][1][-1].content
+    assert "the moon is bright." in reviser_prompt
+    assert "made by code" not in reviser_prompt
+
+
 async def test_code_is_never_repaired() -> None:
     question = (
         "Write a Python function add(a, b) that returns their sum. Your entire response "

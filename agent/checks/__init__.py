@@ -26,6 +26,7 @@ from agent.checks.program import program_checks
 from agent.result import Check, Draft
 
 __all__ = [
+    "REPAIRED",
     "Constraint",
     "asked_name",
     "check",
@@ -39,6 +40,9 @@ __all__ = [
     "run_checks",
     "summary",
 ]
+
+REPAIRED = "made by code, not the model: "
+"""How the reflection that says which instructions code met (``repair``) begins."""
 
 
 def run_checks(

@@ -56,6 +56,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 from agent.checks.instructions import (
     change_case,
     combination,
@@ -206,9 +208,10 @@ def repair(answer: str, constraints: list[Constraint]) -> tuple[str, list[str]]:
 
     Code meets an instruction only where that needs no new content: the request repeated
     before the answer, the phrase to end with, no commas, one case, the quotation marks around
-    it. Each repair is kept only if afterwards fewer instructions fail and none that held
-    fails (all lowercase and ending with a capitalised phrase both hold, since the ending is
-    compared ignoring case; repeating a request with commas and no commas cannot).
+    it. A case asked for is kept through the others (text added is put in it too). Each
+    repair is kept only if afterwards fewer instructions fail and none that held fails
+    (repeating a request with commas and no commas cannot both hold). An answer with a fenced
+    code block is left alone: its code would break.
 
     Args:
         answer: The answer to repair.
@@ -223,18 +226,32 @@ def repair(answer: str, constraints: list[Constraint]) -> tuple[str, list[str]]:
         >>> repair("A cat, a mat.", asked)
         ('a cat a mat.', ['no commas', 'all lowercase'])
     """
+    if not answer.strip() or _FENCE.search(answer):
+        return answer, []  # quotation marks around nothing would pass, and say nothing
     failed = _failed(answer, constraints)
     met: list[str] = []
     for instruction in _REPAIRS:
         for i, constraint in enumerate(constraints):
             if constraint["id"] != instruction.id or i not in failed or instruction.repair is None:
                 continue
-            attempt = instruction.repair(answer, constraint["args"])
+            attempt = _in_case(instruction.repair(answer, constraint["args"]), constraints)
             now = _failed(attempt, constraints)
             if now < failed:
+                met += [constraints[j]["label"] for j in sorted(failed - now)]
                 answer, failed = attempt, now
-                met.append(constraint["label"])
     return answer, met
+
+
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
+_CASES = {change_case.LOWERCASE.id: str.lower, change_case.UPPERCASE.id: str.upper}
+
+
+def _in_case(text: str, constraints: list[Constraint]) -> str:
+    """``text`` in the case the question asks for, if it asks for one."""
+    for constraint in constraints:
+        if constraint["id"] in _CASES:
+            text = _CASES[constraint["id"]](text)
+    return text
 
 
 def _failed(answer: str, constraints: list[Constraint]) -> frozenset[int]:

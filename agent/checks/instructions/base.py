@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -63,7 +64,13 @@ def make(id_: str, label: str, **args: Any) -> Constraint:
 
 
 def counted(id_: str, noun: str, pairs: list[tuple[str, int]], **more: Any) -> list[Constraint]:
-    """One constraint per bound: "at least 3 {noun}", with ``relation`` and ``n`` in its args."""
+    """One constraint per bound: "at least 3 {noun}", with ``relation`` and ``n`` in its args.
+
+    ``noun`` is plural; for a count of 1 its first plural word loses its ``s``: "exactly 1
+    sentence", "at least 1 time 'cat'".
+    """
+    one = re.sub(r"(?<=\w)s\b", "", noun, count=1)
     return [
-        make(id_, f"{relation} {n} {noun}", relation=relation, n=n, **more) for relation, n in pairs
+        make(id_, f"{relation} {n} {one if n == 1 else noun}", relation=relation, n=n, **more)
+        for relation, n in pairs
     ]

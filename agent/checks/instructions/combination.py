@@ -83,8 +83,18 @@ def _read_repeat(question: str) -> list[Constraint]:
 
 
 def _repair_repeat(text: str, args: dict[str, Any]) -> str:
-    """The request, word for word, before the answer."""
-    return f"{args['phrase'].strip()}\n\n{text.lstrip()}"
+    """The request, word for word, before the answer.
+
+    A request the answer already starts with but for case, punctuation or markup is written
+    over, not written twice.
+    """
+    request = args["phrase"].strip()
+    body = text.lstrip()
+    words = re.findall(r"\w+", request)
+    there = re.match(r"[\W_]*" + r"[\W_]*".join(map(re.escape, words)) + r"[.!?:*_]*", body, re.I)
+    if words and there:
+        body = body[there.end() :].lstrip()
+    return f"{request}\n\n{body}"
 
 
 REPEAT = Instruction(

@@ -33,9 +33,10 @@ def _check(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _repair(text: str, args: dict[str, Any]) -> str:
-    """The commas taken out: one between thousands or before a space goes, any other is a space."""
-    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
-    return re.sub(r",(?=\s|$)", "", text).replace(",", " ")
+    """The commas taken out: between words a space takes a comma's place, elsewhere nothing."""
+    text = re.sub(r"(?<=\d),(?=\d{2,3}(?!\d))", "", text)  # 1,000 and 1,00,000
+    text = re.sub(r"(?<=\w),(?=\w)", " ", text)
+    return text.replace(",", "")
 
 
 NO_COMMA = Instruction("punctuation:no_comma", _read, _check, repair=_repair)

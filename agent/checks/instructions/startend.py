@@ -58,17 +58,18 @@ def _check_ends_with(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 def _repair_ends_with(text: str, args: dict[str, Any]) -> str:
     """The phrase added at the end, inside quotation marks around the whole answer.
 
-    An answer that ends with the phrase but for its last punctuation gets that punctuation.
+    A phrase the answer already ends with but for case, punctuation or markup (``**…**``) is
+    written over, not written twice.
     """
     phrase = args["phrase"].strip()
     body = text.rstrip()
     quoted = len(body) > 1 and body[0] == body[-1] == '"'
     if quoted:
         body = body[:-1].rstrip()
-    core = phrase.rstrip(".!?")
-    bare = body.rstrip(".!? ")
-    if core and bare.lower().endswith(core.lower()):
-        body = bare[: -len(core)].rstrip()
+    words = re.findall(r"\w+", phrase)
+    there = re.search(r"(?<!\w)" + r"[\W_]*".join(map(re.escape, words)) + r"[\W_]*$", body, I)
+    if words and there:
+        body = re.sub(r"[\s*_]+$", "", body[: there.start()])
     gap = (" " if body.endswith((".", "!", "?")) else "\n") if body else ""
     close = '"' if quoted else ""
     return f"{body}{gap}{phrase}{close}"
@@ -137,11 +138,8 @@ def _check_quoted(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _repair_quoted(text: str, args: dict[str, Any]) -> str:
-    """Double quotation marks added where the answer lacks one, at its start or its end."""
-    inner = text.strip()
-    start = "" if inner.startswith('"') else '"'
-    end = "" if inner.endswith('"') and len(inner) > 1 else '"'
-    return f"{start}{inner}{end}"
+    """The answer inside double quotation marks."""
+    return f'"{text.strip()}"'
 
 
 QUOTED = Instruction("startend:quotation", _read_quoted, _check_quoted, repair=_repair_quoted)

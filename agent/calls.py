@@ -398,7 +398,7 @@ async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
 
     A prose answer that fails a stated instruction code alone can meet (all lowercase, no
     commas…) is repaired first (``checks.repair``): its output becomes the repaired answer,
-    a reflection says what code changed, and its ``text`` keeps what the model wrote. Code
+    a reflection says what code changed, and ``written`` keeps the model's own answer. Code
     is never repaired: lowercasing it would break it. Runs off the event loop: with
     ``run_code`` a check is a child process.
     """
@@ -413,7 +413,13 @@ async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
             or answers.key(output, kind, question) == answers.key(draft["output"], kind, question)
         ):
             note = checks.REPAIRED + "; ".join(met)
-            draft = {**draft, "output": output, "reflections": [*draft["reflections"], note]}
+            reflections = [*draft["reflections"], note]
+            draft = {
+                **draft,
+                "output": output,
+                "written": draft["output"],
+                "reflections": reflections,
+            }
     found = await asyncio.to_thread(
         checks.run_checks,
         question,

@@ -281,7 +281,8 @@ async def _run_one(
     finished = result if error is None else None
     drafts = result.drafts if result else []
     output = finished.output if finished else ""
-    first = drafts[0]["output"] if drafts else output
+    # The plain answer as the model wrote it: a repair by code is part of the reflection.
+    first = drafts[0].get("written", drafts[0]["output"]) if drafts else output
     usage = result.usage if result else empty_usage()
     row: dict[str, Any] = {
         "type": "run",

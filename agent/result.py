@@ -92,7 +92,8 @@ class Draft(TypedDict):
     ``index`` is the draft's place in ``drafts``; ``checks`` the evidence about it;
     ``confidence`` how sure the model was of it (``None`` where the model gave no token
     probabilities); ``program`` the program whose printed value is the answer, for a
-    program sample.
+    program sample; ``written`` the answer as the model wrote it, where code repaired it to
+    meet a stated instruction (``output`` is then the repaired one).
     """
 
     index: int
@@ -107,6 +108,7 @@ class Draft(TypedDict):
     checks: list[Check]
     confidence: NotRequired[Confidence | None]
     program: NotRequired[str]
+    written: NotRequired[str]
 
 
 class Critique(TypedDict):

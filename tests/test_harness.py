@@ -316,3 +316,17 @@ def test_a_results_file_with_a_corrupt_first_line_is_named(
     out.write_bytes(first + b'{"type": "run"}\n')
     with pytest.raises(ConfigError, match=rf"r\.jsonl, line 1: {why}.*--no-resume"):
         load_comparison(out)
+
+
+def test_the_plain_answer_is_scored_as_the_model_wrote_it_not_as_code_repaired_it() -> None:
+    question = "Describe the moon in all lowercase letters."
+    model = ScriptedChatModel(script={}, default={"generator": "The Moon is bright."})
+    cmp = run_comparison(
+        [Record("m", question, "", kind="text")],
+        models=[model],
+        modes=["prompted"],
+        progress=False,
+    )
+    row = cmp.rows[0]
+    assert row["output"] == "the moon is bright."
+    assert row["first_output"] == "The Moon is bright."

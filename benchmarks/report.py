@@ -31,7 +31,7 @@ def _line(name: str, right: list[bool], plain: list[bool], tokens: list[float], 
     low, high = wilson(sum(right), n)
     r2w = sum(p and not r for p, r in zip(plain, right, strict=True))
     w2r = sum(r and not p for p, r in zip(plain, right, strict=True))
-    flips = "–" if right is plain else f"{r2w} | {w2r}"
+    flips = "–" if right is plain else f"{r2w} \\| {w2r}"
     return (
         f"| {name} | {sum(right) / n:.1%} ({sum(right)}/{n}; {low:.1%}–{high:.1%}) | {flips} "
         f"| {statistics.mean(tokens):.0f} | {statistics.mean(wall):.1f} s |"

@@ -694,20 +694,31 @@ def test_repairs_write_over_what_is_nearly_there_and_keep_the_case(
     assert repair(answer, extract(question))[0] == repaired
 
 
-def test_an_answer_with_a_code_block_is_not_repaired() -> None:
-    answer = "Tuples, like lists, hold items:\n```python\npair = (1, 2)\n```"
-    assert repair(answer, extract("Explain tuples. Do not use any commas.")) == (answer, [])
-
-
-def test_a_repair_that_breaks_another_instruction_is_not_kept() -> None:
-    asked = extract(
-        'Describe a dog in at most 10 words. End your response with "Is there anything else '
-        'I can help with?"'
-    )
-    assert repair("A dog is a loyal friend to all.", asked) == (
-        "A dog is a loyal friend to all.",
-        [],
-    )
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (  # the code would break
+            "Explain tuples. Do not use any commas.",
+            "Tuples, like lists, hold items:\n```python\npair = (1, 2)\n```",
+        ),
+        (  # the phrase would break the word limit
+            'Describe a dog in at most 10 words. End your response with "Is there anything else '
+            'I can help with?"',
+            "A dog is a loyal friend to all.",
+        ),
+        (  # quotation marks around nothing would pass, and say nothing
+            "Describe a dog. Wrap your entire response with double quotation marks.",
+            "  \n",
+        ),
+        (  # paragraphs and a postscript need new content
+            "Describe a dog in exactly 3 paragraphs separated by ***. Add a P.S. at the end.",
+            "A dog.",
+        ),
+    ],
+)
+def test_an_answer_code_cannot_help_is_left_alone(question: str, answer: str) -> None:
+    asked = extract(question)
+    assert asked and repair(answer, asked) == (answer, [])
 
 
 def test_repairs_that_conflict_keep_the_first_that_helps() -> None:
@@ -720,18 +731,6 @@ def test_repairs_that_conflict_keep_the_first_that_helps() -> None:
         "A dog, a friend. Yes, indeed.",
         ["ends with 'Yes, indeed.'"],
     )
-
-
-def test_an_empty_answer_is_not_repaired() -> None:
-    asked = extract("Describe a dog. Wrap your entire response with double quotation marks.")
-    assert repair("  \n", asked) == ("  \n", [])
-
-
-def test_what_needs_new_content_is_not_repaired() -> None:
-    asked = extract(
-        "Describe a dog in exactly 3 paragraphs separated by ***. Add a P.S. at the end."
-    )
-    assert asked and repair("A dog.", asked) == ("A dog.", [])
 
 
 @pytest.mark.parametrize(

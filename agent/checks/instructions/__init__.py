@@ -232,31 +232,26 @@ def repair(answer: str, constraints: list[Constraint]) -> tuple[str, list[str]]:
     met: list[str] = []
     for instruction in _REPAIRS:
         for i, constraint in enumerate(constraints):
-            if constraint["id"] != instruction.id or i not in failed or instruction.repair is None:
-                continue
-            attempt = _in_case(instruction.repair(answer, constraint["args"]), constraints)
-            now = _failed(attempt, constraints)
-            if now < failed:
-                met += [constraints[j]["label"] for j in sorted(failed - now)]
-                answer, failed = attempt, now
+            if constraint["id"] == instruction.id and i in failed and instruction.repair:
+                attempt = _in_case(instruction.repair(answer, constraint["args"]), constraints)
+                now = _failed(attempt, constraints)
+                if now < failed:
+                    met += [constraints[j]["label"] for j in sorted(failed - now)]
+                    answer, failed = attempt, now
     return answer, met
 
 
 _FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
-_CASES = {change_case.LOWERCASE.id: str.lower, change_case.UPPERCASE.id: str.upper}
 
 
 def _in_case(text: str, constraints: list[Constraint]) -> str:
-    """``text`` in the case the question asks for, if it asks for one."""
+    """``text`` in the case the question asks for, if it asks for one (by the case's repair)."""
     for constraint in constraints:
-        if constraint["id"] in _CASES:
-            text = _CASES[constraint["id"]](text)
+        unit = INSTRUCTIONS[constraint["id"]]
+        if unit in (change_case.LOWERCASE, change_case.UPPERCASE) and unit.repair:
+            text = unit.repair(text, constraint["args"])
     return text
 
 
 def _failed(answer: str, constraints: list[Constraint]) -> frozenset[int]:
-    return frozenset(
-        i
-        for i, c in enumerate(constraints)
-        if not INSTRUCTIONS[c["id"]].check(answer, c["args"])[0]
-    )
+    return frozenset(i for i, c in enumerate(check(answer, constraints)) if not c["passed"])

@@ -641,6 +641,51 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
             "WRITE A POEM ABOUT THE SEA.\n\nTHE SEA IS WIDE.",
             ["all capital letters", "starts by repeating the request"],
         ),
+        (  # too many paragraphs: neighbours joined; a divider line already there goes
+            "Write about cats in exactly 2 paragraphs. Separate paragraphs with the markdown "
+            "divider: ***",
+            "Cats purr.\n***\nCats sleep.\n***\nCats hunt.",
+            "Cats purr.\n\nCats sleep.\n\n***\n\nCats hunt.",
+            ["exactly 2 paragraphs separated by ***"],
+        ),
+        (  # too few: cut at the sentence break nearest the middle
+            "Write about cats in exactly 3 paragraphs. Separate paragraphs with the markdown "
+            "divider: ***",
+            "Cats purr. Cats sleep all day.\n\nCats hunt mice.",
+            "Cats purr.\n\n***\n\nCats sleep all day.\n\n***\n\nCats hunt mice.",
+            ["exactly 3 paragraphs separated by ***"],
+        ),
+        (  # a marker line already there goes; lines of a poem are cut at a line break
+            "Write a poem in at least 2 sections. Mark each section with SECTION X.",
+            "**Section 1:**\nRoses are red\nViolets are blue",
+            "SECTION 1\nRoses are red\n\nSECTION 2\nViolets are blue",
+            ["at least 2 sections marked SECTION X"],
+        ),
+        (  # headings with the marker already there are numbered, in the case asked
+            "Write about tea in 2 sections. Mark the beginning of each section with SECTION X.",
+            "SECTION X: Green\nTea is old.\n\n**Section X: Black**\nStrong.",
+            "SECTION 1: Green\nTea is old.\n\n**SECTION 2: Black**\nStrong.",
+            ["at least 2 sections marked SECTION X"],
+        ),
+        (  # a numbered list becomes bullet points; the extra one is joined into the last
+            "Name exactly 2 dogs using markdown bullet points.",
+            "Two dogs:\n1. Rex.\n2. Fido\n3. Spot.",
+            "Two dogs:\n* Rex.\n* Fido; Spot.",
+            ["exactly 2 bullet points"],
+        ),
+        (  # no list at all: one bullet point per paragraph
+            "Give exactly 2 bullet points about cats.",
+            "Cats purr.\n\nCats scratch\nthings.",
+            "* Cats purr.\n* Cats scratch things.",
+            ["exactly 2 bullet points"],
+        ),
+        (  # first sentences first; a line with a * of its own is not touched
+            "Describe dogs. Highlight at least 3 sections with markdown, i.e. *highlighted "
+            "section*.",
+            "Dogs bark. Dogs run.\n\n- They **run** fast.\n- They sleep.",
+            "*Dogs bark.* Dogs run.\n\n- They **run** fast.\n- *They sleep.*",
+            ["at least 3 *highlighted* sections"],
+        ),
     ],
 )
 def test_repair_meets_what_code_can_meet(
@@ -713,6 +758,25 @@ def test_repairs_write_over_what_is_nearly_there_and_keep_the_case(
         (  # paragraphs and a postscript need new content
             "Describe a dog in exactly 3 paragraphs separated by ***. Add a P.S. at the end.",
             "A dog.",
+        ),
+        (  # too few sentences to put in italics
+            "Describe dogs. Highlight at least 3 sections with markdown, i.e. *highlighted "
+            "section*.",
+            "Dogs bark. Dogs run.",
+        ),
+        (  # some bullet points but too few: which of the rest would be one is not known
+            "Give exactly 3 bullet points about cats.",
+            "Cats:\n* purr\n* sleep\n\nThey also hunt mice and birds.",
+        ),
+        (  # "***" inside a line (bold italics) is a divider to IFEval too
+            "Write about cats in exactly 2 paragraphs. Separate paragraphs with the markdown "
+            "divider: ***",
+            "Cats are ***great***. They purr.",
+        ),
+        (  # sections that would break the word limit
+            "Write a poem in at least 2 sections in at most 4 words. Mark each section with "
+            "SECTION X.",
+            "Roses red\nViolets blue",
         ),
     ],
 )

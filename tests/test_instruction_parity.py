@@ -41,6 +41,12 @@ EXCLUDED = {
     "language:response_language": "not checked by the agent",
 }
 ENGLISH_ONLY = {"change_case:english_lowercase", "change_case:english_capital"}
+LAID_OUT = {
+    "length_constraints:number_paragraphs",
+    "detectable_format:number_bullet_lists",
+    "detectable_format:number_highlighted_sections",
+    "detectable_format:multiple_sections",
+}
 
 FILLER = (
     "The river runs past the old mill and the town wakes early. "
@@ -242,6 +248,7 @@ def test_the_responses_both_pass_and_fail_each_instruction(
 def test_each_repair_makes_a_failing_response_pass_ifeval_s_own_checker() -> None:
     rng = random.Random(164)
     repaired: collections.Counter[str] = collections.Counter()
+    declined: set[str] = set()
     still_failing: list[str] = []
     for row in ifeval.rows():
         responses = _responses(row, rng)
@@ -259,8 +266,13 @@ def test_each_repair_makes_a_failing_response_pass_ifeval_s_own_checker() -> Non
                 fixed = unit.repair(response, constraint["args"])
                 if instruction in ENGLISH_ONLY and not _english(fixed):
                     continue  # langdetect calls some strings in capitals another language
+                if fixed == response:
+                    declined.add(instruction)
+                    continue
                 repaired[instruction] += 1
                 if not theirs(fixed):
                     still_failing.append(f"{instruction} {kw}: {response!r} -> {fixed!r}")
     assert set(repaired) == {i for i, unit in INSTRUCTIONS.items() if unit.repair is not None}
     assert still_failing == [], "\n".join(still_failing[:20])
+    # Only a layout can be out of reach: too few sentences for the paragraphs asked.
+    assert declined <= LAID_OUT

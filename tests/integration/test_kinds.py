@@ -5,6 +5,8 @@ Effort ``low`` (two samples, three at most) keeps each test to a few calls on tw
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent import ReflectionResult, areflect, checks, confidence
@@ -91,6 +93,39 @@ async def test_an_instruction_code_can_meet_is_met_by_code_on_the_real_answer() 
     assert "," not in result.output and result.output.split() == written.replace(",", " ").split()
     assert "made by code, not the model: no commas" in result.reflections
     # The repaired plain answer passes every stated instruction, so it stands alone.
+    assert (len(result.drafts), result.stop_reason) == (1, "checked")
+
+
+@pytest.mark.parametrize(
+    ("question", "label"),
+    [
+        (
+            "Write a short story about a lighthouse keeper in exactly 3 paragraphs. Separate "
+            "the paragraphs with the markdown divider: ***",
+            "exactly 3 paragraphs separated by ***",
+        ),
+        (
+            "Write a short blog post about tea with 2 sections. Mark the beginning of each "
+            "section with SECTION X.",
+            "at least 2 sections marked SECTION X",
+        ),
+    ],
+)
+async def test_a_layout_asked_for_is_made_by_code_from_the_real_answer(
+    question: str, label: str
+) -> None:
+    result = await ask(question)
+    written = result.drafts[0].get("written", result.drafts[0]["output"])
+    assert not checks.check(written, checks.extract(question))[0]["passed"], (
+        "the premise: the 1.5B model misses this layout at temperature 0"
+    )
+    assert f"made by code, not the model: {label}" in result.reflections
+    assert all(c["passed"] for c in result.checks), result.checks
+    # Laid out again, never rewritten: the same words in the same order, plus the markers.
+    markers = re.compile(r"\*\*\*|\bsection\s*(?:\d+|x)\b", re.IGNORECASE)
+    assert re.findall(r"\w+", markers.sub(" ", result.output)) == re.findall(
+        r"\w+", markers.sub(" ", written)
+    )
     assert (len(result.drafts), result.stop_reason) == (1, "checked")
 
 

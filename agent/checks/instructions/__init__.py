@@ -116,9 +116,14 @@ INSTRUCTIONS: dict[str, Instruction] = {
 }
 """Every instruction by its id, in the order ``extract`` reads them."""
 
-# The order repairs are tried in: text added before the answer and after it first, then what
-# changes all of it (commas, case), the quotation marks around the whole last.
+# The order repairs are tried in: the answer's own text laid out first (bullet points, the
+# sentences put in italics, paragraphs, sections), then text added before and after it, then
+# what changes all of it (commas, case), the quotation marks around the whole last.
 _REPAIRS = (
+    detectable_format.BULLETS,
+    detectable_format.HIGHLIGHTS,
+    length_constraints.PARAGRAPHS,
+    detectable_format.SECTIONS,
     combination.REPEAT,
     startend.ENDS_WITH,
     punctuation.NO_COMMA,
@@ -206,9 +211,10 @@ def check(answer: str, constraints: list[Constraint]) -> list[Check]:
 def repair(answer: str, constraints: list[Constraint]) -> tuple[str, list[str]]:
     """The answer made to meet, by code alone, the instructions it fails that code can meet.
 
-    Code meets an instruction only where that needs no new content: the request repeated
-    before the answer, the phrase to end with, no commas, one case, the quotation marks around
-    it. A case asked for is kept through the others (text added is put in it too). Each
+    Code meets an instruction only where that needs no new content: the answer's own text
+    laid out as the bullet points, highlighted sentences, paragraphs or sections asked for,
+    the request repeated before it, the phrase to end with, no commas, one case, the quotation
+    marks around it. A case asked for is kept through the others (text added is put in it too). Each
     repair is kept only if afterwards fewer instructions fail and none that held fails
     (repeating a request with commas and no commas cannot both hold). An answer with a fenced
     code block is left alone: its code would break.

@@ -45,8 +45,8 @@ class Instruction:
         verbatim: Whether it reads the question as asked, after the others, rather than its
             plain text (the request to repeat is copied character for character).
         repair: Makes an answer meet the instruction by code alone, where that needs no new
-            content (a case, the quotation marks, the phrase to end with); ``None`` where it
-            would (a postscript, a number of paragraphs).
+            content (a case, the quotation marks, the answer's paragraphs between ``***``);
+            ``None`` where it would (a postscript, a number of words).
     """
 
     id: str

@@ -8,7 +8,8 @@ from typing import Any
 
 from agent.checks.instructions.amounts import AMOUNT, NUM, count
 from agent.checks.instructions.base import Constraint, Instruction, counted, make
-from agent.checks.instructions.counting import bullets_of, highlights_of, unfenced
+from agent.checks.instructions.counting import bullets_of, highlights_of, sentences_of, unfenced
+from agent.checks.instructions.layout import in_parts, nearest, paragraphs_of
 from agent.checks.instructions.reading import I, X, first_bounds
 
 # -- detectable_format:number_bullet_lists ----------------------------------------------------
@@ -31,8 +32,39 @@ def _check_bullets(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("bullet point{s}", len(bullets_of(text)), args["relation"], args["n"])
 
 
+_NUMBERED = re.compile(r"^([ \t]*)(?:\d+[.)]|[•+])[ \t]+", re.MULTILINE)
+_RULE = re.compile(r"^[ \t]*-{3,}[ \t]*$\n?", re.MULTILINE)  # a rule, which IFEval counts
+
+
+def _repair_bullets(text: str, args: dict[str, Any]) -> str:
+    """As many bullet points as asked, made of the answer's own list or paragraphs.
+
+    A numbered or ``•`` list becomes ``*`` bullet points and rules (``---``) go; then too many
+    bullet points are joined into the last one kept (with ``;``), and an answer with none is
+    cut into as many as asked, one per part. An answer with some but too few is left alone.
+    """
+    text = _RULE.sub("", _NUMBERED.sub(r"\1* ", text))
+    want = nearest(args["relation"], args["n"])
+    lines = text.split("\n")
+    at = [i for i, line in enumerate(lines) if bullets_of(line)]
+    if len(at) > want >= 1:
+        last = lines[at[want - 1]].rstrip().rstrip(".;")
+        rest = [re.sub(r"^\s*[-*]\s*", "", lines[i]).strip().rstrip(".;") for i in at[want:]]
+        lines[at[want - 1]] = "; ".join([last, *rest]) + "."
+        return "\n".join(line for i, line in enumerate(lines) if i not in at[want:])
+    if not at:
+        parts = in_parts(paragraphs_of(text), want)
+        if parts is not None:
+            return "\n".join("* " + " ".join(part.split()) for part in parts)
+    return text
+
+
 BULLETS = Instruction(
-    "detectable_format:number_bullet_lists", _read_bullets, _check_bullets, "lower bound"
+    "detectable_format:number_bullet_lists",
+    _read_bullets,
+    _check_bullets,
+    "lower bound",
+    repair=_repair_bullets,
 )
 
 
@@ -76,11 +108,50 @@ def _check_highlights(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("*highlighted* section{s}", found, args["relation"], args["n"])
 
 
+_LEAD = re.compile(r"^(\s*(?:[-+]|\d+[.)]|#+)?\s*)(.*?)(\s*)$")
+
+
+def _repair_highlights(text: str, args: dict[str, Any]) -> str:
+    """Sentences of the answer put in ``*italics*`` until there are as many as asked.
+
+    The first sentence of each line comes first, then the second, and so on; a line with a
+    ``*`` of its own is never touched. An answer with too few sentences, and at most bounds,
+    are left alone.
+    """
+    if args["relation"] not in ("at least", "more than", "exactly"):
+        return text
+    need = nearest(args["relation"], args["n"]) - len(highlights_of(text))
+    lines = text.split("\n")
+    spots = []  # (k-th sentence, line), in the order they are marked
+    pieces: dict[int, list[str]] = {}
+    for i, line in enumerate(lines):
+        lead = _LEAD.match(line)
+        if "*" in line or not lead or not re.search(r"\w", lead[2]):
+            continue
+        pieces[i] = sentences_of(lead[2]) if "".join(sentences_of(lead[2])) == lead[2] else []
+        spots += [(k, i) for k in range(len(pieces[i]))]
+    if not 0 < need <= len(spots):
+        return text
+    marked: dict[int, set[int]] = {}
+    for k, i in sorted(spots)[:need]:
+        marked.setdefault(i, set()).add(k)
+    for i, ks in marked.items():
+        lead = _LEAD.match(lines[i])
+        assert lead is not None
+        body = "".join(
+            f"*{p.rstrip()}*" + p[len(p.rstrip()) :] if k in ks else p
+            for k, p in enumerate(pieces[i])
+        )
+        lines[i] = lead[1] + body + lead[3]
+    return "\n".join(lines)
+
+
 HIGHLIGHTS = Instruction(
     "detectable_format:number_highlighted_sections",
     _read_highlights,
     _check_highlights,
     "lower bound",
+    repair=_repair_highlights,
 )
 
 
@@ -118,8 +189,35 @@ def _check_sections(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count(f"section{{s}} marked {marker} X", found, args["relation"], args["n"])
 
 
+def _repair_sections(text: str, args: dict[str, Any]) -> str:
+    """The answer's sections marked as asked: its own headings numbered, else its paragraphs.
+
+    Headings the answer already starts with the marker (``SECTION X: Tea``, ``**Section
+    1**``) are numbered in order where there are enough of them; otherwise they give way to
+    the marker on the answer's paragraphs, joined or cut into as many sections as asked.
+    """
+    marker = args["marker"]
+    head = re.compile(
+        rf"^([^\w\n]*){re.escape(marker)}\s*(?:\d+|[XN#])\b", re.MULTILINE | re.IGNORECASE
+    )
+    want = nearest(args["relation"], args["n"])
+    if want >= 1 and len(head.findall(text)) >= want and args["relation"] != "at most":
+        numbers = iter(range(1, len(text) + 1))
+        return head.sub(lambda m: f"{m[1]}{marker} {next(numbers)}", text)
+    body = re.sub(head.pattern + r"[ \t]*[:.\-–]?[ \t]*", r"\1", text, flags=head.flags)
+    body = re.sub(r"^[^\w\n]*$", "", body, flags=re.MULTILINE)  # what is left of a heading
+    parts = in_parts(paragraphs_of(body), want)
+    if parts is None:
+        return text
+    return "\n\n".join(f"{marker} {k}\n{part}" for k, part in enumerate(parts, 1))
+
+
 SECTIONS = Instruction(
-    "detectable_format:multiple_sections", _read_sections, _check_sections, "lower bound"
+    "detectable_format:multiple_sections",
+    _read_sections,
+    _check_sections,
+    "lower bound",
+    repair=_repair_sections,
 )
 
 

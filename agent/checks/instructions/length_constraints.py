@@ -12,6 +12,7 @@ from typing import Any
 from agent.checks.instructions.amounts import AFTER, AMOUNT, count
 from agent.checks.instructions.base import Constraint, Instruction, counted, make
 from agent.checks.instructions.counting import first_word, sentences_of, words_of
+from agent.checks.instructions.layout import in_parts, nearest, paragraphs_of
 from agent.checks.instructions.reading import I, X, first_bounds
 
 # -- length_constraints:number_words ----------------------------------------------------------
@@ -109,12 +110,30 @@ def _check_paragraphs(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count(name, len(found), args["relation"], args["n"])
 
 
+def _repair_paragraphs(text: str, args: dict[str, Any]) -> str:
+    """The answer's own paragraphs joined or cut into as many as asked, with the divider asked.
+
+    Divider lines already there become blank lines first; an answer with ``***`` inside a line (bold
+    italics) is left alone, since IFEval would split it there too.
+    """
+    body = re.sub(r"^[ \t]*\*{3,}[ \t]*$", "", text, flags=re.MULTILINE)
+    if "***" in body:
+        return text
+    parts = in_parts(paragraphs_of(body), nearest(args["relation"], args["n"]))
+    if parts is None:
+        return text
+    if args["divider"] == "***":
+        return "\n\n***\n\n".join(parts)
+    return "\n\n".join(re.sub(r"\n\s*\n", "\n", part) for part in parts)
+
+
 PARAGRAPHS = Instruction(
     "length_constraints:number_paragraphs",
     _read_paragraphs,
     _check_paragraphs,
     "lower bound",
     prose=True,
+    repair=_repair_paragraphs,
 )
 
 

@@ -670,21 +670,55 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
         (  # a numbered list becomes bullet points; the extra one is joined into the last
             "Name exactly 2 dogs using markdown bullet points.",
             "Two dogs:\n1. Rex.\n2. Fido\n3. Spot.",
-            "Two dogs:\n* Rex.\n* Fido; Spot.",
+            "Two dogs:\n- Rex.\n- Fido; Spot.",
             ["exactly 2 bullet points"],
         ),
         (  # no list at all: one bullet point per paragraph
             "Give exactly 2 bullet points about cats.",
             "Cats purr.\n\nCats scratch\nthings.",
-            "* Cats purr.\n* Cats scratch things.",
+            "- Cats purr.\n- Cats scratch\nthings.",
             ["exactly 2 bullet points"],
         ),
-        (  # first sentences first; a line with a * of its own is not touched
+        (  # first sentences first; never a line with a * of its own, nor the last sentence
             "Describe dogs. Highlight at least 3 sections with markdown, i.e. *highlighted "
             "section*.",
             "Dogs bark. Dogs run.\n\n- They **run** fast.\n- They sleep.",
-            "*Dogs bark.* Dogs run.\n\n- They **run** fast.\n- *They sleep.*",
+            "*Dogs bark*. *Dogs run*.\n\n- They **run** fast.\n- They sleep.",
             ["at least 3 *highlighted* sections"],
+        ),
+        (  # a heading stays with its text; the cut falls between its sentences
+            "Write about cats in exactly 2 paragraphs. Separate paragraphs with the markdown "
+            "divider: ***",
+            "## Cats\nCats purr. Cats sleep a lot.",
+            "## Cats\nCats purr.\n\n***\n\nCats sleep a lot.",
+            ["exactly 2 paragraphs separated by ***"],
+        ),
+        (  # the marker inside a sentence is no heading: it stays
+            "Write about law in 2 sections. Mark the beginning of each section with SECTION X.",
+            "Section 230 of the Act protects sites.\n\nMore follows.",
+            "SECTION 1\nSection 230 of the Act protects sites.\n\nSECTION 2\nMore follows.",
+            ["at least 2 sections marked SECTION X"],
+        ),
+        (  # sections first, then paragraphs that keep them
+            "Write about cats in 2 sections, marked with SECTION X, and exactly 2 paragraphs. "
+            "Separate paragraphs with the markdown divider: ***",
+            "Cats purr. Cats sleep all day.",
+            "SECTION 1\nCats purr.\n\n***\n\nSECTION 2\nCats sleep all day.",
+            ["at least 2 sections marked SECTION X", "exactly 2 paragraphs separated by ***"],
+        ),
+        (  # the list's first bullet point stays one: the quotation marks go on lines of their own
+            "List exactly 2 colours as markdown bullet points. Wrap your entire response with "
+            "double quotation marks.",
+            "1. Red\n2. Blue",
+            '"\n- Red\n- Blue\n"',
+            ["exactly 2 bullet points", "wrapped in double quotation marks"],
+        ),
+        (  # the phrase to end with is not put in italics, so both hold
+            'Describe a match. Highlight at least 2 sections with markdown, i.e. *highlighted '
+            'section*. End your response with the exact phrase "So what is next?"',
+            "Van Dijk was left out. Outrageous!\nSo what is next?",
+            "*Van Dijk was left out*. *Outrageous*!\nSo what is next?",
+            ["at least 2 *highlighted* sections"],
         ),
     ],
 )
@@ -772,6 +806,19 @@ def test_repairs_write_over_what_is_nearly_there_and_keep_the_case(
             "Write about cats in exactly 2 paragraphs. Separate paragraphs with the markdown "
             "divider: ***",
             "Cats are ***great***. They purr.",
+        ),
+        (  # extra bullet points under other items (a nested list): which to join is unclear
+            "Name exactly 2 foods as markdown bullet points.",
+            "* Fruits\n  * apple\n  * pear\n* Veg\n  * kale",
+        ),
+        (  # extra bullet points past other text: joining them would move them
+            "Name exactly 2 dogs as markdown bullet points.",
+            "Dogs:\n* Rex\n* Fido\n\nSome notes here.\n* Spot",
+        ),
+        (  # a table row, a quote, a heading and a number are no sentences to put in italics
+            "Describe dogs. Highlight at least 2 sections with markdown, i.e. *highlighted "
+            "section*.",
+            "# Dogs\n| a | b |\n|---|---|\n3.5 million dogs.",
         ),
         (  # sections that would break the word limit
             "Write a poem in at least 2 sections in at most 4 words. Mark each section with "

@@ -117,13 +117,14 @@ INSTRUCTIONS: dict[str, Instruction] = {
 """Every instruction by its id, in the order ``extract`` reads them."""
 
 # The order repairs are tried in: the answer's own text laid out first (bullet points, the
-# sentences put in italics, paragraphs, sections), then text added before and after it, then
-# what changes all of it (commas, case), the quotation marks around the whole last.
+# sentences put in italics, sections, then paragraphs, which keep the sections), then text
+# added before and after it, then what changes all of it (commas, case), the quotation marks
+# around the whole last.
 _REPAIRS = (
     detectable_format.BULLETS,
     detectable_format.HIGHLIGHTS,
-    length_constraints.PARAGRAPHS,
     detectable_format.SECTIONS,
+    length_constraints.PARAGRAPHS,
     combination.REPEAT,
     startend.ENDS_WITH,
     punctuation.NO_COMMA,

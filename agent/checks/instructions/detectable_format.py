@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from agent.checks.instructions.amounts import AMOUNT, NUM, count
 from agent.checks.instructions.base import Constraint, Instruction, counted, make
 from agent.checks.instructions.counting import bullets_of, highlights_of, sentences_of, unfenced
-from agent.checks.instructions.layout import in_parts, nearest, paragraphs_of
+from agent.checks.instructions.layout import heading, in_parts, nearest, paragraphs_of
 from agent.checks.instructions.reading import I, X, first_bounds
 
 # -- detectable_format:number_bullet_lists ----------------------------------------------------
@@ -32,30 +33,42 @@ def _check_bullets(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("bullet point{s}", len(bullets_of(text)), args["relation"], args["n"])
 
 
-_NUMBERED = re.compile(r"^([ \t]*)(?:\d+[.)]|[•+])[ \t]+", re.MULTILINE)
-_RULE = re.compile(r"^[ \t]*-{3,}[ \t]*$\n?", re.MULTILINE)  # a rule, which IFEval counts
+_OTHER_MARKS = re.compile(r"^([ \t]*)(?:\d+[.)]|[•+])[ \t]+", re.MULTILINE)  # 1. 2) • +
+# A rule IFEval counts as a bullet point; after a blank line it is no setext heading.
+_RULE = re.compile(r"(?:^|(?<=\n\n))[ \t]*-{3,}[ \t]*$", re.MULTILINE)
 
 
 def _repair_bullets(text: str, args: dict[str, Any]) -> str:
     """As many bullet points as asked, made of the answer's own list or paragraphs.
 
-    A numbered or ``•`` list becomes ``*`` bullet points and rules (``---``) go; then too many
-    bullet points are joined into the last one kept (with ``;``), and an answer with none is
-    cut into as many as asked, one per part. An answer with some but too few is left alone.
+    A numbered, ``•`` or ``+`` list becomes ``-`` bullet points, and rules (``---``) become
+    ``___``; then too many bullet points in one flat list are joined into the last one kept
+    (with ``;``), and an answer with none gets one per paragraph (as many as asked at least).
+    An answer with some but too few, or too many across lists, levels or lines under an item,
+    is left alone.
     """
-    text = _RULE.sub("", _NUMBERED.sub(r"\1* ", text))
+    text = _RULE.sub("___", _OTHER_MARKS.sub(r"\1- ", text))
     want = nearest(args["relation"], args["n"])
     lines = text.split("\n")
     at = [i for i, line in enumerate(lines) if bullets_of(line)]
     if len(at) > want >= 1:
-        last = lines[at[want - 1]].rstrip().rstrip(".;")
-        rest = [re.sub(r"^\s*[-*]\s*", "", lines[i]).strip().rstrip(".;") for i in at[want:]]
-        lines[at[want - 1]] = "; ".join([last, *rest]) + "."
-        return "\n".join(line for i, line in enumerate(lines) if i not in at[want:])
+        joined = at[want - 1 :]
+        indents = {len(lines[i]) - len(lines[i].lstrip()) for i in joined}
+        if joined != list(range(joined[0], joined[-1] + 1)) or len(indents) > 1:
+            return text
+        items = [lines[joined[0]].rstrip()]
+        items += [re.sub(r"^\s*[-*][ \t]+", "", lines[i]).strip() for i in joined[1:]]
+        line = "; ".join(item.rstrip(";.") for item in items)
+        lines[joined[0]] = line if line.endswith(("!", "?", ":")) else line + "."
+        return "\n".join(line for i, line in enumerate(lines) if i not in joined[1:])
     if not at:
-        parts = in_parts(paragraphs_of(text), want)
-        if parts is not None:
-            return "\n".join("* " + " ".join(part.split()) for part in parts)
+        units = paragraphs_of(text)
+        if args["relation"] in ("at least", "more than"):
+            want = max(want, len(units))
+        parts = in_parts(units, want)
+        if parts is None or any(heading(p) or re.match(r"\s*\|", p) for p in parts):
+            return text
+        return "\n".join("- " + part for part in parts)
     return text
 
 
@@ -108,42 +121,57 @@ def _check_highlights(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("*highlighted* section{s}", found, args["relation"], args["n"])
 
 
-_LEAD = re.compile(r"^(\s*(?:[-+]|\d+[.)]|#+)?\s*)(.*?)(\s*)$")
+_LEAD = re.compile(r"(\s*(?:(?:[-+]|\d+[.)])[ \t]+|>[ \t]*)*)(.*?)(\s*)")  # "- ", "1. ", "> "
+_END = re.compile(r"[.!?]+[\"'”’)\]]*\s*$")
 
 
 def _repair_highlights(text: str, args: dict[str, Any]) -> str:
     """Sentences of the answer put in ``*italics*`` until there are as many as asked.
 
-    The first sentence of each line comes first, then the second, and so on; a line with a
-    ``*`` of its own is never touched. An answer with too few sentences, and at most bounds,
-    are left alone.
+    The first sentence of each line comes first, then the second, and so on. Never touched:
+    a line with a ``*`` of its own, a heading, a table row, indented code, and the answer's
+    last sentence (a phrase to end with). The full stop stays outside (``*Dogs bark*.``),
+    where sentence counts still see it. An answer with too few sentences, and at most
+    bounds, are left alone.
     """
     if args["relation"] not in ("at least", "more than", "exactly"):
         return text
     need = nearest(args["relation"], args["n"]) - len(highlights_of(text))
     lines = text.split("\n")
-    spots = []  # (k-th sentence, line), in the order they are marked
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     pieces: dict[int, list[str]] = {}
     for i, line in enumerate(lines):
-        lead = _LEAD.match(line)
-        if "*" in line or not lead or not re.search(r"\w", lead[2]):
+        lead = _LEAD.fullmatch(line)
+        if (
+            not lead
+            or "*" in line
+            or heading(line)
+            or re.match(r"\s*\||(?: {4}|\t)(?!\s*(?:[-+]|\d+[.)])\s)", line)
+            or not re.search(r"\w", lead[2])
+        ):
             continue
-        pieces[i] = sentences_of(lead[2]) if "".join(sentences_of(lead[2])) == lead[2] else []
-        spots += [(k, i) for k in range(len(pieces[i]))]
+        said = sentences_of(lead[2])
+        if "".join(said) == lead[2]:
+            pieces[i] = said[:-1] if i == last else said
+    spots = sorted((k, i) for i, said in pieces.items() for k in range(len(said)))
     if not 0 < need <= len(spots):
         return text
     marked: dict[int, set[int]] = {}
-    for k, i in sorted(spots)[:need]:
+    for k, i in spots[:need]:
         marked.setdefault(i, set()).add(k)
     for i, ks in marked.items():
-        lead = _LEAD.match(lines[i])
-        assert lead is not None
-        body = "".join(
-            f"*{p.rstrip()}*" + p[len(p.rstrip()) :] if k in ks else p
-            for k, p in enumerate(pieces[i])
-        )
-        lines[i] = lead[1] + body + lead[3]
+        lead = _LEAD.fullmatch(lines[i])
+        assert lead is not None  # matched above; it matches every line
+        said = sentences_of(lead[2])
+        lines[i] = lead[1] + "".join(_italics(p) if k in ks else p for k, p in enumerate(said))
+        lines[i] += lead[3]
     return "\n".join(lines)
+
+
+def _italics(sentence: str) -> str:
+    end = _END.search(sentence)
+    cut = end.start() if end else len(sentence.rstrip())
+    return f"*{sentence[:cut]}*{sentence[cut:]}"
 
 
 HIGHLIGHTS = Instruction(
@@ -194,19 +222,23 @@ def _repair_sections(text: str, args: dict[str, Any]) -> str:
 
     Headings the answer already starts with the marker (``SECTION X: Tea``, ``**Section
     1**``) are numbered in order where there are enough of them; otherwise they give way to
-    the marker on the answer's paragraphs, joined or cut into as many sections as asked.
+    the marker on the answer's paragraphs, joined or cut into as many sections as asked. A
+    marker word inside a sentence (``Section 230 of the Act``) is no heading and stays.
     """
     marker = args["marker"]
     head = re.compile(
-        rf"^([^\w\n]*){re.escape(marker)}\s*(?:\d+|[XN#])\b", re.MULTILINE | re.IGNORECASE
+        rf"^([^\w\n]*){re.escape(marker)}\s*(?:\d+|[XN]|#\d*)\b(?=[^\w\n]*(?:$|[:.\-–]))",
+        re.MULTILINE | re.IGNORECASE,
     )
     want = nearest(args["relation"], args["n"])
     if want >= 1 and len(head.findall(text)) >= want and args["relation"] != "at most":
-        numbers = iter(range(1, len(text) + 1))
+        numbers = itertools.count(1)
         return head.sub(lambda m: f"{m[1]}{marker} {next(numbers)}", text)
-    body = re.sub(head.pattern + r"[ \t]*[:.\-–]?[ \t]*", r"\1", text, flags=head.flags)
-    body = re.sub(r"^[^\w\n]*$", "", body, flags=re.MULTILINE)  # what is left of a heading
-    parts = in_parts(paragraphs_of(body), want)
+    lines = []
+    for line in text.split("\n"):
+        rest = re.sub(head.pattern + r"[ \t]*[:.\-–]?[ \t]*", r"\1", line, flags=head.flags)
+        lines.append(line if rest == line else rest if re.search(r"\w", rest) else "")
+    parts = in_parts(paragraphs_of("\n".join(lines)), want)
     if parts is None:
         return text
     return "\n\n".join(f"{marker} {k}\n{part}" for k, part in enumerate(parts, 1))

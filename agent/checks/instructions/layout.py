@@ -2,7 +2,8 @@
 
 The repairs of counted structure (paragraphs between ``***``, sections marked ``SECTION X``,
 bullet points) share this: the answer's own text, in its own order, cut at paragraph, line or
-sentence breaks, or joined where there are too many pieces. Nothing is written or dropped.
+sentence breaks, or joined where there are too many pieces. Nothing is written or dropped. A
+heading stays with what follows it, and a table is never cut.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import re
 from agent.checks.instructions.counting import sentences_of
 
 _BLANK = re.compile(r"\n[ \t]*\n")
+# "# Cats", "**Cats:**", "SECTION 1", "Day 2:": a line that names what follows it.
+_HEADING = re.compile(r"[ \t]*(?:#.*|\*\*[^*\n]+\*\*:?|[^\w\n]*[A-Za-z]+\s+\d+[^\w\n]*)")
+_TABLE_ROW = re.compile(r"[ \t]*\|.*")
 
 
 def nearest(relation: str, n: int) -> int:
@@ -19,28 +23,42 @@ def nearest(relation: str, n: int) -> int:
     return {"more than": n + 1, "less than": n - 1}.get(relation, n)
 
 
+def heading(line: str) -> bool:
+    """Whether a line is a heading: ``# …``, a line all in bold, or a marker (``Day 2``)."""
+    return bool(_HEADING.fullmatch(line))
+
+
 def paragraphs_of(text: str) -> list[str]:
-    """The text's paragraphs: the pieces between blank lines, stripped, none empty."""
-    return [p.strip() for p in _BLANK.split(text) if p.strip()]
+    """The text's paragraphs, stripped, none empty; a paragraph only of headings joins the next."""
+    found: list[str] = []
+    for paragraph in (p.strip() for p in _BLANK.split(text)):
+        if not paragraph:
+            continue
+        if found and all(heading(line) for line in found[-1].split("\n")):
+            found[-1] = f"{found[-1]}\n\n{paragraph}"
+        else:
+            found.append(paragraph)
+    return found
 
 
 def in_parts(paragraphs: list[str], m: int) -> list[str] | None:
     """``paragraphs`` as exactly ``m`` parts, in order; ``None`` where they cannot make ``m``.
 
     Too many: neighbours are joined (a blank line between them), the parts as even as the
-    count allows. Too few: the longest part is cut in two at the line or sentence break
-    nearest its middle, until there are ``m`` or no part has two lines or two sentences.
+    count allows. Too few: the longest part that can be cut is cut in two at the line or
+    sentence break nearest its middle, until there are ``m``.
     """
-    parts = [p for p in paragraphs if p.strip()]
+    parts = list(paragraphs)
     if m < 1 or not parts:
         return None
     while len(parts) < m:
-        cuts = sorted(((_cut(p), i) for i, p in enumerate(parts)), key=lambda c: -len(parts[c[1]]))
-        cut = next(((halves, i) for halves, i in cuts if halves), None)
-        if cut is None:
+        for i in sorted(range(len(parts)), key=lambda i: -len(parts[i])):
+            halves = _cut(parts[i])
+            if halves:
+                parts[i : i + 1] = list(halves)
+                break
+        else:
             return None
-        halves, i = cut
-        parts[i : i + 1] = list(halves)
     if len(parts) > m:
         size, extra = divmod(len(parts), m)
         grouped, start = [], 0
@@ -53,17 +71,28 @@ def in_parts(paragraphs: list[str], m: int) -> list[str] | None:
 
 
 def _cut(part: str) -> tuple[str, str] | None:
-    """``part`` in two at the line break, else the sentence break, nearest its middle."""
+    """``part`` in two at the line break nearest its middle, else at a sentence break.
+
+    The sentence break is one of its last line. Never right after a heading, nor in a table.
+    """
     lines = part.split("\n")
-    if len(lines) > 1:
-        pieces, glue = lines, "\n"
-    else:
-        pieces, glue = sentences_of(part), ""
-        if "".join(pieces) != part:  # sentences_of drops pieces without a word
-            return None
-    if len(pieces) < 2:
-        return None
+    allowed = [
+        k
+        for k in range(1, len(lines))
+        if not heading(lines[k - 1])
+        and not (_TABLE_ROW.fullmatch(lines[k - 1]) and _TABLE_ROW.fullmatch(lines[k]))
+        and lines[k].strip()
+        and lines[k - 1].strip()
+    ]
     middle = len(part) / 2
-    best = min(range(1, len(pieces)), key=lambda k: abs(len(glue.join(pieces[:k])) - middle))
-    first, second = glue.join(pieces[:best]).strip(), glue.join(pieces[best:]).strip()
-    return (first, second) if first and second else None
+    if allowed:
+        k = min(allowed, key=lambda k: abs(len("\n".join(lines[:k])) - middle))
+        return "\n".join(lines[:k]).strip(), "\n".join(lines[k:]).strip()
+    last = lines[-1]
+    pieces = sentences_of(last)
+    if len(pieces) < 2 or "".join(pieces) != last or _TABLE_ROW.fullmatch(last):
+        return None
+    head = "\n".join(lines[:-1])
+    head = head + "\n" if head else ""
+    k = min(range(1, len(pieces)), key=lambda k: abs(len(head + "".join(pieces[:k])) - middle))
+    return (head + "".join(pieces[:k])).strip(), "".join(pieces[k:]).strip()

@@ -138,8 +138,9 @@ def _check_quoted(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _repair_quoted(text: str, args: dict[str, Any]) -> str:
-    """The answer inside double quotation marks."""
-    return f'"{text.strip()}"'
+    """The answer inside double quotation marks, on lines of their own before a list."""
+    text = text.strip()
+    return f'"\n{text}\n"' if re.match(r"[-*+] |\d+[.)] ", text) else f'"{text}"'
 
 
 QUOTED = Instruction("startend:quotation", _read_quoted, _check_quoted, repair=_repair_quoted)

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from agent.checks.instructions import CHECKERS, Constraint, check, extract, repair
+from agent.checks.instructions import (
+    _REPAIRS,
+    CHECKERS,
+    INSTRUCTIONS,
+    Constraint,
+    check,
+    extract,
+    repair,
+)
 from tests import ifeval
 
 # (constraint id, question, args it must extract, an answer that passes, one that fails, the
@@ -714,7 +722,7 @@ def test_the_coverage_measure_catches_an_extractor_that_misses_or_invents() -> N
             ["exactly 2 bullet points", "wrapped in double quotation marks"],
         ),
         (  # the phrase to end with is not put in italics, so both hold
-            'Describe a match. Highlight at least 2 sections with markdown, i.e. *highlighted '
+            "Describe a match. Highlight at least 2 sections with markdown, i.e. *highlighted "
             'section*. End your response with the exact phrase "So what is next?"',
             "Van Dijk was left out. Outrageous!\nSo what is next?",
             "*Van Dijk was left out*. *Outrageous*!\nSo what is next?",
@@ -830,6 +838,11 @@ def test_repairs_write_over_what_is_nearly_there_and_keep_the_case(
 def test_an_answer_code_cannot_help_is_left_alone(question: str, answer: str) -> None:
     asked = extract(question)
     assert asked and repair(answer, asked) == (answer, [])
+
+
+def test_every_unit_with_a_repair_is_tried_once_in_the_order_of_repairs() -> None:
+    ids = [unit.id for unit in _REPAIRS]
+    assert sorted(ids) == sorted(i for i, unit in INSTRUCTIONS.items() if unit.repair)
 
 
 def test_repairs_that_conflict_keep_the_first_that_helps() -> None:

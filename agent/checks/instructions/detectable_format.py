@@ -9,8 +9,16 @@ from typing import Any
 
 from agent.checks.instructions.amounts import AMOUNT, NUM, count
 from agent.checks.instructions.base import Constraint, Instruction, counted, make
-from agent.checks.instructions.counting import bullets_of, highlights_of, sentences_of, unfenced
-from agent.checks.instructions.layout import heading, in_parts, nearest, paragraphs_of
+from agent.checks.instructions.counting import bullets_of, highlights_of, unfenced
+from agent.checks.instructions.layout import (
+    LIST_MARK,
+    heading,
+    in_parts,
+    nearest,
+    paragraphs_of,
+    sentences_in,
+    table_row,
+)
 from agent.checks.instructions.reading import I, X, first_bounds
 
 # -- detectable_format:number_bullet_lists ----------------------------------------------------
@@ -33,7 +41,7 @@ def _check_bullets(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("bullet point{s}", len(bullets_of(text)), args["relation"], args["n"])
 
 
-_OTHER_MARKS = re.compile(r"^([ \t]*)(?:\d+[.)]|[•+])[ \t]+", re.MULTILINE)  # 1. 2) • +
+_OTHER_MARKS = re.compile(rf"^([ \t]*)(?![-*][ \t]){LIST_MARK}", re.MULTILINE)  # 1. 2) • +
 # A rule IFEval counts as a bullet point; after a blank line it is no setext heading.
 _RULE = re.compile(r"(?:^|(?<=\n\n))[ \t]*-{3,}[ \t]*$", re.MULTILINE)
 
@@ -66,7 +74,7 @@ def _repair_bullets(text: str, args: dict[str, Any]) -> str:
         if args["relation"] in ("at least", "more than"):
             want = max(want, len(units))
         parts = in_parts(units, want)
-        if parts is None or any(heading(p) or re.match(r"\s*\|", p) for p in parts):
+        if parts is None or any(heading(p) or table_row(p.split("\n")[0]) for p in parts):
             return text
         return "\n".join("- " + part for part in parts)
     return text
@@ -121,7 +129,8 @@ def _check_highlights(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("*highlighted* section{s}", found, args["relation"], args["n"])
 
 
-_LEAD = re.compile(r"(\s*(?:(?:[-+]|\d+[.)])[ \t]+|>[ \t]*)*)(.*?)(\s*)")  # "- ", "1. ", "> "
+_LEAD = re.compile(rf"(\s*(?:(?![*]){LIST_MARK}|>[ \t]*)*)(.*?)(\s*)")  # "- ", "1. ", "> "
+_INDENTED_CODE = re.compile(rf"(?: {{4}}|\t)(?!\s*{LIST_MARK})")
 _END = re.compile(r"[.!?]+[\"'”’)\]]*\s*$")
 
 
@@ -139,32 +148,24 @@ def _repair_highlights(text: str, args: dict[str, Any]) -> str:
     need = nearest(args["relation"], args["n"]) - len(highlights_of(text))
     lines = text.split("\n")
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    pieces: dict[int, list[str]] = {}
+    split: dict[int, tuple[str, list[str], str]] = {}  # line: (its mark, sentences, its end)
+    spots = []  # (k-th sentence, line), in the order they are put in italics
     for i, line in enumerate(lines):
-        lead = _LEAD.fullmatch(line)
-        if (
-            not lead
-            or "*" in line
-            or heading(line)
-            or re.match(r"\s*\||(?: {4}|\t)(?!\s*(?:[-+]|\d+[.)])\s)", line)
-            or not re.search(r"\w", lead[2])
-        ):
+        if "*" in line or heading(line) or table_row(line) or _INDENTED_CODE.match(line):
             continue
-        said = sentences_of(lead[2])
-        if "".join(said) == lead[2]:
-            pieces[i] = said[:-1] if i == last else said
-    spots = sorted((k, i) for i, said in pieces.items() for k in range(len(said)))
+        marked = _LEAD.fullmatch(line)
+        assert marked is not None  # every pattern in it may match nothing
+        lead, body, end = marked.groups()
+        said = sentences_in(body)
+        if said and re.search(r"\w", body):
+            split[i] = (lead, said, end)
+            spots += [(k, i) for k in range(len(said) - (i == last))]
     if not 0 < need <= len(spots):
         return text
-    marked: dict[int, set[int]] = {}
-    for k, i in spots[:need]:
-        marked.setdefault(i, set()).add(k)
-    for i, ks in marked.items():
-        lead = _LEAD.fullmatch(lines[i])
-        assert lead is not None  # matched above; it matches every line
-        said = sentences_of(lead[2])
-        lines[i] = lead[1] + "".join(_italics(p) if k in ks else p for k, p in enumerate(said))
-        lines[i] += lead[3]
+    chosen = set(sorted(spots)[:need])
+    for i, (lead, said, end) in split.items():
+        body = "".join(_italics(p) if (k, i) in chosen else p for k, p in enumerate(said))
+        lines[i] = lead + body + end
     return "\n".join(lines)
 
 
@@ -234,9 +235,10 @@ def _repair_sections(text: str, args: dict[str, Any]) -> str:
     if want >= 1 and len(head.findall(text)) >= want and args["relation"] != "at most":
         numbers = itertools.count(1)
         return head.sub(lambda m: f"{m[1]}{marker} {next(numbers)}", text)
+    with_sign = re.compile(head.pattern + r"[ \t]*[:.\-–]?[ \t]*", head.flags)
     lines = []
     for line in text.split("\n"):
-        rest = re.sub(head.pattern + r"[ \t]*[:.\-–]?[ \t]*", r"\1", line, flags=head.flags)
+        rest = with_sign.sub(r"\1", line)
         lines.append(line if rest == line else rest if re.search(r"\w", rest) else "")
     parts = in_parts(paragraphs_of("\n".join(lines)), want)
     if parts is None:

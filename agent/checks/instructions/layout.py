@@ -16,6 +16,8 @@ _BLANK = re.compile(r"\n[ \t]*\n")
 # "# Cats", "**Cats:**", "SECTION 1", "Day 2:": a line that names what follows it.
 _HEADING = re.compile(r"[ \t]*(?:#.*|\*\*[^*\n]+\*\*:?|[^\w\n]*[A-Za-z]+\s+\d+[^\w\n]*)")
 _TABLE_ROW = re.compile(r"[ \t]*\|.*")
+LIST_MARK = r"(?:[-*+•]|\d+[.)])[ \t]+"
+"""The mark that starts a list item: ``- ``, ``* ``, ``+ ``, ``• ``, ``1. ``, ``2) ``."""
 
 
 def nearest(relation: str, n: int) -> int:
@@ -26,6 +28,17 @@ def nearest(relation: str, n: int) -> int:
 def heading(line: str) -> bool:
     """Whether a line is a heading: ``# …``, a line all in bold, or a marker (``Day 2``)."""
     return bool(_HEADING.fullmatch(line))
+
+
+def table_row(line: str) -> bool:
+    """Whether a line is a row of a markdown table (``| a | b |``, ``|---|``)."""
+    return bool(_TABLE_ROW.fullmatch(line))
+
+
+def sentences_in(text: str) -> list[str] | None:
+    """The sentences of ``text``, which join back into it; ``None`` where they would not."""
+    found = sentences_of(text)
+    return found if "".join(found) == text else None
 
 
 def paragraphs_of(text: str) -> list[str]:
@@ -80,7 +93,7 @@ def _cut(part: str) -> tuple[str, str] | None:
         k
         for k in range(1, len(lines))
         if not heading(lines[k - 1])
-        and not (_TABLE_ROW.fullmatch(lines[k - 1]) and _TABLE_ROW.fullmatch(lines[k]))
+        and not (table_row(lines[k - 1]) and table_row(lines[k]))
         and lines[k].strip()
         and lines[k - 1].strip()
     ]
@@ -88,9 +101,8 @@ def _cut(part: str) -> tuple[str, str] | None:
     if allowed:
         k = min(allowed, key=lambda k: abs(len("\n".join(lines[:k])) - middle))
         return "\n".join(lines[:k]).strip(), "\n".join(lines[k:]).strip()
-    last = lines[-1]
-    pieces = sentences_of(last)
-    if len(pieces) < 2 or "".join(pieces) != last or _TABLE_ROW.fullmatch(last):
+    pieces = sentences_in(lines[-1])
+    if not pieces or len(pieces) < 2 or table_row(lines[-1]):
         return None
     head = "\n".join(lines[:-1])
     head = head + "\n" if head else ""

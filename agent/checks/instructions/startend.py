@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.checks.instructions.base import Constraint, Instruction, make
 from agent.checks.instructions.counting import quote
+from agent.checks.instructions.layout import LIST_MARK
 from agent.checks.instructions.reading import PHRASE, I
 
 # -- startend:end_checker -----------------------------------------------------------------
@@ -140,7 +141,7 @@ def _check_quoted(text: str, args: dict[str, Any]) -> tuple[bool, str]:
 def _repair_quoted(text: str, args: dict[str, Any]) -> str:
     """The answer inside double quotation marks, on lines of their own before a list."""
     text = text.strip()
-    return f'"\n{text}\n"' if re.match(r"[-*+] |\d+[.)] ", text) else f'"{text}"'
+    return f'"\n{text}\n"' if re.match(LIST_MARK, text) else f'"{text}"'
 
 
 QUOTED = Instruction("startend:quotation", _read_quoted, _check_quoted, repair=_repair_quoted)

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -304,6 +304,9 @@ class LocalChatModel(BaseChatModel):
     """Record each token's log-probability and its top alternatives (``agent.confidence``)."""
     continues_final_message: bool = True
     """A final assistant message is continued, not answered (``agent.strategies.critique``)."""
+    until: Callable[[str], bool] | None = None
+    """``until(reply so far)``: the reply may not end before it is true, and ends once it is
+    (``agent.extension``: the model writes on until an instruction is met)."""
 
     @property
     def _llm_type(self) -> str:
@@ -344,11 +347,15 @@ class LocalChatModel(BaseChatModel):
         return request
 
     def _stats(self, request: dict[str, Any]) -> _TokenStats | None:
-        """A recorder of the call's token probabilities, set into ``request``."""
-        if not self.logprobs:
-            return None
-        stats = _TokenStats(request["llm"])
-        request["logits_processor"] = [stats]
+        """A recorder of the call's token probabilities, set into ``request``.
+
+        It reads the model's own distribution: ``until``'s rule goes after it.
+        """
+        stats = _TokenStats(request["llm"]) if self.logprobs else None
+        rule = _Until(request["llm"], self.until) if self.until else None
+        found = [p for p in (stats, rule) if p is not None]
+        if found:
+            request["logits_processor"] = found
         return stats
 
     def _generate(
@@ -424,6 +431,45 @@ class LocalChatModel(BaseChatModel):
 
 
 _TOP = 5  # alternatives kept per token, as an OpenAI-compatible server's top_logprobs=5
+
+
+class _Until:
+    """Keeps the reply from ending until ``until(reply so far)``, then ends it.
+
+    A logits processor: before each token, the tokens that end a reply are barred while the
+    rule is false, and become the only ones left once it is true. The reply so far is read
+    from the input ids past the prompt (the ids the first call sees).
+    """
+
+    def __init__(self, llm: Any, until: Callable[[str], bool]) -> None:
+        self.llm, self.until = llm, until
+        self.ends = _end_tokens(llm)
+        self.start: int | None = None
+
+    def __call__(self, input_ids: Any, logits: Any) -> Any:
+        import numpy as np  # present wherever llama.cpp is
+
+        if self.start is None:
+            self.start = len(input_ids)
+        reply = self.llm.detokenize([int(t) for t in input_ids[self.start :]])
+        ends = list(self.ends)
+        if self.until(reply.decode("utf-8", errors="ignore")):
+            kept = np.asarray(logits)[ends].copy()
+            logits[:] = -np.inf
+            logits[ends] = kept
+        else:
+            logits[ends] = -np.inf
+        return logits
+
+
+def _end_tokens(llm: Any) -> set[int]:
+    """The ids that end a reply: the model's end of text and its chat template's end of turn."""
+    ends = {int(llm.token_eos())}
+    for mark in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"):
+        ids = llm.tokenize(mark.encode(), add_bos=False, special=True)
+        if len(ids) == 1:
+            ends.add(int(ids[0]))
+    return ends
 
 
 class _TokenStats:

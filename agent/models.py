@@ -365,6 +365,17 @@ async def continuing(model: ChatModel) -> ChatModel | None:
     return with_fields(model, extra_body={**(getattr(chat, "extra_body", None) or {}), **extra})
 
 
+def writes_until(model: ChatModel) -> bool:
+    """Whether the model can be held to write on until a rule says stop (its ``until``).
+
+    Only the embedded model: a server would need its end tokens barred by id, which the
+    OpenAI-compatible API does not name.
+    """
+    chat = chat_model_of(model)
+    continues = getattr(chat, "continues_final_message", False)
+    return chat is not None and continues and "until" in type(chat).model_fields
+
+
 async def _owner(base: str, key: Any) -> str:
     """Who serves ``base``: the first model's ``owned_by``, or "" when it cannot be read."""
     secret = key.get_secret_value() if hasattr(key, "get_secret_value") else key

@@ -92,8 +92,9 @@ class Draft(TypedDict):
     ``index`` is the draft's place in ``drafts``; ``checks`` the evidence about it;
     ``confidence`` how sure the model was of it (``None`` where the model gave no token
     probabilities); ``program`` the program whose printed value is the answer, for a
-    program sample; ``written`` the answer as the model wrote it, where code repaired it to
-    meet a stated instruction (``output`` is then the repaired one).
+    program sample; ``written`` the answer as the model first wrote it, where code repaired
+    it to meet a stated instruction or the model wrote on to meet one (``output`` is then
+    the repaired or longer one; the tokens and seconds stay those of the first call).
     """
 
     index: int

@@ -34,6 +34,9 @@ class ScriptedChatModel(BaseChatModel):
     by_seed: dict[int, list[Reply]] = {}  # generator replies for one seed, before the script
     sure: dict[str, float] = {}  # reply text -> the confidence score its token probabilities give
     continues_final_message: bool = False  # as the embedded model: a generator reply continues
+    # As the embedded model: a reply ends at the first word after which until(reply) holds,
+    # and with its last word when it never does.
+    until: Callable[[str], bool] | None = None
 
     @property
     def _llm_type(self) -> str:
@@ -59,7 +62,16 @@ class ScriptedChatModel(BaseChatModel):
             reply = reply(messages)
         if isinstance(reply, BaseException):
             raise reply
-        return str(reply)
+        return self._held(str(reply))
+
+    def _held(self, text: str) -> str:
+        if self.until is None:
+            return text
+        words = text.split(" ")
+        for i in range(1, len(words) + 1):
+            if self.until(" ".join(words[:i])):
+                return " ".join(words[:i])
+        return text
 
     def _usage(self, messages: list[BaseMessage], text: str) -> dict[str, int]:
         prompt = sum(len(str(m.content).split()) for m in messages)

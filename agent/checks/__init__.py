@@ -11,7 +11,9 @@ evaluator inside the sandbox; any other code only with ``run_code``.
 
 Before the checks run, ``repair`` makes a prose answer meet the stated instructions that code
 alone can meet (a case, no commas, the quotation marks, the phrase to end with, the request
-repeated first), so the checks then judge what the user will get.
+repeated first), so the checks then judge what the user will get. Where the answer lacks
+only text the model must write (too few sentences or words, no postscript), ``continuation``
+says where the model writes on from and when it stops.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ import re
 from agent.answers import code_blocks, main_code
 from agent.checks.calculator import arithmetic_checks
 from agent.checks.code import code_checks
-from agent.checks.instructions import Constraint, check, extract, repair
+from agent.checks.instructions import Constraint, Continuation, check, continuation, extract, repair
 from agent.checks.program import program_checks
 from agent.result import Check, Draft
 
 __all__ = [
     "REPAIRED",
+    "WRITTEN_ON",
     "Constraint",
+    "Continuation",
     "asked_name",
     "check",
     "code_asked",
+    "continuation",
     "extract",
     "failed",
     "failures",
@@ -43,6 +48,8 @@ __all__ = [
 
 REPAIRED = "made by code, not the model: "
 """How the reflection that says which instructions code met (``repair``) begins."""
+WRITTEN_ON = "written on by the model to meet: "
+"""How the reflection that says which instructions the model's continuation met begins."""
 
 
 def run_checks(

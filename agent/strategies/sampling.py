@@ -39,8 +39,9 @@ from agent.calls import (
 )
 from agent.context import SAMPLE_TEMPERATURE, ChatModel, Context, Settings
 from agent.events import emit_draft, emit_round
+from agent.extension import write_on
 from agent.models import with_fields
-from agent.result import Critique, Draft, Selection
+from agent.result import Critique, Draft, Selection, add_usage
 from agent.state import State
 from agent.strategies.base import Finished, Node, Technique
 
@@ -61,6 +62,9 @@ def sends(state: State) -> list[Send]:
 
 async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """Draw one solution: index 0 is the plain answer at the run's own temperature.
+
+    A solution that falls short only of a stated count of sentences or words, or of a
+    postscript, is written on by the model until it meets it (``extension.write_on``).
 
     The others sample at temperature 0.7 with their index as the seed, so they differ from
     each other yet repeat from run to run. For a number question, samples 1 to
@@ -88,12 +92,15 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
         messages = answer_messages(setup, settings, model, task["asked"], history(task))
     reply, seconds = await call(model, messages, "generator", f"reflect:sample:{index}")
     draft = make_draft(index, 0, reply, seconds)
+    usage = usage_of(reply)
     if program:
         draft = await asyncio.to_thread(programs.program_sample, draft, run_code=settings.run_code)
     else:
         draft = await with_checks(draft, task, settings)
+        draft, more = await write_on(draft, task, settings, model, messages)
+        usage = add_usage(usage, more) if more else usage
     await emit_draft(runtime, draft, "sample")
-    return {"drafts": [draft], "usage": usage_of(reply)}
+    return {"drafts": [draft], "usage": usage}
 
 
 def is_program(index: int, kind: str, settings: Settings) -> bool:

@@ -129,6 +129,21 @@ async def test_a_layout_asked_for_is_made_by_code_from_the_real_answer(
     assert (len(result.drafts), result.stop_reason) == (1, "checked")
 
 
+async def test_an_answer_a_sentence_short_is_written_on_by_the_real_model() -> None:
+    question = "Explain in two sentences why the sky is blue."
+    result = await ask(question)
+    plain = result.drafts[0]
+    written = plain.get("written", plain["output"])
+    assert not checks.check(written, checks.extract(question))[0]["passed"], (
+        "the premise: the 1.5B model writes one sentence at temperature 0"
+    )
+    # The answer it gave stays, and the model's own next sentence completes the count.
+    assert result.output.startswith(written) and len(result.output) > len(written) + 10
+    assert checks.WRITTEN_ON + "exactly 2 sentences" in result.reflections
+    assert all(c["passed"] for c in result.checks), result.checks
+    assert (result.stop_reason, result.usage["calls"]) == ("checked", 2)
+
+
 async def test_a_stated_constraint_is_checked_on_the_real_answer() -> None:
     result = await ask("Describe the moon in two sentences, without using any commas.")
     names = {c["name"] for c in result.checks}

@@ -57,6 +57,8 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
 from agent.checks.instructions import (
     change_case,
@@ -78,8 +80,10 @@ __all__ = [
     "INSTRUCTIONS",
     "Checker",
     "Constraint",
+    "Continuation",
     "Instruction",
     "check",
+    "continuation",
     "extract",
     "repair",
 ]
@@ -249,6 +253,91 @@ def repair(answer: str, constraints: list[Constraint]) -> tuple[str, list[str]]:
 
 
 _FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
+
+
+class Continuation(NamedTuple):
+    """Where the model writes on from to meet what an answer fails, and when it stops.
+
+    Attributes:
+        prefix: The text the model continues: the answer, or the answer and the marker of
+            the postscript it lacks.
+        labels: The instructions writing on is to meet.
+        met: ``met(reply)``, the reply written after ``prefix``: whether it meets them, at
+            the end of a sentence, breaks nothing that held and code cannot repair, and is
+            not caught in a loop.
+        until: ``until(reply)``: whether to stop now. True once ``met``, or as soon as
+            writing on has broken what held, or loops (the same few words or lines over and
+            over: a small model barred from ending can fall into one).
+    """
+
+    prefix: str
+    labels: list[str]
+    met: Callable[[str], bool]
+    until: Callable[[str], bool]
+
+
+def continuation(
+    answer: str, constraints: list[Constraint], most_words: int
+) -> Continuation | None:
+    """How the model can meet, with more of its own text, the instructions an answer fails.
+
+    Too few sentences or words, or no postscript, need new content that code cannot write,
+    but not a new answer: the model writes on from where it stopped, so the answer it gave
+    stays. Only where every instruction the answer fails is one of those (else more text
+    cannot make it pass), never for an answer with a fenced code block, and not when it
+    would take more than ``most_words`` new words (one call's tokens run out first: "at least
+    50 sentences" from 5).
+
+    Example:
+        >>> asked = extract("Explain in two sentences why the sky is blue.")
+        >>> plan = continuation("Light scatters.", asked, most_words=600)
+        >>> plan.prefix, plan.labels
+        ('Light scatters.', ['exactly 2 sentences'])
+        >>> plan.until(" Blue scatters"), plan.until(" Blue scatters most.")
+        (False, True)
+    """
+    if not answer.strip() or _FENCE.search(answer):
+        return None
+    failed = _failed(answer, constraints)
+    if not failed:
+        return None
+    prefix, words = answer, 0
+    for i in sorted(failed):
+        unit, args = INSTRUCTIONS[constraints[i]["id"]], constraints[i]["args"]
+        start = unit.extend(answer, args) if unit.extend else None
+        if start is None:
+            return None
+        prefix = max(prefix, start[0], key=len)  # a postscript's marker goes after the answer
+        words += start[1]
+    if words > most_words:
+        return None
+    # What code repairs (a case, no commas, the phrase to end with) is repaired again after
+    # writing on: only the rest can break, or must be met.
+    kept = frozenset(
+        i
+        for i, c in enumerate(constraints)
+        if i not in failed and INSTRUCTIONS[c["id"]].repair is None
+    )
+
+    def met(reply: str) -> bool:
+        now = _failed(prefix + reply, constraints)
+        ended = _ENDED.search(reply) is not None
+        return not (now & (failed | kept)) and ended and not _looping(reply)
+
+    def until(reply: str) -> bool:
+        broken = bool(_failed(prefix + reply, constraints) & kept)
+        return broken or _looping(reply) or met(reply)
+
+    labels = [constraints[i]["label"] for i in sorted(failed)]
+    return Continuation(prefix=prefix, labels=labels, met=met, until=until)
+
+
+def _looping(reply: str, span: int = 300, fewest: int = 8) -> bool:
+    """Whether the last ``span`` characters repeat fewer than ``fewest`` distinct pieces."""
+    return len(reply) >= span and len(set(reply[-span:].split())) < fewest
+
+
+_ENDED = re.compile(r"\w[\s\S]*[.!?][\"'”’)\]]*$")
 
 
 def _in_case(text: str, constraints: list[Constraint]) -> str:

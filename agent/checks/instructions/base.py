@@ -24,6 +24,12 @@ Checker = Callable[[str, dict[str, Any]], tuple[bool, str]]
 Repair = Callable[[str, dict[str, Any]], str]
 """``(answer, args) -> answer``: the answer made to meet the instruction without new content."""
 
+Extend = Callable[[str, dict[str, Any]], tuple[str, int] | None]
+"""``(answer, args) -> (prefix, words)``: the text the model writes on from to meet the
+instruction with its own words (the answer itself, or the answer and a ``P.S.``), and about
+how many words that takes; ``None`` where writing on cannot meet it (too many sentences, the
+marker already there)."""
+
 Reader = Callable[[str], list[Constraint]]
 """The constraints of one instruction a question states (read from ``reading.plain`` text)."""
 
@@ -47,6 +53,9 @@ class Instruction:
         repair: Makes an answer meet the instruction by code alone, where that needs no new
             content (a case, the quotation marks, the answer's paragraphs between ``***``);
             ``None`` where it would (a postscript, a number of words).
+        extend: Where more of the model's own text meets the instruction (too few
+            sentences or words, no postscript), the text it writes on from; see
+            ``agent.checks.instructions.continuation``.
     """
 
     id: str
@@ -56,6 +65,7 @@ class Instruction:
     prose: bool = False
     verbatim: bool = False
     repair: Repair | None = None
+    extend: Extend | None = None
 
 
 def make(id_: str, label: str, **args: Any) -> Constraint:

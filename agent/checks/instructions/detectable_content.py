@@ -62,6 +62,17 @@ def _check_postscript(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return ok, "" if ok else f"no postscript starting with {marker}"
 
 
+def _extend_postscript(text: str, args: dict[str, Any]) -> tuple[str, int] | None:
+    if _check_postscript(text, args)[0]:
+        return None
+    marker = args["marker"] + ("" if args["marker"].endswith(".") else ".")
+    return f"{text.rstrip()}\n\n{marker}", 15
+
+
 POSTSCRIPT = Instruction(
-    "detectable_content:postscript", _read_postscript, _check_postscript, "anywhere"
+    "detectable_content:postscript",
+    _read_postscript,
+    _check_postscript,
+    "anywhere",
+    extend=_extend_postscript,
 )

@@ -39,8 +39,21 @@ def _check_words(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("word{s}", len(words_of(text)), args["relation"], args["n"])
 
 
+def _extend_words(text: str, args: dict[str, Any]) -> tuple[str, int] | None:
+    # Not "exactly N words": writing on rarely stops at a sentence end on the very word.
+    short = args["relation"] in ("at least", "more than")
+    if not short or _check_words(text, args)[0]:
+        return None
+    return text, args["n"] + 1 - len(words_of(text))
+
+
 WORDS = Instruction(
-    "length_constraints:number_words", _read_words, _check_words, "lower bound", prose=True
+    "length_constraints:number_words",
+    _read_words,
+    _check_words,
+    "lower bound",
+    prose=True,
+    extend=_extend_words,
 )
 
 
@@ -66,12 +79,22 @@ def _check_sentences(text: str, args: dict[str, Any]) -> tuple[bool, str]:
     return count("sentence{s}", len(sentences_of(text)), args["relation"], args["n"])
 
 
+def _extend_sentences(text: str, args: dict[str, Any]) -> tuple[str, int] | None:
+    # "Exactly 2" too: the model stops at the end of the sentence that makes the count.
+    have = len(sentences_of(text))
+    missing = args["n"] + (args["relation"] == "more than") - have
+    if args["relation"] not in ("at least", "more than", "exactly") or missing <= 0:
+        return None
+    return text, missing * max(len(words_of(text)) // max(have, 1), 8)
+
+
 SENTENCES = Instruction(
     "length_constraints:number_sentences",
     _read_sentences,
     _check_sentences,
     "lower bound",
     prose=True,
+    extend=_extend_sentences,
 )
 
 

@@ -1,0 +1,158 @@
+"""Writing on: the model continues its own answer until a stated count or postscript is met."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent import areflect, checks
+from agent.checks import continuation, extract
+from tests.scripted import ScriptedChatModel
+
+SKY = "Explain in two sentences why the sky is blue."
+ONE = "Light scatters off the air."
+MORE = " Blue light scatters the most. So the sky looks blue to us."
+
+
+def writer(*replies: str, holds: bool = True) -> ScriptedChatModel:
+    """A scripted model that continues a final assistant message and can be held to ``until``."""
+    return ScriptedChatModel(script={"generator": list(replies)}, continues_final_message=holds)
+
+
+# -- where the model writes on from, and when it stops ----------------------------------------
+
+
+def test_one_sentence_short_is_written_on_from_the_answer_and_stops_at_the_second() -> None:
+    plan = continuation(ONE, extract(SKY), 600)
+    assert plan is not None
+    assert (plan.prefix, plan.labels) == (ONE, ["exactly 2 sentences"])
+    assert not plan.until("")
+    assert not plan.until(" Blue light scatters")  # two sentences, but the second unfinished
+    assert plan.until(" Blue light scatters the most.")
+
+
+def test_a_missing_postscript_is_written_after_its_marker() -> None:
+    asked = extract("Write a note to Sam. At the end, add a postscript starting with P.P.S")
+    plan = continuation("Hi Sam, see you soon.", asked, 600)
+    assert plan is not None and plan.prefix == "Hi Sam, see you soon.\n\nP.P.S."
+    assert not plan.until(" ")
+    assert plan.until(" Bring the map!")
+
+
+def test_too_few_words_are_written_on_and_more_than_enough_stop_at_a_sentence_end() -> None:
+    asked = extract("Describe the sea in at least 12 words.")
+    plan = continuation("The sea is wide.", asked, 600)
+    assert plan is not None
+    assert not plan.until(" It is deep and cold")  # 10 words
+    assert not plan.until(" It is deep and cold and dark and old")  # 14 words, mid-sentence
+    assert plan.until(" It is deep and cold and dark and old.")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (SKY, "One. Two. Three."),  # too many sentences: more text cannot help
+        ("Describe the sea in at most 3 sentences.", "Wide."),  # passes already
+        ("Describe the sea in exactly 12 words.", "The sea is wide."),  # an exact word count
+        # Two failures, one of them no text can mend: no commas is repaired, a word is not
+        ("Explain in two sentences why the sky is blue. Do not use the word light.", ONE),
+        (SKY, "```\nprint(1)\n```"),  # code is never written on
+    ],
+)
+def test_no_writing_on_where_more_text_cannot_meet_what_fails(question: str, answer: str) -> None:
+    assert continuation(answer, extract(question), 600) is None
+
+
+def test_no_writing_on_that_one_call_cannot_finish() -> None:
+    asked = extract("Write about the sea in at least 50 sentences.")
+    answer = "The sea is wide and deep. It is cold. Ships cross it."  # 12 words in 3 sentences
+    assert continuation(answer, asked, most_words=400) is not None  # 47 sentences of 8 words
+    assert continuation(answer, asked, most_words=300) is None
+
+
+def test_writing_on_stops_at_once_when_it_breaks_what_held() -> None:
+    asked = extract("Explain in at least 3 sentences why the sky is blue, in at most 12 words.")
+    plan = continuation("Light scatters. Blue most.", asked, 600)
+    assert plan is not None
+    assert plan.until(" So the sky looks blue and bright and clear to everyone")  # 16 words
+
+
+# -- in a run ---------------------------------------------------------------------------------
+
+
+async def test_a_plain_answer_a_sentence_short_is_written_on_and_stands_alone() -> None:
+    model = writer(ONE, MORE)
+    result = await areflect(SKY, model=model, max_concurrency=1)
+    assert [m[-1].content for _, m in model.calls] == [SKY, ONE]  # the answer, continued
+    expected = ONE + " Blue light scatters the most."  # held to stop at the second sentence
+    assert result.output == expected
+    assert (result.stop_reason, result.usage["calls"]) == ("checked", 2)
+    plain = result.drafts[0]
+    assert plain["written"] == ONE and plain["output"] == expected
+    assert checks.WRITTEN_ON + "exactly 2 sentences" in result.reflections
+    assert not checks.failed(plain["checks"])
+
+
+async def test_without_a_model_that_can_be_held_samples_are_drawn_as_before() -> None:
+    model = writer(ONE, "Blue light scatters. It scatters most.", holds=False)
+    result = await areflect(SKY, model=model, samples=2, max_samples=2, max_concurrency=1)
+    assert [m[-1].type for _, m in model.calls] == ["human", "human"]  # no continuation
+    assert result.output == "Blue light scatters. It scatters most."
+    assert "written" not in result.drafts[0]
+
+
+async def test_writing_on_that_mends_nothing_keeps_the_answer_as_drawn() -> None:
+    # The continuation never ends a sentence: still one sentence, so it is not kept.
+    model = writer(ONE, " and then", "Blue light scatters. It scatters most.")
+    result = await areflect(SKY, model=model, samples=2, max_samples=2, max_concurrency=1)
+    assert result.drafts[0]["output"] == ONE and "written" not in result.drafts[0]
+    assert result.usage["calls"] == 3  # the continuation is counted, then a sample
+    assert result.output == "Blue light scatters. It scatters most."
+
+
+# -- how the embedded model is held -------------------------------------------------------------
+
+
+class _Model:
+    """Stands for a loaded llama.cpp model: token ``i`` reads as ``<i>``; 0 ends a reply."""
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return "".join(f"<{t}>" for t in tokens).encode()
+
+    def token_eos(self) -> int:
+        return 0
+
+    def tokenize(self, text: bytes, **_: Any) -> list[int]:
+        return [7] if text == b"<|im_end|>" else [1, 2]
+
+
+def test_the_end_of_a_reply_is_barred_until_the_rule_holds_then_it_is_all_that_is_left() -> None:
+    np = pytest.importorskip("numpy")
+    from agent.local import _Until
+
+    seen: list[str] = []
+
+    def until(reply: str) -> bool:
+        seen.append(reply)
+        return reply.endswith("<5>")
+
+    rule = _Until(_Model(), until)
+    prompt = [9, 9]
+    before = rule(np.array(prompt), np.zeros(8, dtype=np.float32))
+    assert np.isneginf(before[[0, 7]]).all() and np.isfinite(before[1:7]).all()
+    logits = np.arange(8, dtype=np.float32)
+    after = rule(np.array([*prompt, 3, 5]), logits)
+    assert np.isfinite(after[[0, 7]]).all() and after[7] == 7.0  # the ends keep their values
+    assert np.isneginf(np.delete(after, [0, 7])).all()
+    assert seen == ["", "<3><5>"]  # the reply read past the prompt only
+
+
+def test_writing_on_caught_in_a_loop_stops_and_meets_nothing() -> None:
+    plan = continuation("Our salon cuts hair.", extract("Write an ad in at least 60 words."), 600)
+    assert plan is not None
+    loop = " Book now." * 40  # 80 words ending a sentence, but the same two over and over
+    assert plan.until(loop) and not plan.met(loop)
+    assert plan.met(" Book now, and bring a friend. We open at nine and close at six." * 5)
+    fences = " Book now.\n" + "```\n" * 80
+    assert plan.until(fences) and not plan.met(fences)

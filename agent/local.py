@@ -463,12 +463,26 @@ class _Until:
 
 
 def _end_tokens(llm: Any) -> set[int]:
-    """The ids that end a reply: the model's end of text and its chat template's end of turn."""
+    """The ids that end a reply: every end-of-generation token of the model's vocabulary.
+
+    Read once per loaded model (one call per token id, kept on it). A build without the
+    vocabulary call falls back to the end of text and the usual chat templates' ends of turn.
+    """
+    found = getattr(llm, "reflect_end_tokens", None)
+    if found is not None:
+        return set(found)
     ends = {int(llm.token_eos())}
-    for mark in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"):
-        ids = llm.tokenize(mark.encode(), add_bos=False, special=True)
-        if len(ids) == 1:
-            ends.add(int(ids[0]))
+    try:
+        import llama_cpp
+
+        vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        ends |= {t for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)}
+    except (AttributeError, ImportError, TypeError):
+        for mark in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
+            ids = llm.tokenize(mark.encode(), add_bos=False, special=True)
+            if len(ids) == 1:
+                ends.add(int(ids[0]))
+    llm.reflect_end_tokens = frozenset(ends)
     return ends
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from agent import areflect, checks
+from agent import ConfigError, areflect, checks
 from agent.checks import continuation, extract
-from tests.scripted import ScriptedChatModel
+from tests.scripted import ScriptedChatModel, tagged
 
 SKY = "Explain in two sentences why the sky is blue."
 ONE = "Light scatters off the air."
@@ -156,3 +156,89 @@ def test_writing_on_caught_in_a_loop_stops_and_meets_nothing() -> None:
     assert plan.met(" Book now, and bring a friend. We open at nine and close at six." * 5)
     fences = " Book now.\n" + "```\n" * 80
     assert plan.until(fences) and not plan.met(fences)
+
+
+@pytest.mark.parametrize(
+    ("reply", "ended"),
+    [
+        (" Ask Mr.", False),  # an abbreviation: "Mr. Smith" goes on
+        (" It rises about 8.", False),  # a number: "8.8" may go on
+        ("\n6.", False),  # a list's next item
+        (" It rises about 8848.\n", True),  # a number, and the line ends
+        (" Blue light scatters the most.\n\n", True),  # the full stop and the newlines one token
+        (' She said "yes."', True),
+    ],
+)
+def test_writing_on_stops_only_where_a_sentence_has_ended(reply: str, ended: bool) -> None:
+    plan = continuation(ONE, extract(SKY), 600)
+    assert plan is not None and plan.until(reply) is ended and plan.met(reply) is ended
+
+
+def test_the_phrase_to_end_with_and_the_quotation_marks_come_once_at_the_end() -> None:
+    asked = extract(
+        "Explain in at least 3 sentences why the sky is blue. Wrap your entire response with "
+        'double quotation marks. End your response with the exact phrase "Any other questions?"'
+    )
+    own = '"Light scatters off the air. Any other questions?"'
+    plan = continuation(own, asked, 600)
+    assert plan is not None and plan.prefix == "Light scatters off the air."
+    reply = " Blue light scatters the most. So the sky looks blue."
+    assert plan.met(reply)
+    whole, _ = checks.repair(plan.prefix + reply, asked)
+    assert whole == f'"Light scatters off the air.{reply} Any other questions?"'
+
+
+async def test_an_answer_ended_by_code_is_written_on_before_its_ending() -> None:
+    question = (
+        "Explain in at least 3 sentences why the sky is blue. "
+        'End your response with the exact phrase "Any other questions?"'
+    )
+    model = writer(ONE + " Any other questions?", MORE)  # it wrote the phrase itself
+    result = await areflect(question, model=model, max_concurrency=1)
+    assert model.calls[1][1][-1].content == ONE  # written on from before the phrase
+    assert result.output == ONE + " Blue light scatters the most. Any other questions?"
+    assert result.output.count("Any other questions?") == 1
+    repaired = [r for r in result.reflections if r.startswith(checks.REPAIRED)]
+    assert len(repaired) == 1, result.reflections
+    assert result.stop_reason == "checked"
+
+
+async def test_writing_on_never_changes_the_answer_a_vote_counts() -> None:
+    question = "How many legs does a spider have? Answer in at least 2 sentences."
+    model = writer(
+        "A spider has 8 legs.", " Insects, by contrast, have 6.", "It has 8 legs. Eight."
+    )
+    result = await areflect(question, model=model, max_concurrency=1, samples=2, max_samples=2)
+    assert result.kind == "number"
+    assert result.drafts[0]["output"] == "A spider has 8 legs."  # "6" would be counted
+    assert result.usage["calls"] == 3
+
+
+async def test_an_answer_that_filled_the_context_is_kept_as_drawn() -> None:
+    second = "Blue light scatters. It scatters most."
+    full = ConfigError("the prompt is 4104 tokens but local holds 4096")
+    model = writer(ONE, full, second)
+    result = await areflect(SKY, model=model, max_concurrency=1, samples=2, max_samples=2)
+    assert result.drafts[0]["output"] == ONE
+    assert result.output == second
+
+
+async def test_the_thinking_of_an_answer_written_on_is_kept() -> None:
+    model = writer(tagged(ONE, thinking="Rayleigh scattering."), MORE)
+    result = await areflect(SKY, model=model, max_concurrency=1)
+    assert result.stop_reason == "checked" and result.output.startswith(ONE + " Blue")
+    assert result.thinking == "Rayleigh scattering."
+
+
+def test_prose_in_any_script_is_no_loop() -> None:
+    plan = continuation(
+        "Light scatters.", extract("Write about the sky in at least 200 words."), 600
+    )
+    assert plan is not None
+    prose = "天空之所以是蓝色的，是因为阳光穿过大气层时，短波长的蓝光比其他颜色的光散射得更多。" * 2
+    prose += (
+        "日出和日落时，光线要穿过更厚的空气，所以我们看到的是红色和橙色。夜晚没有阳光，天空就变暗了。"
+        * 2
+    )
+    prose += "云是由小水滴组成的，它们对所有颜色的光散射程度相近，因此看起来是白色的。"
+    assert len(prose) >= 150 and not plan.until(prose * 2 if len(prose) < 300 else prose)

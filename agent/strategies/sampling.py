@@ -63,7 +63,7 @@ def sends(state: State) -> list[Send]:
 async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """Draw one solution: index 0 is the plain answer at the run's own temperature.
 
-    A solution that falls short only of a stated count of sentences or words, or of a
+    A plain answer that falls short only of a stated count of sentences or words, or of a
     postscript, is written on by the model until it meets it (``extension.write_on``).
 
     The others sample at temperature 0.7 with their index as the seed, so they differ from
@@ -97,8 +97,9 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
         draft = await asyncio.to_thread(programs.program_sample, draft, run_code=settings.run_code)
     else:
         draft = await with_checks(draft, task, settings)
-        draft, more = await write_on(draft, task, settings, model, messages)
-        usage = add_usage(usage, more) if more else usage
+        if index == 0:  # the plain answer only: see ``extension``
+            draft, more = await write_on(draft, task, settings, model, messages)
+            usage = add_usage(usage, more) if more else usage
     await emit_draft(runtime, draft, "sample")
     return {"drafts": [draft], "usage": usage}
 

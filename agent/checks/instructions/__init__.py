@@ -71,6 +71,7 @@ from agent.checks.instructions import (
     startend,
 )
 from agent.checks.instructions.base import Checker, Constraint, Instruction
+from agent.checks.instructions.counting import ends_sentence
 from agent.checks.instructions.parts import ASKS_CODE, WHOLE, part_spans, sound_for_a_part
 from agent.checks.instructions.reading import plain
 from agent.result import Check
@@ -259,15 +260,16 @@ class Continuation(NamedTuple):
     """Where the model writes on from to meet what an answer fails, and when it stops.
 
     Attributes:
-        prefix: The text the model continues: the answer, or the answer and the marker of
-            the postscript it lacks.
+        prefix: The text the model continues: its own answer (without what a repair puts
+            at its end: the phrase to end with, the closing quotation marks), and the marker
+            of the postscript it lacks.
         labels: The instructions writing on is to meet.
-        met: ``met(reply)``, the reply written after ``prefix``: whether it meets them, at
-            the end of a sentence, breaks nothing that held and code cannot repair, and is
-            not caught in a loop.
+        met: ``met(reply)``, the reply written after ``prefix``: whether the whole, repaired
+            by code as any answer is, passes every instruction, the reply has just ended a
+            sentence, and it is not caught in a loop.
         until: ``until(reply)``: whether to stop now. True once ``met``, or as soon as
-            writing on has broken what held, or loops (the same few words or lines over and
-            over: a small model barred from ending can fall into one).
+            writing on has broken what held and code cannot repair, or loops (the same few
+            characters over and over: a small model barred from ending can fall into one).
     """
 
     prefix: str
@@ -283,10 +285,15 @@ def continuation(
 
     Too few sentences or words, or no postscript, need new content that code cannot write,
     but not a new answer: the model writes on from where it stopped, so the answer it gave
-    stays. Only where every instruction the answer fails is one of those (else more text
-    cannot make it pass), never for an answer with a fenced code block, and not when it
-    would take more than ``most_words`` new words (one call's tokens run out first: "at least
-    50 sentences" from 5).
+    stays. Only where every instruction the answer fails after ``repair`` is one of those
+    (else more text cannot make it pass), never for an answer with a fenced code block, and
+    not when it would take more than ``most_words`` new words (one call's tokens run out
+    first: "at least 50 sentences" from 5).
+
+    Args:
+        answer: The answer as the model wrote it, before any repair.
+        constraints: What ``extract`` found in the question.
+        most_words: The most new words one call can write.
 
     Example:
         >>> asked = extract("Explain in two sentences why the sky is blue.")
@@ -298,13 +305,18 @@ def continuation(
     """
     if not answer.strip() or _FENCE.search(answer):
         return None
-    failed = _failed(answer, constraints)
+    failed = _failed(repair(answer, constraints)[0], constraints)
     if not failed:
         return None
-    prefix, words = answer, 0
+    base = answer
+    for unit in reversed(_REPAIRS):
+        for constraint in constraints:
+            if constraint["id"] == unit.id and unit.reopen:
+                base = unit.reopen(base, constraint["args"])
+    prefix, words = base, 0
     for i in sorted(failed):
         unit, args = INSTRUCTIONS[constraints[i]["id"]], constraints[i]["args"]
-        start = unit.extend(answer, args) if unit.extend else None
+        start = unit.extend(base, args) if unit.extend else None
         if start is None:
             return None
         prefix = max(prefix, start[0], key=len)  # a postscript's marker goes after the answer
@@ -312,7 +324,7 @@ def continuation(
     if words > most_words:
         return None
     # What code repairs (a case, no commas, the phrase to end with) is repaired again after
-    # writing on: only the rest can break, or must be met.
+    # writing on: only the rest can break.
     kept = frozenset(
         i
         for i, c in enumerate(constraints)
@@ -320,9 +332,9 @@ def continuation(
     )
 
     def met(reply: str) -> bool:
-        now = _failed(prefix + reply, constraints)
-        ended = _ENDED.search(reply) is not None
-        return not (now & (failed | kept)) and ended and not _looping(reply)
+        if not ends_sentence(reply) or _looping(reply):
+            return False
+        return not _failed(repair(prefix + reply, constraints)[0], constraints)
 
     def until(reply: str) -> bool:
         broken = bool(_failed(prefix + reply, constraints) & kept)
@@ -332,12 +344,14 @@ def continuation(
     return Continuation(prefix=prefix, labels=labels, met=met, until=until)
 
 
-def _looping(reply: str, span: int = 300, fewest: int = 8) -> bool:
-    """Whether the last ``span`` characters repeat fewer than ``fewest`` distinct pieces."""
-    return len(reply) >= span and len(set(reply[-span:].split())) < fewest
+def _looping(reply: str, span: int = 300, fewest: int = 60) -> bool:
+    """Whether the reply's last ``span`` characters repeat a piece shorter than ``fewest``.
 
-
-_ENDED = re.compile(r"\w[\s\S]*[.!?][\"'”’)\]]*$")
+    Counted as distinct runs of 8 characters: prose of 300 characters has nearly 300, a
+    loop of a 20-character piece at most 20, in any script.
+    """
+    tail = reply[-span:]
+    return len(tail) >= span and len({tail[i : i + 8] for i in range(len(tail) - 7)}) < fewest
 
 
 def _in_case(text: str, constraints: list[Constraint]) -> str:

@@ -56,6 +56,9 @@ class Instruction:
         extend: Where more of the model's own text meets the instruction (too few
             sentences or words, no postscript), the text it writes on from; see
             ``agent.checks.instructions.continuation``.
+        reopen: What writing on takes off the answer's end before the model goes on (the
+            phrase to end with, the closing quotation marks), which ``repair`` puts back
+            after it.
     """
 
     id: str
@@ -66,6 +69,7 @@ class Instruction:
     verbatim: bool = False
     repair: Repair | None = None
     extend: Extend | None = None
+    reopen: Repair | None = None
 
 
 def make(id_: str, label: str, **args: Any) -> Constraint:

@@ -39,6 +39,27 @@ def sentences_of(text: str) -> list[str]:
     return [s for s in sentences if re.search(r"\w", s)]
 
 
+_LAST = re.compile(r"([\w.]*)([.!?]+)[\"'”’)\]]*(\s*)$")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a text has just ended a sentence, read as ``sentences_of`` breaks them.
+
+    Not after an abbreviation or an initial, nor after a number's full stop with nothing
+    behind it yet ("about 8." may go on as "8.5"; "6." may be a list's next item). Reads
+    only the text's tail, so a writer can ask after every token.
+    """
+    m = _LAST.search(text[-80:])
+    if m is None or not re.search(r"\w", text):
+        return False
+    token = m.group(1).lower()
+    if m.group(2)[0] != ".":
+        return True
+    if token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token):
+        return False
+    return not token[-1:].isdigit() or bool(m.group(3))
+
+
 def bullets_of(text: str) -> list[str]:
     """Lines that start with ``*`` (not ``**``) or ``-``."""
     stars = re.findall(r"^\s*\*[^\*].*$", text, re.MULTILINE)

@@ -67,17 +67,29 @@ def _repair_ends_with(text: str, args: dict[str, Any]) -> str:
     quoted = len(body) > 1 and body[0] == body[-1] == '"'
     if quoted:
         body = body[:-1].rstrip()
-    words = re.findall(r"\w+", phrase)
-    there = re.search(r"(?<!\w)" + r"[\W_]*".join(map(re.escape, words)) + r"[\W_]*$", body, I)
-    if words and there:
-        body = re.sub(r"[\s*_]+$", "", body[: there.start()])
+    body = _without_phrase(body, phrase)
     gap = (" " if body.endswith((".", "!", "?")) else "\n") if body else ""
     close = '"' if quoted else ""
     return f"{body}{gap}{phrase}{close}"
 
 
+def _without_phrase(body: str, phrase: str) -> str:
+    """``body`` without the phrase it ends with, but for case, punctuation or markup."""
+    words = re.findall(r"\w+", phrase)
+    there = re.search(r"(?<!\w)" + r"[\W_]*".join(map(re.escape, words)) + r"[\W_]*$", body, I)
+    return re.sub(r"[\s*_]+$", "", body[: there.start()]) if words and there else body
+
+
+def _reopen_ends_with(text: str, args: dict[str, Any]) -> str:
+    return _without_phrase(text.rstrip(), args["phrase"].strip())
+
+
 ENDS_WITH = Instruction(
-    "startend:end_checker", _read_ends_with, _check_ends_with, repair=_repair_ends_with
+    "startend:end_checker",
+    _read_ends_with,
+    _check_ends_with,
+    repair=_repair_ends_with,
+    reopen=_reopen_ends_with,
 )
 
 
@@ -144,4 +156,15 @@ def _repair_quoted(text: str, args: dict[str, Any]) -> str:
     return f'"\n{text}\n"' if re.match(LIST_MARK, text) else f'"{text}"'
 
 
-QUOTED = Instruction("startend:quotation", _read_quoted, _check_quoted, repair=_repair_quoted)
+def _reopen_quoted(text: str, args: dict[str, Any]) -> str:
+    stripped = text.strip()
+    return stripped[1:-1].strip() if _check_quoted(stripped, args)[0] else text
+
+
+QUOTED = Instruction(
+    "startend:quotation",
+    _read_quoted,
+    _check_quoted,
+    repair=_repair_quoted,
+    reopen=_reopen_quoted,
+)

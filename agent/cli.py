@@ -410,6 +410,10 @@ class _View:
         self._stop_live()
         self._end_stream()
         if self.show_thinking:
+            # What made the answer other than the model's first text: code, or writing on.
+            for line in result.reflections:
+                if line.startswith((checks.REPAIRED, checks.WRITTEN_ON)):
+                    out.print(f"\n[bold green]⟲ reflection: {_shown(line)}[/]")
             evidence = checks.summary(result.checks)
             if evidence:
                 out.print(f"\n[green]⟲ evidence: {_shown(' · '.join(evidence))}[/]")

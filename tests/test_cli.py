@@ -179,6 +179,21 @@ def test_the_default_compares_solutions_and_shows_the_tally(model: ScriptedChatM
     )
 
 
+def test_what_code_changed_and_the_model_wrote_on_are_said(model: ScriptedChatModel) -> None:
+    model.continues_final_message = True
+    script(model, ["Light, scatters off the air.", " Blue light scatters the most."])
+    asked = "Explain in two sentences why the sky is blue. Do not use any commas."
+    result = runner.invoke(cli.app, ["ask", asked, "--max-concurrency", "1"])
+    assert result.exit_code == 0, result.output
+    assert_in_order(
+        result.stdout,
+        "⟲ reflection: written on by the model to meet: exactly 2 sentences",
+        "⟲ reflection: made by code, not the model: no commas",  # on the whole, after
+        "stopped: checked",
+        "Answer:\nLight scatters off the air. Blue light scatters the most.",
+    )
+
+
 def test_parallel_samples_get_a_line_each_and_the_chosen_one_in_full(
     model: ScriptedChatModel,
 ) -> None:

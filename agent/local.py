@@ -369,6 +369,7 @@ class LocalChatModel(BaseChatModel):
         stats = self._stats(request)
         llm = request.pop("llm")
         with _shared_lock(llm):
+            _forget(llm)
             if "prompt" in request:
                 reply = llm.create_completion(**request)
                 text = reply["choices"][0].get("text") or ""
@@ -399,6 +400,7 @@ class LocalChatModel(BaseChatModel):
         stats = self._stats(request)
         llm = request.pop("llm")
         with _shared_lock(llm):
+            _forget(llm)
             pieces = 0
             finish = None
             raw = "prompt" in request
@@ -431,6 +433,18 @@ class LocalChatModel(BaseChatModel):
 
 
 _TOP = 5  # alternatives kept per token, as an OpenAI-compatible server's top_logprobs=5
+
+
+def _forget(llm: Any) -> None:
+    """Start the next call from an empty context, not from the last call's cached prefix.
+
+    llama-cpp-python reuses the tokens a prompt shares with the previous call and evaluates
+    only the rest; the logits then differ in their last bits, so a greedy answer depended on
+    what was asked before it (the same question asked twice in a row came back different).
+    Evaluating each prompt whole costs its prompt time once more, and makes a temperature-0
+    answer the same whatever ran before.
+    """
+    llm.reset()
 
 
 class _Until:

@@ -94,3 +94,14 @@ def test_a_gguf_path_can_be_given_directly(tmp_path: Path) -> None:
 
     model = resolve_model(f"local:{own}")
     assert isinstance(model, LocalChatModel) and model.model_path == str(own)
+
+
+def test_a_greedy_answer_is_the_same_whatever_was_asked_before_it() -> None:
+    # Asked twice in a row, this question came back different from the cached prompt (309
+    # characters, then 499) before each call started from an empty context.
+    model = local.local_chat_model("", progress=False)
+    question = [HumanMessage("Describe a lighthouse keeper's day in one paragraph.")]
+    first = model.invoke(question).content
+    assert model.invoke(question).content == first
+    model.invoke([HumanMessage("Describe a lighthouse in one word.")])
+    assert model.invoke(question).content == first

@@ -289,6 +289,19 @@ def key(text: str, kind: str, question: str = "") -> str:
     return ""
 
 
+def same_key(left: str, right: str, kind: str, question: str = "") -> bool:
+    """Whether two answers count as the same vote.
+
+    A keyed kind by its key; two answers of another kind (code, free text) have no key to
+    differ by.
+
+    Example:
+        >>> same_key("So 12 apples.", "3 × 4 = 12", "number"), same_key("A", "B", "text")
+        (True, True)
+    """
+    return kind not in KEYED or key(left, kind, question) == key(right, kind, question)
+
+
 def _letter(text: str, choices: dict[str, str]) -> str:
     letters = "".join(choices) or "ABCDE"
     plain = strip_tags(text)

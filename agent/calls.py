@@ -393,6 +393,11 @@ async def write_revision(
     return draft, usage_of(reply)
 
 
+def kind_of_draft(state: Any, draft: Draft) -> str:
+    """The run's kind of answer, or, before it is settled, the one the draft's form shows."""
+    return str(state.get("kind") or answers.kind_of(state["asked"], [draft["output"]]))
+
+
 async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
     """The draft with the evidence programs can establish about it (``agent.checks``).
 
@@ -403,15 +408,12 @@ async def with_checks(draft: Draft, state: Any, settings: Settings) -> Draft:
     ``run_code`` a check is a child process.
     """
     question = state["asked"]
-    kind = state.get("kind") or answers.kind_of(question, [draft["output"]])
+    kind = kind_of_draft(state, draft)
     constraints = state.get("constraints") or []
     if kind != "code" and constraints:
         output, met = checks.repair(draft["output"], constraints)
         # A repair must not change what a vote counts ("B" lowercased is no letter).
-        if met and (
-            kind not in answers.KEYED
-            or answers.key(output, kind, question) == answers.key(draft["output"], kind, question)
-        ):
+        if met and answers.same_key(output, draft["output"], kind, question):
             note = checks.REPAIRED + "; ".join(met)
             reflections = [*draft["reflections"], note]
             draft = {

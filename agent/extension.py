@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage
 
 from agent import answers, checks
-from agent.calls import call, usage_of, with_checks
+from agent.calls import call, kind_of_draft, usage_of, with_checks
 from agent.context import ChatModel, Settings
 from agent.errors import ConfigError
 from agent.models import MAX_TOKENS_PER_CALL, with_fields, writes_until
@@ -89,8 +89,9 @@ async def write_on(
         "checks": [],
     }
     longer = {**await with_checks(longer, task, settings), "written": own}
-    kept = _better(longer, draft) and _same_key(longer, draft, task)
-    return (longer if kept else draft), usage_of(reply)
+    kind = kind_of_draft(task, draft)
+    same = answers.same_key(longer["output"], draft["output"], kind, task["asked"])
+    return (longer if same and _better(longer, draft) else draft), usage_of(reply)
 
 
 def _better(new: Draft, old: Draft) -> bool:
@@ -98,11 +99,3 @@ def _better(new: Draft, old: Draft) -> bool:
     before = {c["name"] for c in checks.failed(old["checks"])}
     after = {c["name"] for c in checks.failed(new["checks"])}
     return after < before
-
-
-def _same_key(new: Draft, old: Draft, task: dict[str, Any]) -> bool:
-    """For a kind that is voted on, the same answer key: more text must not change the vote."""
-    question, kind = task["asked"], task.get("kind") or ""
-    if kind not in answers.KEYED:
-        return True
-    return answers.key(new["output"], kind, question) == answers.key(old["output"], kind, question)

@@ -457,22 +457,22 @@ class _Until:
 
     def __init__(self, llm: Any, until: Callable[[str], bool]) -> None:
         self.llm, self.until = llm, until
-        self.ends = _end_tokens(llm)
-        self.start: int | None = None
+        self.ends = sorted(_end_tokens(llm))
+        self.read = -1  # input ids read so far; the first call sees the prompt's
+        self.reply = b""  # bytes, so a character split over two tokens decodes whole
 
     def __call__(self, input_ids: Any, logits: Any) -> Any:
         import numpy as np  # present wherever llama.cpp is
 
-        if self.start is None:
-            self.start = len(input_ids)
-        reply = self.llm.detokenize([int(t) for t in input_ids[self.start :]])
-        ends = list(self.ends)
-        if self.until(reply.decode("utf-8", errors="ignore")):
-            kept = np.asarray(logits)[ends].copy()
+        if self.read >= 0:  # only the tokens added since the last call are read
+            self.reply += self.llm.detokenize([int(t) for t in input_ids[self.read :]])
+        self.read = len(input_ids)
+        if self.until(self.reply.decode("utf-8", errors="ignore")):
+            kept = np.asarray(logits)[self.ends].copy()
             logits[:] = -np.inf
-            logits[ends] = kept
+            logits[self.ends] = kept
         else:
-            logits[ends] = -np.inf
+            logits[self.ends] = -np.inf
         return logits
 
 
@@ -484,7 +484,7 @@ def _end_tokens(llm: Any) -> set[int]:
     """
     found = getattr(llm, "reflect_end_tokens", None)
     if found is not None:
-        return set(found)
+        return set(found)  # a copy: the kept set stays as read
     ends = {int(llm.token_eos())}
     try:
         import llama_cpp

@@ -368,8 +368,8 @@ async def continuing(model: ChatModel) -> ChatModel | None:
 def writes_until(model: ChatModel) -> bool:
     """Whether the model can be held to write on until a rule says stop (its ``until``).
 
-    Only the embedded model: a server would need its end tokens barred by id, which the
-    OpenAI-compatible API does not name.
+    Only the embedded model: a server can bar a token (``logit_bias``) but cannot end a reply
+    the moment a rule becomes true.
     """
     chat = chat_model_of(model)
     continues = getattr(chat, "continues_final_message", False)

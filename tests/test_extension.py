@@ -235,10 +235,20 @@ def test_prose_in_any_script_is_no_loop() -> None:
         "Light scatters.", extract("Write about the sky in at least 200 words."), 600
     )
     assert plan is not None
-    prose = "天空之所以是蓝色的，是因为阳光穿过大气层时，短波长的蓝光比其他颜色的光散射得更多。" * 2
-    prose += (
-        "日出和日落时，光线要穿过更厚的空气，所以我们看到的是红色和橙色。夜晚没有阳光，天空就变暗了。"
-        * 2
+    prose = "".join(
+        (
+            "天空之所以是蓝色的，是因为阳光穿过大气层时，短波长的蓝光比其他颜色的光散射得更多。",
+            "日出和日落时，光线要穿过更厚的空气，所以我们看到的是红色和橙色。",
+            "夜晚没有阳光，天空就变暗了，星星和月亮便显现出来。",
+            "云是由小水滴组成的，它们对所有颜色的光散射程度相近，因此看起来是白色的。",
+            "雨后的空气格外清新，远处的山峦在阳光下显得更加清晰。",
+            "暴风雨来临之前，天空常常变成灰色甚至带一点绿色。",
+            "在高山上，空气稀薄，天空的蓝色显得更深更浓。",
+            "宇航员从太空中看到的天空是黑色的，因为那里几乎没有空气来散射阳光。",
+            "火星上的日落却是蓝色的，因为那里的尘埃把蓝光散射到太阳周围。",
+            "彩虹出现在太阳的对面，是阳光在雨滴里折射和反射形成的。",
+            "城市的夜空常常泛着橙光，那是路灯的光被空气中的颗粒散射回来。",
+        )
     )
-    prose += "云是由小水滴组成的，它们对所有颜色的光散射程度相近，因此看起来是白色的。"
-    assert len(prose) >= 150 and not plan.until(prose * 2 if len(prose) < 300 else prose)
+    assert len(prose) >= 300  # a loop check over whitespace-split pieces took this for one
+    assert not plan.until(prose)

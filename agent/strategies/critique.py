@@ -175,9 +175,7 @@ def _unchanged(new: Draft, old: Draft, kind: str, question: str) -> bool:
 def _same_answer(new: Draft, old: Draft, kind: str, question: str) -> bool:
     """Keyed kinds by their key; code and free text by their text."""
     if kind in answers.KEYED:
-        return answers.key(new["output"], kind, question) == answers.key(
-            old["output"], kind, question
-        )
+        return answers.same_key(new["output"], old["output"], kind, question)
     return answers.same_text(new["output"], old["output"], kind or "text")
 
 

@@ -99,7 +99,7 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
         draft = await with_checks(draft, task, settings)
         if index == 0:  # the plain answer only: see ``extension``
             draft, more = await write_on(draft, task, settings, model, messages)
-            usage = add_usage(usage, more) if more else usage
+            usage = add_usage(usage, more)
     await emit_draft(runtime, draft, "sample")
     return {"drafts": [draft], "usage": usage}
 

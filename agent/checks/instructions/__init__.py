@@ -311,7 +311,7 @@ def continuation(
     base = answer
     for unit in reversed(_REPAIRS):
         for constraint in constraints:
-            if constraint["id"] == unit.id and unit.reopen:
+            if unit.reopen and constraint["id"] == unit.id:
                 base = unit.reopen(base, constraint["args"])
     prefix, words = base, 0
     for i in sorted(failed):
@@ -324,12 +324,12 @@ def continuation(
     if words > most_words:
         return None
     # What code repairs (a case, no commas, the phrase to end with) is repaired again after
-    # writing on: only the rest can break.
-    kept = frozenset(
-        i
+    # writing on: only the rest can break. Asked after every token, so only those are checked.
+    kept = [
+        c
         for i, c in enumerate(constraints)
         if i not in failed and INSTRUCTIONS[c["id"]].repair is None
-    )
+    ]
 
     def met(reply: str) -> bool:
         if not ends_sentence(reply) or _looping(reply):
@@ -337,7 +337,7 @@ def continuation(
         return not _failed(repair(prefix + reply, constraints)[0], constraints)
 
     def until(reply: str) -> bool:
-        broken = bool(_failed(prefix + reply, constraints) & kept)
+        broken = bool(kept) and bool(_failed(prefix + reply, kept))
         return broken or _looping(reply) or met(reply)
 
     labels = [constraints[i]["label"] for i in sorted(failed)]

@@ -22,6 +22,11 @@ _ABBREVIATIONS = {
 }  # fmt: skip
 
 
+def _abbreviated(token: str) -> bool:
+    """Whether a full stop after ``token`` (lower case) ends no sentence: "mr", "e.g", "j"."""
+    return token in _ABBREVIATIONS or bool(re.fullmatch(r"[a-z]", token))
+
+
 def sentences_of(text: str) -> list[str]:
     """Sentences as a Punkt tokenizer sees them: a break after . ! or ? and a space.
 
@@ -31,7 +36,7 @@ def sentences_of(text: str) -> list[str]:
     for m in re.finditer(r"[.!?]+[\"'”’)\]]*\s+", text):
         before = re.search(r"([\w.]+)[.!?]+[\"'”’)\]]*\s+$", text[start : m.end()])
         token = before.group(1).lower() if before else ""
-        if m.group(0)[0] == "." and (token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token)):
+        if m.group(0)[0] == "." and _abbreviated(token):
             continue
         sentences.append(text[start : m.end()])
         start = m.end()
@@ -55,9 +60,7 @@ def ends_sentence(text: str) -> bool:
     token = m.group(1).lower()
     if m.group(2)[0] != ".":
         return True
-    if token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token):
-        return False
-    return not token[-1:].isdigit() or bool(m.group(3))
+    return not _abbreviated(token) and (not token[-1:].isdigit() or bool(m.group(3)))
 
 
 def bullets_of(text: str) -> list[str]:

@@ -16,6 +16,7 @@ from agent.checks.instructions import (
     extract,
     repair,
 )
+from agent.checks.instructions.counting import items_of
 from tests import ifeval
 
 # (constraint id, question, args it must extract, an answer that passes, one that fails, the
@@ -85,6 +86,15 @@ CASES = [
         "* one\n- two",
         "* one\n* two\n* three",
         "3 bullet points; exactly 2 asked",
+    ),
+    (
+        "detectable_format:number_items",
+        "Give three short tips for sleeping better.",
+        {"relation": "exactly", "n": 3},
+        "Here are three:\n\n1. **Keep a schedule**: same bedtime.\n   - weekends too\n2. No "
+        "screens.\n3. A cool room.",
+        "1. Keep a schedule.\n2. No screens.\n3. A cool room.\n4. No coffee late.",
+        "4 items listed; exactly 3 asked",
     ),
     (
         "detectable_format:number_highlighted_sections",
@@ -334,6 +344,12 @@ PHRASINGS = [
     ("Your answer must contain one of the following phrases:\nMy answer is yes.\nMy answer is no.",
      "detectable_format:constrained_response",
      {"options": ["My answer is yes.", "My answer is no."]}),
+    ("Give me 3-5 ideas for dinner.",
+     "detectable_format:number_items", {"relation": "at most", "n": 5}),
+    ("Please list at least 5 reasons to learn Python.",
+     "detectable_format:number_items", {"relation": "at least", "n": 5}),
+    ("Suggest four easy ways to save money on groceries.",
+     "detectable_format:number_items", {"relation": "exactly", "n": 4}),
 ]  # fmt: skip
 
 
@@ -384,6 +400,14 @@ NOT_INSTRUCTIONS = [
         "change_case:english_capital",
     ),
     ("Use words in all caps at least 3 times.", "length_constraints:number_words"),
+    # Two lists, or a count the bullet points already state: no count of items.
+    ("Give three pros and three cons of nuclear power.", None),
+    ("Provide two arguments for and two against school uniforms.", None),
+    ("What are 3 tips for sleeping better?", None),
+    (
+        "Give me three tips for studying as exactly 3 bullet points.",
+        "detectable_format:number_items",
+    ),
 ]
 
 
@@ -391,6 +415,27 @@ NOT_INSTRUCTIONS = [
 def test_reads_no_instruction_that_is_not_there(question: str, absent: str | None) -> None:
     found = [c["id"] for c in extract(question)]
     assert (found == []) if absent is None else (absent not in found), found
+
+
+# How many items an answer lists: the first level of its numbered list, else of its bullet
+# points, else lines led by a name in bold, else code blocks; never a line of code.
+LISTS = [
+    ("Three:\n1. Sleep.\n   - early\n   - often\n2. Rest.\n3. Walk.\n\nThat is all.", 3),
+    ("### 1. Sleep\nEarly.\n### 2. Rest\nOften.", 2),
+    ("1) one\n2) two", 2),
+    ("- a\n- b\n  - b1\n* c\n\u2022 d", 4),
+    ("**Atomic Habits** by James Clear: small steps.\n\n**Deep Work**: focus.", 2),
+    ("**Tips for sleep**\n\nSleep early and rest.", 0),
+    ("Steps:\n```\n1. x\n- y\n```\nDone.", 1),
+    ("Squares:\n```python\n[x * x for x in r]\n```\nEvens:\n```python\n[x for x in r]\n```", 2),
+    ("1. Squares:\n```python\n# 1. not an item\n- 2\n```\n2. Evens.", 2),
+    ("It is 1.5 hours long.\n2.5 hours at most.", 0),
+]
+
+
+@pytest.mark.parametrize(("answer", "n"), LISTS)
+def test_counts_the_items_an_answer_lists(answer: str, n: int) -> None:
+    assert items_of(answer) == n
 
 
 # IFEval's semantics, where a looser reading would disagree with the benchmark.

@@ -36,7 +36,7 @@ _RAISED_BY_MORE = {
     "length_constraints:number_paragraphs", "detectable_format:number_bullet_lists",
     "detectable_format:number_highlighted_sections", "detectable_content:number_placeholders",
     "detectable_format:multiple_sections", "keywords:frequency", "keywords:letter_frequency",
-    "change_case:capital_word_frequency",
+    "change_case:capital_word_frequency", "detectable_format:number_items",
 }  # fmt: skip
 _HELD_ANYWHERE = {
     "keywords:existence", "detectable_format:title", "detectable_content:postscript",

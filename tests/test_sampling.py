@@ -340,6 +340,26 @@ async def test_samples_that_all_fail_the_same_instruction_still_draw_more() -> N
     assert (result.output, result.chosen, result.stop_reason) == (TWO, 3, "checked")
 
 
+TIPS = "Give three short tips for sleeping better."
+THREE = "1. Keep a schedule.\n2. No screens late.\n3. A cool, dark room."
+FOUR = THREE + "\n4. No coffee after noon."
+
+
+async def test_a_list_of_as_many_items_as_asked_stands_alone() -> None:
+    model = scripted([THREE, FOUR, FOUR])
+    result = await ask(TIPS, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"]  # without the count, three samples and the surest
+    assert (result.output, result.stop_reason) == (THREE, "checked")
+    assert [c["name"] for c in result.checks] == ["exactly 3 tips"]
+
+
+async def test_a_list_of_more_items_than_asked_loses_to_a_sample_with_the_count() -> None:
+    model = scripted([FOUR, FOUR, THREE])
+    result = await ask(TIPS, model, samples=3, max_samples=5)
+    assert roles(model) == ["generator"] * 3
+    assert (result.output, result.chosen, result.stop_reason) == (THREE, 2, "checked")
+
+
 LOWER = "Explain in two sentences why the sky is blue, in all lowercase letters."
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from agent import ReflectionResult, areflect, checks, confidence
 from agent.answers import key
+from agent.checks.instructions.counting import items_of
 from agent.datasets import Record
 from agent.models import DEFAULT_MODEL
 from agent.scoring import score
@@ -142,6 +143,20 @@ async def test_an_answer_a_sentence_short_is_written_on_by_the_real_model() -> N
     assert checks.WRITTEN_ON + "exactly 2 sentences" in result.reflections
     assert all(c["passed"] for c in result.checks), result.checks
     assert (result.stop_reason, result.usage["calls"]) == ("checked", 2)
+
+
+async def test_a_count_of_things_asked_for_is_checked_on_the_real_list() -> None:
+    question = "Give three short tips for sleeping better."
+    result = await ask(question)
+    plain = result.drafts[0]
+    [asked] = [c for c in plain["checks"] if c["kind"] == "constraint"]
+    assert asked["name"] == "exactly 3 tips"
+    # The check counts what the model listed, and a list of three stands alone.
+    assert asked["passed"] == (items_of(plain["output"]) == 3), plain["output"]
+    alone = [d["index"] for d in result.drafts if d["round"] == 0] == [0]
+    assert alone == asked["passed"]
+    if any(c["passed"] for d in result.drafts for c in d["checks"]):
+        assert items_of(result.output) == 3, result.output
 
 
 async def test_a_stated_constraint_is_checked_on_the_real_answer() -> None:

@@ -28,8 +28,9 @@ Args of the constraints (``relation`` is one of "at least", "more than", "at mos
   ``combination:two_responses``: none.
 - ``length_constraints:number_words`` / ``number_sentences``,
   ``detectable_format:number_bullet_lists`` / ``number_highlighted_sections``,
-  ``detectable_content:number_placeholders``, ``change_case:capital_word_frequency``:
-  ``relation``, ``n``.
+  ``detectable_content:number_placeholders``, ``change_case:capital_word_frequency``,
+  ``detectable_format:number_items`` (IFEval has none: "give three tips", the items of a
+  list): ``relation``, ``n``.
 - ``length_constraints:number_paragraphs``: ``relation``, ``n``, ``divider`` ("***" or
   "blank line").
 - ``length_constraints:nth_paragraph_first_word``: paragraph ``nth`` (-1: the last) starts
@@ -100,6 +101,7 @@ INSTRUCTIONS: dict[str, Instruction] = {
         length_constraints.PARAGRAPHS,
         length_constraints.FIRST_WORD,
         detectable_format.BULLETS,
+        detectable_format.ITEMS,
         detectable_format.HIGHLIGHTS,
         detectable_content.PLACEHOLDERS,
         detectable_format.SECTIONS,

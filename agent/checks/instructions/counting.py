@@ -2,7 +2,7 @@ r"""What the checkers count, the way IFEval's checkers count it, and how a failu
 
 Words are ``\w+`` runs, sentences end at ``.``, ``!`` or ``?`` and a space (not after "Mr."
 or an initial), bullet points are lines starting with ``*`` or ``-``, highlighted sections are
-``*text*`` or ``**text**``.
+``*text*`` or ``**text**``; the items of a list are its first level, numbered or bulleted.
 """
 
 from __future__ import annotations
@@ -68,6 +68,30 @@ def bullets_of(text: str) -> list[str]:
     stars = re.findall(r"^\s*\*[^\*].*$", text, re.MULTILINE)
     dashes = re.findall(r"^\s*-.*$", text, re.MULTILINE)
     return stars + dashes
+
+
+_NUMBERED = re.compile(
+    r"^([ \t]*)(?:\#{1,6}[ \t]+)?(?:\*\*|__)?\d{1,2}[.)](?:\*\*)?[ \t]", re.MULTILINE
+)
+_MARKED = re.compile(r"^([ \t]*)(?:[-+•]|\*(?!\*))[ \t]+\S", re.MULTILINE)
+# "**Keep a schedule**: go to bed…": an item led by its name in bold, with more on its line.
+_BOLD_LED = re.compile(r"^[ \t]*\*\*[^*\n]+\*\*[^\w\n]*\w", re.MULTILINE)
+_FENCED = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def items_of(text: str) -> int:
+    """How many items an answer lists: its top-level numbered items, else bullet points.
+
+    Sub-items (indented deeper than the first level) and lines of code are not counted. An
+    answer with no list counts the lines led by a name in bold (``**Keep a schedule**: …``),
+    else its code blocks ("three examples of a list comprehension" given as three blocks).
+    """
+    prose = _FENCED.sub("", text)
+    for pattern in (_NUMBERED, _MARKED):
+        indents = [len(m.group(1).expandtabs(4)) for m in pattern.finditer(prose)]
+        if indents:
+            return indents.count(min(indents))
+    return len(_BOLD_LED.findall(prose)) or len(_FENCED.findall(text))
 
 
 def highlights_of(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from agent.checks.instructions.amounts import AMOUNT, NUM, count
 from agent.checks.instructions.base import Constraint, Instruction, counted, make
-from agent.checks.instructions.counting import bullets_of, highlights_of, unfenced
+from agent.checks.instructions.counting import bullets_of, highlights_of, items_of, unfenced
 from agent.checks.instructions.layout import (
     LIST_MARK,
     heading,
@@ -87,6 +87,40 @@ BULLETS = Instruction(
     "lower bound",
     repair=_repair_bullets,
 )
+
+
+# -- detectable_format:number_items (IFEval has none) ------------------------------------------
+
+# Everyday requests for a number of things that are laid out as a list: "Give three short tips
+# for sleeping better", "list 5 reasons". Only nouns whose items people and models put in a
+# list: "names" and "alternatives" are often given inline or in quotes, and "points" is the
+# bullet points' own word.
+_LISTED = r"""(?:tips|ways|reasons|examples|ideas|steps|benefits|strategies|suggestions|methods
+    |advantages|disadvantages|pros|cons|facts|questions|habits|techniques|exercises
+    |recommendations|factors|causes|lessons|principles|mistakes|signs|activities|things|places
+    |books|features|tools|uses|risks|challenges|arguments|differences)"""
+_ITEM_COUNTS = [
+    rf"""\b(?:give|list|name|suggest|provide|share|offer|recommend|come\s+up\s+with
+            |write\s+down|tell\s+me)
+        \s+(?:me\s+|us\s+)?(?:the\s+|your\s+|some\s+)?(?:top\s+)?
+        {AMOUNT}\s+(?:(?!(?:and|or|{_LISTED})\b)[\w-]+\s+){{0,3}}?(?P<noun>{_LISTED})\b
+        (?![^.!?\n]{{0,40}}?\band\s+{NUM})  # "two arguments for and two against": two lists"""
+]
+
+
+def _read_items(text: str) -> list[Constraint]:
+    if _read_bullets(text):
+        return []  # the bullet points asked for count the same items
+    pairs = first_bounds(_ITEM_COUNTS, text)
+    m = re.search(_ITEM_COUNTS[0], text, I)
+    return counted(ITEMS.id, m.group("noun").lower(), pairs) if m and pairs else []
+
+
+def _check_items(text: str, args: dict[str, Any]) -> tuple[bool, str]:
+    return count("item{s} listed", items_of(text), args["relation"], args["n"])
+
+
+ITEMS = Instruction("detectable_format:number_items", _read_items, _check_items, "lower bound")
 
 
 # -- detectable_format:number_highlighted_sections --------------------------------------------

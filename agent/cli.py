@@ -410,10 +410,15 @@ class _View:
         self._stop_live()
         self._end_stream()
         if self.show_thinking:
-            # What made the answer other than the model's first text: code, or writing on.
-            for line in result.reflections:
-                if line.startswith((checks.REPAIRED, checks.WRITTEN_ON)):
-                    out.print(f"\n[bold green]⟲ reflection: {_shown(line)}[/]")
+            # What made the answer other than the model's first text (code, or writing on),
+            # and writing on that was streamed above but set aside.
+            made = [
+                r for r in result.reflections if r.startswith((checks.REPAIRED, checks.WRITTEN_ON))
+            ]
+            plain = result.drafts[0]["reflections"] if result.drafts else []
+            for line in made + [r for r in plain if r.startswith(checks.NOT_KEPT)]:
+                colour = "yellow" if line.startswith(checks.NOT_KEPT) else "green"
+                out.print(f"\n[bold {colour}]⟲ reflection: {_shown(line)}[/]")
             evidence = checks.summary(result.checks)
             if evidence:
                 out.print(f"\n[green]⟲ evidence: {_shown(' · '.join(evidence))}[/]")

@@ -50,8 +50,10 @@ async def write_on(
         any repair; the whole is then repaired and checked like any draft. It is kept only
         if it fails fewer checks, nothing that passed now fails, and its answer key (for a
         kind that is voted on) is the draft's. Then its reflections say what the model's
-        continuation met, and ``written`` keeps the answer as first written. Its tokens and
-        seconds stay those of its first call; the run's usage counts the second call too.
+        continuation met, and ``written`` keeps the answer as first written. Otherwise the
+        draft stays as it was, with a reflection that says why the continuation was set
+        aside and the continuation itself in ``continuation``. Its tokens and seconds stay
+        those of its first call; the run's usage counts the second call too.
     """
     constraints = task.get("constraints") or []
     failing = checks.failed(draft["checks"])
@@ -75,9 +77,10 @@ async def write_on(
         )
     except ConfigError:  # the answer filled the model's context: no room to write on
         return draft, None
-    said = message_text(reply.content)
-    if not plan.met(said):  # cut off by its token limit, looping, or broke what held
-        return draft, usage_of(reply)
+    said, used = message_text(reply.content), usage_of(reply)
+    short = plan.why(said)  # cut off by its token limit, looping, or broke what held
+    if short:
+        return _set_aside(draft, said, short), used
     whole = plan.prefix + said
     # The reflections the model wrote; the repairs' note is written anew for the whole.
     notes = [r for r in draft["reflections"] if not r.startswith(checks.REPAIRED)]
@@ -90,8 +93,18 @@ async def write_on(
     }
     longer = {**await with_checks(longer, task, settings), "written": own}
     kind = kind_of_draft(task, draft)
-    same = answers.same_key(longer["output"], draft["output"], kind, task["asked"])
-    return (longer if same and _better(longer, draft) else draft), usage_of(reply)
+    if not answers.same_key(longer["output"], draft["output"], kind, task["asked"]):
+        return _set_aside(draft, said, "it changed the answer"), used
+    if not _better(longer, draft):
+        still = [c["name"] for c in checks.failed(longer["checks"])]
+        return _set_aside(draft, said, "afterwards it failed " + "; ".join(still)), used
+    return longer, used
+
+
+def _set_aside(draft: Draft, said: str, why: str) -> Draft:
+    """The draft as it was, saying why the model's continuation was not kept, and keeping it."""
+    reflections = [*draft["reflections"], checks.NOT_KEPT + why]
+    return {**draft, "reflections": reflections, "continuation": said}
 
 
 def _better(new: Draft, old: Draft) -> bool:

@@ -94,7 +94,8 @@ class Draft(TypedDict):
     probabilities); ``program`` the program whose printed value is the answer, for a
     program sample; ``written`` the answer as the model first wrote it, where code repaired
     it to meet a stated instruction or the model wrote on to meet one (``output`` is then
-    the repaired or longer one; the tokens and seconds stay those of the first call).
+    the repaired or longer one; the tokens and seconds stay those of the first call);
+    ``continuation`` what the model wrote on where that was not kept (a reflection says why).
     """
 
     index: int
@@ -110,6 +111,7 @@ class Draft(TypedDict):
     confidence: NotRequired[Confidence | None]
     program: NotRequired[str]
     written: NotRequired[str]
+    continuation: NotRequired[str]
 
 
 class Critique(TypedDict):

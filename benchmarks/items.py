@@ -94,9 +94,15 @@ async def run(out: Path) -> None:
 
 
 def report(paths: list[Path]) -> None:
-    """A line per run: calls, tokens and wall against plain, stops, answers with the count."""
+    """A line per run: calls, tokens and wall against plain, stops, answers with the count.
+
+    The counts are taken again from the answers, by today's ``items_of`` (an answer that
+    gives its items inline has no count, and misses).
+    """
     for path in paths:
         rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for r in rows:
+            r["items"], r["plain_items"] = items_of(r["output"]), items_of(r["plain_output"])
         tokens = sum(r["tokens"] for r in rows)
         plain = sum(r["plain_tokens"] for r in rows)
         seconds = sum(r["seconds"] for r in rows)

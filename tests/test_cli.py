@@ -194,6 +194,21 @@ def test_what_code_changed_and_the_model_wrote_on_are_said(model: ScriptedChatMo
     )
 
 
+def test_writing_on_set_aside_is_said(model: ScriptedChatModel) -> None:
+    model.continues_final_message = True
+    sample = "Blue light scatters. It scatters most."
+    script(model, ["Light scatters off the air.", " and then", sample])
+    asked = "Explain in two sentences why the sky is blue."
+    result = runner.invoke(cli.app, ["ask", asked, "--max-concurrency", "1", "--samples", "2"])
+    assert result.exit_code == 0, result.output
+    assert_in_order(
+        result.stdout,
+        "and then",  # streamed as the model wrote it
+        "⟲ reflection: written on by the model, not kept: it stopped mid-sentence",
+        f"Answer:\n{sample}",
+    )
+
+
 def test_parallel_samples_get_a_line_each_and_the_chosen_one_in_full(
     model: ScriptedChatModel,
 ) -> None:

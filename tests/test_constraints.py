@@ -400,9 +400,18 @@ NOT_INSTRUCTIONS = [
         "change_case:english_capital",
     ),
     ("Use words in all caps at least 3 times.", "length_constraints:number_words"),
-    # Two lists, or a count the bullet points already state: no count of items.
+    # Two lists, another layout, a count the bullet points already state, or a number of
+    # things that is no request: no count of items.
     ("Give three pros and three cons of nuclear power.", None),
     ("Provide two arguments for and two against school uniforms.", None),
+    ("List 3 features of Python, 3 of Java.", None),
+    ("Give five reasons why the sky is blue, in one paragraph.", "detectable_format:number_items"),
+    ("Compare cats and dogs: give 3 differences in a markdown table.", None),
+    ("Give me 3 tips for sleeping better in a single sentence.", "detectable_format:number_items"),
+    ("Mark decided to give 12 books to the library. He had 30 books. How many are left?", None),
+    ("A teacher will give 4 tips to each student. There are 5 students. How many tips?", None),
+    ('Translate "give me three tips" into French.', None),
+    ("Write a story in which the hero must name 3 places he has never seen.", None),
     ("What are 3 tips for sleeping better?", None),
     (
         "Give me three tips for studying as exactly 3 bullet points.",
@@ -417,25 +426,44 @@ def test_reads_no_instruction_that_is_not_there(question: str, absent: str | Non
     assert (found == []) if absent is None else (absent not in found), found
 
 
-# How many items an answer lists: the first level of its numbered list, else of its bullet
-# points, else lines led by a name in bold, else code blocks; never a line of code.
+# How many items an answer lays out (``None``: none, given inline), the first it has of:
+# numbered headings, "Tip 1:" labels, the first run of a numbered list, first-level bullet
+# points up to another list, lines led by a name in bold, code blocks.
 LISTS = [
     ("Three:\n1. Sleep.\n   - early\n   - often\n2. Rest.\n3. Walk.\n\nThat is all.", 3),
     ("### 1. Sleep\nEarly.\n### 2. Rest\nOften.", 2),
+    ("### 1. Scrambled\n1. crack\n2. whisk\n### 2. Fried\n1. heat\n### 3. Boiled\n1. boil", 3),
+    ("Tip 1: Sleep early.\nTip 2: Rest.\n\n### Tip 3\nWalk.", 3),
+    ("**Question 1:** Why?\n**Answer:** So.\n**Question 2:** How?\n**Answer:** Thus.", 2),
     ("1) one\n2) two", 2),
+    ("1. one\n2. two\n3. three\n\nSources:\n1. a book\n2. a site", 3),
+    ("1. one\n\n1. two\n\n1. three", 3),
+    ("\n".join(f"{n:>2}. item" for n in range(1, 11)), 10),
+    ("- Keep a schedule:\n  1. pick a time\n  2. stick to it\n- No screens\n- Cool room", 3),
     ("- a\n- b\n  - b1\n* c\n\u2022 d", 4),
+    ("- a\n- b\n- c\n\nNote:\n- keep it up", 3),
+    ("> 1. Sleep.\n> 2. Rest.", 2),
     ("**Atomic Habits** by James Clear: small steps.\n\n**Deep Work**: focus.", 2),
-    ("**Tips for sleep**\n\nSleep early and rest.", 0),
-    ("Steps:\n```\n1. x\n- y\n```\nDone.", 1),
     ("Squares:\n```python\n[x * x for x in r]\n```\nEvens:\n```python\n[x for x in r]\n```", 2),
     ("1. Squares:\n```python\n# 1. not an item\n- 2\n```\n2. Evens.", 2),
-    ("It is 1.5 hours long.\n2.5 hours at most.", 0),
+    ("**Tips for sleep**\n\nSleep early and rest.", None),
+    ("Beloved, Song of Solomon and Sula.", None),
+    ("It is 1.5 hours long.\n2.5 hours at most.", None),
+    ("Mix 2 cups of flour.\nAdd 3 eggs.", None),
 ]
 
 
 @pytest.mark.parametrize(("answer", "n"), LISTS)
-def test_counts_the_items_an_answer_lists(answer: str, n: int) -> None:
+def test_counts_the_items_an_answer_lists(answer: str, n: int | None) -> None:
     assert items_of(answer) == n
+
+
+def test_items_given_inline_are_not_counted_nor_failed() -> None:
+    asked = extract("Name three books by Toni Morrison.")
+    assert [c["label"] for c in asked] == ["exactly 3 books"]
+    assert check("Beloved, Song of Solomon and Sula.", asked) == []
+    [listed] = check("1. Beloved\n2. Sula", asked)
+    assert (listed["passed"], listed["detail"]) == (False, "2 items listed; exactly 3 asked")
 
 
 # IFEval's semantics, where a looser reading would disagree with the benchmark.

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from langchain_core.messages import AIMessage
 
 from agent import ConfigError, areflect, checks
+from agent.calls import for_review, make_draft
 from agent.checks import continuation, extract
 from tests.scripted import ScriptedChatModel, tagged
 
@@ -78,6 +80,34 @@ def test_writing_on_stops_at_once_when_it_breaks_what_held() -> None:
     assert plan.until(" So the sky looks blue and bright and clear to everyone")  # 16 words
 
 
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (" Blue scatters most.", ""),
+        (" Blue scatters most and", "it stopped mid-sentence"),
+        (" Blue. " * 60, "it looped"),
+        (" So the sky looks blue and bright and clear to us.", "it broke at most 12 words"),
+        ("", "it stopped mid-sentence"),
+    ],
+)
+def test_writing_on_that_does_not_meet_says_why(reply: str, why: str) -> None:
+    asked = extract("Explain in at least 3 sentences why the sky is blue, in at most 12 words.")
+    plan = continuation("Light scatters. Blue most.", asked, 600)
+    assert plan is not None and plan.why(reply) == why and plan.met(reply) is (why == "")
+
+
+def test_writing_on_still_short_says_of_what() -> None:
+    plan = continuation("Our salon cuts hair.", extract("Write an ad in at least 60 words."), 600)
+    assert plan is not None
+    assert plan.why(" Book now.") == "still short of at least 60 words"
+
+
+def test_a_note_on_writing_on_is_not_read_as_the_model_s_reasoning() -> None:
+    draft = make_draft(0, 0, AIMessage("Cats."), 0.0)
+    draft["reflections"] = [checks.NOT_KEPT + "it looped", checks.WRITTEN_ON + "a postscript"]
+    assert for_review(draft) == "Cats."
+
+
 # -- in a run ---------------------------------------------------------------------------------
 
 
@@ -109,6 +139,9 @@ async def test_writing_on_that_mends_nothing_keeps_the_answer_as_drawn() -> None
     assert result.drafts[0]["output"] == ONE and "written" not in result.drafts[0]
     assert result.usage["calls"] == 3  # the continuation is counted, then a sample
     assert result.output == "Blue light scatters. It scatters most."
+    # Nothing computed is lost: what the model wrote on, and why it was set aside.
+    assert result.drafts[0]["continuation"] == " and then"
+    assert result.drafts[0]["reflections"][-1] == checks.NOT_KEPT + "it stopped mid-sentence"
 
 
 # -- how the embedded model is held -------------------------------------------------------------
@@ -206,12 +239,14 @@ async def test_an_answer_ended_by_code_is_written_on_before_its_ending() -> None
 async def test_writing_on_never_changes_the_answer_a_vote_counts() -> None:
     question = "How many legs does a spider have? Answer in at least 2 sentences."
     model = writer(
-        "A spider has 8 legs.", " Insects, by contrast, have 6.", "It has 8 legs. Eight."
+        "A spider has 8 legs.", " Insects, by contrast, have 6 legs.", "It has 8 legs. Eight."
     )
     result = await areflect(question, model=model, max_concurrency=1, samples=2, max_samples=2)
     assert result.kind == "number"
     assert result.drafts[0]["output"] == "A spider has 8 legs."  # "6" would be counted
     assert result.usage["calls"] == 3
+    assert checks.NOT_KEPT + "it changed the answer" in result.drafts[0]["reflections"]
+    assert result.drafts[0]["continuation"] == " Insects, by contrast, have 6 legs."
 
 
 async def test_an_answer_that_filled_the_context_is_kept_as_drawn() -> None:

@@ -360,6 +360,15 @@ async def test_a_list_of_more_items_than_asked_loses_to_a_sample_with_the_count(
     assert (result.output, result.chosen, result.stop_reason) == (THREE, 2, "checked")
 
 
+async def test_tips_given_inline_are_no_veto_and_draw_samples_as_before() -> None:
+    inline = "Keep a schedule, avoid screens late and sleep in a cool, dark room."
+    model = scripted([inline, FOUR, FOUR])
+    result = await ask(TIPS, model, samples=3, max_samples=5)
+    assert result.drafts[0]["checks"] == []  # not counted: neither a pass nor a failure
+    assert roles(model)[:3] == ["generator"] * 3 and "generator" not in roles(model)[3:]
+    assert result.output == inline  # the only one that fails nothing: the lists have four
+
+
 LOWER = "Explain in two sentences why the sky is blue, in all lowercase letters."
 
 

@@ -28,6 +28,7 @@ from agent.checks.program import program_checks
 from agent.result import Check, Draft
 
 __all__ = [
+    "NOT_KEPT",
     "REPAIRED",
     "WRITTEN_ON",
     "Constraint",
@@ -50,6 +51,8 @@ REPAIRED = "made by code, not the model: "
 """How the reflection that says which instructions code met (``repair``) begins."""
 WRITTEN_ON = "written on by the model to meet: "
 """How the reflection that says which instructions the model's continuation met begins."""
+NOT_KEPT = "written on by the model, not kept: "
+"""How the reflection that says why the model's continuation was set aside begins."""
 
 
 def run_checks(

@@ -205,14 +205,17 @@ def check(answer: str, constraints: list[Constraint]) -> list[Check]:
         constraints: What ``extract`` found in the question.
 
     Returns:
-        One check per constraint, in order; a failed one says in ``detail`` what is wrong.
+        One check per constraint, in order, but for those the answer gives nothing to check
+        on (``base.Checker``); a failed one says in ``detail`` what is wrong.
     """
     results = []
     for constraint in constraints:
-        passed, detail = INSTRUCTIONS[constraint["id"]].check(answer, constraint["args"])
-        results.append(
-            Check(kind="constraint", name=constraint["label"], passed=passed, detail=detail)
-        )
+        found = INSTRUCTIONS[constraint["id"]].check(answer, constraint["args"])
+        if found is not None:
+            passed, detail = found
+            results.append(
+                Check(kind="constraint", name=constraint["label"], passed=passed, detail=detail)
+            )
     return results
 
 
@@ -269,6 +272,9 @@ class Continuation(NamedTuple):
         met: ``met(reply)``, the reply written after ``prefix``: whether the whole, repaired
             by code as any answer is, passes every instruction, the reply has just ended a
             sentence, and it is not caught in a loop.
+        why: ``why(reply)``: why the reply does not meet them, in a few words (it looped,
+            it stopped mid-sentence, what it broke, what it is still short of); ``""`` where
+            it does.
         until: ``until(reply)``: whether to stop now. True once ``met``, or as soon as
             writing on has broken what held and code cannot repair, or loops (the same few
             characters over and over: a small model barred from ending can fall into one).
@@ -278,6 +284,7 @@ class Continuation(NamedTuple):
     labels: list[str]
     met: Callable[[str], bool]
     until: Callable[[str], bool]
+    why: Callable[[str], str]
 
 
 def continuation(
@@ -333,17 +340,28 @@ def continuation(
         if i not in failed and INSTRUCTIONS[c["id"]].repair is None
     ]
 
+    def why(reply: str) -> str:
+        if _looping(reply):
+            return "it looped"
+        if not ends_sentence(reply):
+            return "it stopped mid-sentence"
+        now = _failed(repair(prefix + reply, constraints)[0], constraints)
+        said = [
+            f"{what} {', '.join(constraints[i]['label'] for i in sorted(which))}"
+            for what, which in (("it broke", now - failed), ("still short of", now & failed))
+            if which
+        ]
+        return "; ".join(said)
+
     def met(reply: str) -> bool:
-        if not ends_sentence(reply) or _looping(reply):
-            return False
-        return not _failed(repair(prefix + reply, constraints)[0], constraints)
+        return not why(reply)
 
     def until(reply: str) -> bool:
         broken = bool(kept) and bool(_failed(prefix + reply, kept))
         return broken or _looping(reply) or met(reply)
 
     labels = [constraints[i]["label"] for i in sorted(failed)]
-    return Continuation(prefix=prefix, labels=labels, met=met, until=until)
+    return Continuation(prefix=prefix, labels=labels, met=met, until=until, why=why)
 
 
 def _looping(reply: str, span: int = 300, fewest: int = 60) -> bool:
@@ -366,4 +384,6 @@ def _in_case(text: str, constraints: list[Constraint]) -> str:
 
 
 def _failed(answer: str, constraints: list[Constraint]) -> frozenset[int]:
-    return frozenset(i for i, c in enumerate(check(answer, constraints)) if not c["passed"])
+    """The indices of the constraints ``answer`` fails."""
+    found = (INSTRUCTIONS[c["id"]].check(answer, c["args"]) for c in constraints)
+    return frozenset(i for i, f in enumerate(found) if f is not None and not f[0])

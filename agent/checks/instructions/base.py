@@ -18,8 +18,10 @@ class Constraint(TypedDict):
     label: str
 
 
-Checker = Callable[[str, dict[str, Any]], tuple[bool, str]]
-"""``(answer, args) -> (passed, detail)``, the detail a short phrase saying what is wrong."""
+Checker = Callable[[str, dict[str, Any]], tuple[bool, str] | None]
+"""``(answer, args) -> (passed, detail)``, the detail a short phrase saying what is wrong;
+``None`` where the answer has nothing the instruction can be counted on (the items of a list
+given inline, in a sentence: no check is made, and none is failed)."""
 
 Repair = Callable[[str, dict[str, Any]], str]
 """``(answer, args) -> answer``: the answer made to meet the instruction without new content."""

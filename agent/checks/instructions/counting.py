@@ -70,28 +70,62 @@ def bullets_of(text: str) -> list[str]:
     return stars + dashes
 
 
-_NUMBERED = re.compile(
-    r"^([ \t]*)(?:\#{1,6}[ \t]+)?(?:\*\*|__)?\d{1,2}[.)](?:\*\*)?[ \t]", re.MULTILINE
+_QUOTED = re.compile(r"^[ \t]*>[ \t]?", re.MULTILINE)
+_FENCED = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+# "### 1. Scrambled": a numbered heading, whatever list its section holds.
+_NUMBERED_HEADING = re.compile(r"^[ \t]*\#{1,6}[ \t]+(?:\*\*|__)?\d{1,3}[.):]", re.MULTILINE)
+# "Tip 1: …", "### Step 2", "**Example 3:**": items named by a word and their number.
+_LABELLED = re.compile(
+    r"^[ \t]*(?:\#{1,6}[ \t]+)?(?:\*\*|__)?([A-Z][a-z]+)[ \t]+\d{1,3}(?:[:.)]|\*\*|__|[ \t]*$)",
+    re.MULTILINE,
 )
-_MARKED = re.compile(r"^([ \t]*)(?:[-+•]|\*(?!\*))[ \t]+\S", re.MULTILINE)
+_NUMBERED = re.compile(r"^([ \t]*)(?:\*\*|__)?(\d{1,3})[.)](?:\*\*|__)?[ \t]", re.MULTILINE)
+_MARKED = re.compile(r"^([ \t]*)(?:[-+•–]|\*(?!\*))[ \t]+\S", re.MULTILINE)
 # "**Keep a schedule**: go to bed…": an item led by its name in bold, with more on its line.
 _BOLD_LED = re.compile(r"^[ \t]*\*\*[^*\n]+\*\*[^\w\n]*\w", re.MULTILINE)
-_FENCED = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+# An unindented line that opens another list after the first: "Sources:", "Note:".
+_ANOTHER_LIST = re.compile(r"^(?![-+•–*\d])\S[^\n]*:[ \t]*$", re.MULTILINE)
 
 
-def items_of(text: str) -> int:
-    """How many items an answer lists: its top-level numbered items, else bullet points.
+def items_of(text: str) -> int | None:
+    """How many items an answer lays out; ``None`` where it lays out none.
 
-    Sub-items (indented deeper than the first level) and lines of code are not counted. An
-    answer with no list counts the lines led by a name in bold (``**Keep a schedule**: …``),
-    else its code blocks ("three examples of a list comprehension" given as three blocks).
+    Counted, the first that the answer has: its numbered headings (``### 1. …``), items named
+    by a word and a number (``Tip 1:``), the first run of its numbered list (1, 2, 3… at the
+    first level: a list that starts again at 1 is another one), its bullet points at the
+    first level up to a line that opens another list (``Sources:``), the lines led by a name
+    in bold, its code blocks. Sub-items, lines of code and the ``>`` of a quoted list are not
+    counted. An answer that gives its items inline, in sentences, lays out none.
     """
-    prose = _FENCED.sub("", text)
-    for pattern in (_NUMBERED, _MARKED):
-        indents = [len(m.group(1).expandtabs(4)) for m in pattern.finditer(prose)]
-        if indents:
-            return indents.count(min(indents))
-    return len(_BOLD_LED.findall(prose)) or len(_FENCED.findall(text))
+    prose = _QUOTED.sub("", _FENCED.sub("", text))
+    headings = _NUMBERED_HEADING.findall(prose)
+    if headings:
+        return len(headings)
+    labels = _LABELLED.findall(prose)
+    if len(labels) > 1:
+        return labels.count(labels[0])
+    numbered = [(_indent(m), int(m.group(2))) for m in _NUMBERED.finditer(prose)]
+    marked = list(_MARKED.finditer(prose))
+    top = min(_indent(m) for m in marked) if marked else None
+    if numbered and (top is None or min(i for i, _ in numbered) <= top):
+        first = min(i for i, _ in numbered)
+        run = [n for indent, n in numbered if indent <= first + 1]  # " 9." above "10."
+        if len(set(run)) == 1:
+            return len(run)  # "1." for every item, as markdown renders in order
+        length = 1
+        while length < len(run) and run[length] == run[length - 1] + 1:
+            length += 1
+        return length
+    if marked:
+        end = _ANOTHER_LIST.search(prose, marked[0].end())
+        return sum(
+            1 for m in marked if _indent(m) == top and (end is None or m.start() < end.start())
+        )
+    return len(_BOLD_LED.findall(prose)) or len(_FENCED.findall(text)) or None
+
+
+def _indent(m: re.Match[str]) -> int:
+    return len(m.group(1).expandtabs(4))
 
 
 def highlights_of(text: str) -> list[str]:

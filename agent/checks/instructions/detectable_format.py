@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from agent.checks.instructions.amounts import AMOUNT, NUM, count
+from agent.checks.instructions.amounts import AMOUNT, NUM, bounds, count
 from agent.checks.instructions.base import Constraint, Instruction, counted, make
 from agent.checks.instructions.counting import bullets_of, highlights_of, items_of, unfenced
 from agent.checks.instructions.layout import (
@@ -99,25 +99,43 @@ _LISTED = r"""(?:tips|ways|reasons|examples|ideas|steps|benefits|strategies|sugg
     |advantages|disadvantages|pros|cons|facts|questions|habits|techniques|exercises
     |recommendations|factors|causes|lessons|principles|mistakes|signs|activities|things|places
     |books|features|tools|uses|risks|challenges|arguments|differences)"""
-_ITEM_COUNTS = [
-    rf"""\b(?:give|list|name|suggest|provide|share|offer|recommend|come\s+up\s+with
-            |write\s+down|tell\s+me)
-        \s+(?:me\s+|us\s+)?(?:the\s+|your\s+|some\s+)?(?:top\s+)?
-        {AMOUNT}\s+(?:(?!(?:and|or|{_LISTED})\b)[\w-]+\s+){{0,3}}?(?P<noun>{_LISTED})\b
-        (?![^.!?\n]{{0,40}}?\band\s+{NUM})  # "two arguments for and two against": two lists"""
-]
+# The request itself, at the start of a clause: not "He decided to give 12 books away".
+_ITEM_COUNT = rf"""
+    (?:^|(?<=[.!?:;\n,]))\s*
+    (?:(?:please|and|then|also|now|so|just)\s+|(?:can|could|would|will)\s+you\s+(?:please\s+)?)?
+    (?:give|list|name|suggest|provide|share|offer|recommend|come\s+up\s+with|write\s+down
+       |tell\s+me)
+    \s+(?:me\s+|us\s+)?(?:the\s+|your\s+|some\s+)?(?:top\s+)?
+    {AMOUNT}\s+(?:(?!(?:and|or|{_LISTED})\b)[\w-]+\s+){{0,3}}?(?P<noun>{_LISTED})\b
+    (?![^.!?\n]{{0,40}}?(?:\band|,)\s+{NUM}\s)  # "2 for and 2 against", "3 of X, 3 of Y"
+"""
+# A layout asked for that is no list: the count is then not one of list items.
+_NOT_A_LIST = re.compile(
+    r"\b(?:paragraphs?|sentences?|table|json|comma[-\s]separated|one\s+line|single\s+line"
+    r"|haikus?|inline)\b",
+    re.IGNORECASE,
+)
 
 
 def _read_items(text: str) -> list[Constraint]:
     if _read_bullets(text):
         return []  # the bullet points asked for count the same items
-    pairs = first_bounds(_ITEM_COUNTS, text)
-    m = re.search(_ITEM_COUNTS[0], text, I)
-    return counted(ITEMS.id, m.group("noun").lower(), pairs) if m and pairs else []
+    quoted = [m.span() for m in re.finditer(r'"[^"\n]*"', text)]
+    for m in re.finditer(_ITEM_COUNT, text, I):
+        start = max(text.rfind(end, 0, m.start("noun")) for end in ".!?\n")
+        sentence = re.split(r"[.!?\n]", text[start + 1 :])[0]
+        if _NOT_A_LIST.search(sentence):
+            continue  # "give five reasons, in one paragraph": no list to count
+        if not any(a < m.start("noun") < b for a, b in quoted):
+            return counted(ITEMS.id, m.group("noun").lower(), bounds(m))
+    return []
 
 
-def _check_items(text: str, args: dict[str, Any]) -> tuple[bool, str]:
-    return count("item{s} listed", items_of(text), args["relation"], args["n"])
+def _check_items(text: str, args: dict[str, Any]) -> tuple[bool, str] | None:
+    listed = items_of(text)
+    if listed is None:
+        return None  # given inline ("Beloved, Sula and Jazz."): not counted, nor failed
+    return count("item{s} listed", listed, args["relation"], args["n"])
 
 
 ITEMS = Instruction("detectable_format:number_items", _read_items, _check_items, "lower bound")

@@ -350,6 +350,15 @@ PHRASINGS = [
      "detectable_format:number_items", {"relation": "at least", "n": 5}),
     ("Suggest four easy ways to save money on groceries.",
      "detectable_format:number_items", {"relation": "exactly", "n": 4}),
+    # Asked as a question, or as a need: read where the rest of the request states no count.
+    ("What are three ways to save money?",
+     "detectable_format:number_items", {"relation": "exactly", "n": 3}),
+    ("My teacher said to list 3 reasons. What are 2 more reasons?",
+     "detectable_format:number_items", {"relation": "exactly", "n": 2}),
+    ("I need 5 ideas for a birthday party.",
+     "detectable_format:number_items", {"relation": "exactly", "n": 5}),
+    ("Outline 4 steps to start a vegetable garden.",
+     "detectable_format:number_items", {"relation": "exactly", "n": 4}),
 ]  # fmt: skip
 
 
@@ -412,7 +421,8 @@ NOT_INSTRUCTIONS = [
     ("A teacher will give 4 tips to each student. There are 5 students. How many tips?", None),
     ('Translate "give me three tips" into French.', None),
     ("Write a story in which the hero must name 3 places he has never seen.", None),
-    ("What are 3 tips for sleeping better?", None),
+    ("How do I list 3 items in Python?", None),
+    ("Write a function that returns 3 examples of primes.", None),
     (
         "Give me three tips for studying as exactly 3 bullet points.",
         "detectable_format:number_items",

@@ -188,6 +188,10 @@ def extract(question: str) -> list[Constraint]:
         sound = sound_for_a_part(part, INSTRUCTIONS[part["id"]])
         if sound and sound not in found:
             found.append(sound)
+    asked = "\n".join(re.findall(r"[^.!?\n]*\?", question))
+    for instruction in INSTRUCTIONS.values():
+        if instruction.in_questions and not any(c["id"] == instruction.id for c in found):
+            found += [c for c in instruction.read(asked) if c not in found]
     for instruction in INSTRUCTIONS.values():
         if not instruction.verbatim:
             continue

@@ -52,6 +52,9 @@ class Instruction:
             code cannot be told apart from.
         verbatim: Whether it reads the question as asked, after the others, rather than its
             plain text (the request to repeat is copied character for character).
+        in_questions: Whether it also reads the question's own questions, which the plain
+            text leaves out ("What are three ways to save money?" asks for three), where
+            the rest of the question states it nowhere.
         repair: Makes an answer meet the instruction by code alone, where that needs no new
             content (a case, the quotation marks, the answer's paragraphs between ``***``);
             ``None`` where it would (a postscript, a number of words).
@@ -69,6 +72,7 @@ class Instruction:
     on_a_part: Literal["lower bound", "anywhere", "nothing"] = "nothing"
     prose: bool = False
     verbatim: bool = False
+    in_questions: bool = False
     repair: Repair | None = None
     extend: Extend | None = None
     reopen: Repair | None = None

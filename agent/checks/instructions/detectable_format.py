@@ -103,8 +103,8 @@ _LISTED = r"""(?:tips|ways|reasons|examples|ideas|steps|benefits|strategies|sugg
 _ITEM_COUNT = rf"""
     (?:^|(?<=[.!?:;\n,]))\s*
     (?:(?:please|and|then|also|now|so|just)\s+|(?:can|could|would|will)\s+you\s+(?:please\s+)?)?
-    (?:give|list|name|suggest|provide|share|offer|recommend|come\s+up\s+with|write\s+down
-       |tell\s+me)
+    (?:give|list|name|suggest|provide|share|offer|recommend|come\s+up\s+with|write(?:\s+down)?
+       |outline|tell\s+me|what\s+are|i\s+(?:need|want|would\s+like)|i'd\s+like)
     \s+(?:me\s+|us\s+)?(?:the\s+|your\s+|some\s+)?(?:top\s+)?
     {AMOUNT}\s+(?:(?!(?:and|or|{_LISTED})\b)[\w-]+\s+){{0,3}}?(?P<noun>{_LISTED})\b
     (?![^.!?\n]{{0,40}}?(?:\band|,)\s+{NUM}\s)  # "2 for and 2 against", "3 of X, 3 of Y"
@@ -138,7 +138,9 @@ def _check_items(text: str, args: dict[str, Any]) -> tuple[bool, str] | None:
     return count("item{s} listed", listed, args["relation"], args["n"])
 
 
-ITEMS = Instruction("detectable_format:number_items", _read_items, _check_items, "lower bound")
+ITEMS = Instruction(
+    "detectable_format:number_items", _read_items, _check_items, "lower bound", in_questions=True
+)
 
 
 # -- detectable_format:number_highlighted_sections --------------------------------------------

@@ -495,8 +495,7 @@ def for_review(draft: Draft) -> str:
     A note of what code changed, or of what became of the model's writing on, is not the
     model's reasoning, and is left out.
     """
-    notes = (checks.REPAIRED, checks.WRITTEN_ON, checks.NOT_KEPT)
-    own = [r for r in draft["reflections"] if not r.startswith(notes)]
+    own = [r for r in draft["reflections"] if not r.startswith(checks.NOTES)]
     work = strip_tags(join(draft["thinking"], "\n".join(own))).strip()
     answer_text = strip_tags(draft["output"]).strip()
     return f"{work}\n\nFinal answer:\n{answer_text}".strip() if work else answer_text

@@ -28,6 +28,7 @@ from agent.checks.program import program_checks
 from agent.result import Check, Draft
 
 __all__ = [
+    "NOTES",
     "NOT_KEPT",
     "REPAIRED",
     "WRITTEN_ON",
@@ -53,6 +54,8 @@ WRITTEN_ON = "written on by the model to meet: "
 """How the reflection that says which instructions the model's continuation met begins."""
 NOT_KEPT = "written on by the model, not kept: "
 """How the reflection that says why the model's continuation was set aside begins."""
+NOTES = (REPAIRED, WRITTEN_ON, NOT_KEPT)
+"""How the reflections code writes begin: notes on a draft, not the model's reasoning."""
 
 
 def run_checks(

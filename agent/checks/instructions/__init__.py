@@ -189,7 +189,7 @@ def extract(question: str) -> list[Constraint]:
         if sound and sound not in found:
             found.append(sound)
     asked = "\n".join(re.findall(r"[^.!?\n]*\?", question))
-    for instruction in INSTRUCTIONS.values():
+    for instruction in INSTRUCTIONS.values() if asked else ():
         if instruction.in_questions and not any(c["id"] == instruction.id for c in found):
             found += [c for c in instruction.read(asked) if c not in found]
     for instruction in INSTRUCTIONS.values():
@@ -273,12 +273,11 @@ class Continuation(NamedTuple):
             at its end: the phrase to end with, the closing quotation marks), and the marker
             of the postscript it lacks.
         labels: The instructions writing on is to meet.
-        met: ``met(reply)``, the reply written after ``prefix``: whether the whole, repaired
-            by code as any answer is, passes every instruction, the reply has just ended a
-            sentence, and it is not caught in a loop.
-        why: ``why(reply)``: why the reply does not meet them, in a few words (it looped,
-            it stopped mid-sentence, what it broke, what it is still short of); ``""`` where
-            it does.
+        why: ``why(reply)``, the reply written after ``prefix``: why it does not meet them,
+            in a few words (it looped, it stopped mid-sentence, what it broke, what it is
+            still short of); ``""`` where the whole, repaired by code as any answer is,
+            passes every instruction, the reply has just ended a sentence, and it is not
+            caught in a loop (``met``).
         until: ``until(reply)``: whether to stop now. True once ``met``, or as soon as
             writing on has broken what held and code cannot repair, or loops (the same few
             characters over and over: a small model barred from ending can fall into one).
@@ -286,9 +285,12 @@ class Continuation(NamedTuple):
 
     prefix: str
     labels: list[str]
-    met: Callable[[str], bool]
     until: Callable[[str], bool]
     why: Callable[[str], str]
+
+    def met(self, reply: str) -> bool:
+        """Whether ``reply`` meets what the answer failed (``why`` finds nothing)."""
+        return not self.why(reply)
 
 
 def continuation(
@@ -357,15 +359,12 @@ def continuation(
         ]
         return "; ".join(said)
 
-    def met(reply: str) -> bool:
-        return not why(reply)
-
     def until(reply: str) -> bool:
         broken = bool(kept) and bool(_failed(prefix + reply, kept))
-        return broken or _looping(reply) or met(reply)
+        return broken or _looping(reply) or not why(reply)
 
     labels = [constraints[i]["label"] for i in sorted(failed)]
-    return Continuation(prefix=prefix, labels=labels, met=met, until=until, why=why)
+    return Continuation(prefix=prefix, labels=labels, until=until, why=why)
 
 
 def _looping(reply: str, span: int = 300, fewest: int = 60) -> bool:

@@ -25,42 +25,158 @@ from agent.sandbox import SandboxUnavailable, StepResult, isolation, run_steps
 _MAX_EXAMPLES = 12
 _DOCTEST = re.compile(r"^\s*>>> (.+)\n((?:(?!\s*>>>)\s*\S.*\n?)*)", re.MULTILINE)
 _ASSERT = re.compile(r"^assert .+$", re.MULTILINE)
-# An example stated in words on a line of its own: a call, an arrow or "==", what it gives.
+# An example stated in words on a line of its own: a call, an arrow, "==", "=" or "# returns",
+# and what it gives; after a bullet, "for" or "assert" if any.
 _STATED = re.compile(
-    r"^[ \t]*(?:>>>[ \t]*)?(?P<call>[A-Za-z_]\w*\(.*\))[ \t]*"
-    r"(?:==>|=>|➞|==|->|should\s+return|returns)[ \t]*(?P<want>\S.*?)[ \t.]*$",
+    r"^[ \t]*(?:[*-][ \t]+)?(?:>>>[ \t]*|(?:[Ff]or|assert)[ \t]+)?"
+    r"(?P<call>[A-Za-z_]\w*\(.*\))[ \t]*"
+    r"(?P<arrow>==>|=>|➞|==|->|#[ \t]*(?:=>|->|returns?\b)|=|should\s+return|returns)"
+    r"[ \t]*(?P<want>\S.*?)[ \t.]*$",
     re.MULTILINE,
 )
+# "For lst = [1, 2] the output should be 3": the arguments by name, then what it gives.
+_FOR = re.compile(
+    r"^[ \t]*for[ \t]+(?P<args>[A-Za-z_]\w*[ \t]*=.*?)[ \t,]*the[ \t]+(?:output|result)"
+    r"[ \t]+(?:should[ \t]+be|will[ \t]+be|is)[ \t]*:?[ \t]*(?P<want>\S.*?)[ \t.]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+# "Input: arr = [1, 2], k = 1" (or a bare value) on one line, "Output: [2]" on the next.
+_INPUT = re.compile(
+    r"^[ \t]*Input[ \t]*:[ \t]*(?P<args>\S.*?)[ \t]*\n(?:[ \t]*\n)*"
+    r"[ \t]*Output[ \t]*:[ \t]*(?P<want>\S.*?)[ \t.]*$",
+    re.MULTILINE,
+)
+_QUESTION_DEF = re.compile(r"^[ \t]*def[ \t]+(\w+)[ \t]*\(", re.MULTILINE)
 
 
 def examples(question: str, answer: str) -> list[tuple[str, str, str]]:
-    """The examples to run: ``(kind, source, expected)``, doctests first, then asserts."""
+    """The examples to run: ``(kind, source, expected)``, doctests first, then asserts.
+
+    Besides ``>>>`` lines, an example the question states in words is read: a call and what
+    it gives (``f(2) => 4``, ``f(2) = 4``, ``for f(2) == 4``, ``f(2)  # returns 4``), or the
+    arguments by name and the result (``For lst = [1, 2] the output should be 3``, and
+    ``Input:``/``Output:`` lines). Arguments by name become a call of the answer's own
+    function that takes exactly those names, a bare input one of the function the question
+    names; an example whose function the answer does not define that way is left out, so
+    it cannot fail a right answer. A function the question defines with ``=`` as
+    mathematics (``tri(n) = 1 + n / 2``) has no ``=`` example read.
+    """
     found: list[tuple[str, str, str]] = []
+
+    def add(item: tuple[str, str, str]) -> None:
+        if item not in found:
+            found.append(item)
+
     for text in (question, *code_blocks(answer)):
         for call, want in _DOCTEST.findall(text):
             expected = re.split(r'"""|\'\'\'|\n\s*\n', want)[0].strip()
-            item = ("doctest", call.strip(), expected)
-            if expected and item not in found:
-                found.append(item)
-    for match in _STATED.finditer(question):
-        call, expected = match["call"], match["want"]
-        item = ("doctest", call, expected)
-        if _is_call(call) and _is_literal(expected) and item not in found:
-            found.append(item)
+            if expected:
+                add(("doctest", call.strip(), expected))
+    functions = _functions(main_code(answer)) if answer else {}
+    for call, expected in _stated(question):
+        # One the answer's code cannot call (another function's name) says nothing of it.
+        if not functions or call.partition("(")[0] in functions:
+            add(("doctest", call, expected))
+    named = _QUESTION_DEF.findall(question)
+    for pattern in (_FOR, _INPUT):
+        for match in pattern.finditer(question):
+            call = _call_of(match["args"], functions, named[-1] if named else None)
+            expected = _value(match["want"])
+            if call and expected is not None:
+                add(("doctest", call, expected))
     for block in code_blocks(answer):
         for line in _ASSERT.findall(block):
-            item = ("assert", line.strip(), "")
-            if item not in found:
-                found.append(item)
+            add(("assert", line.strip(), ""))
     return found[:_MAX_EXAMPLES]
 
 
-def _is_call(source: str) -> bool:
+def _stated(question: str) -> list[tuple[str, str]]:
+    """The calls stated with what they give, skipping ``=`` where it defines mathematics."""
+    found, mathematics = [], set()
+    for match in _STATED.finditer(question):
+        call, expected = match["call"], _value(match["want"])
+        if not _is_literal_call(call):
+            continue
+        if expected is None:
+            if match["arrow"] == "=":
+                mathematics.add(call.partition("(")[0])
+            continue
+        found.append((call, expected, match["arrow"]))
+    return [
+        (call, want)
+        for call, want, arrow in found
+        if arrow != "=" or call.partition("(")[0] not in mathematics
+    ]
+
+
+def _value(text: str) -> str | None:
+    """The Python value a stated result is, a trailing remark or comment left out."""
+    for candidate in (text.partition(" #")[0], re.sub(r"\s*\([^()]*\)$", "", text), text):
+        candidate = candidate.strip().rstrip(".").strip()
+        if candidate and _is_literal(candidate):
+            return candidate
+    return None
+
+
+def _functions(code: str) -> dict[str, list[str]]:
+    """The answer's top-level functions and the names of their parameters."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return {}
+    return {
+        node.name: [a.arg for a in node.args.args]
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def _call_of(args: str, functions: dict[str, list[str]], named: str | None) -> str | None:
+    """A call of the answer's function with the stated arguments; ``None`` when none fits.
+
+    The arguments are read as Python (``lst = [1, 2], k = 3`` or a bare ``[1, 2]``); where
+    words follow them (``N = 1000, the sum of digits will be 1``) the longest part before a
+    comma that reads is taken.
+    """
+    pieces = args.split(",")
+    for end in range(len(pieces), 0, -1):
+        try:
+            call = ast.parse(f"f({','.join(pieces[:end])})", mode="eval").body
+        except (SyntaxError, ValueError):
+            continue
+        if not isinstance(call, ast.Call) or not _literal_arguments(call):
+            continue
+        keywords = {k.arg for k in call.keywords}
+        if None in keywords:
+            return None
+        if call.keywords and not call.args:
+            fits = [name for name, params in functions.items() if set(params) == keywords]
+        elif call.args and not call.keywords:
+            fits = [n for n, p in functions.items() if len(p) == len(call.args)]
+            fits = [named] if named in fits else (fits if named not in functions else [])
+        else:
+            return None
+        if len(fits) != 1:
+            return None
+        call.func = ast.Name(fits[0], ast.Load())
+        return ast.unparse(call)
+    return None
+
+
+def _is_literal_call(source: str) -> bool:
+    """A call of a named function with Python values only (not ``is_happy(a)``)."""
     try:
         tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError):
         return False
-    return isinstance(tree.body, ast.Call) and isinstance(tree.body.func, ast.Name)
+    call = tree.body
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+        return False
+    return _literal_arguments(call)
+
+
+def _literal_arguments(call: ast.Call) -> bool:
+    return all(_is_literal(ast.unparse(a)) for a in (*call.args, *(k.value for k in call.keywords)))
 
 
 def _is_literal(source: str) -> bool:

@@ -1,17 +1,22 @@
-"""Arithmetic programs: the subset safe to run by default, and the evaluator that runs them.
+"""Programs built from safe parts: the subset safe to run by default, and its evaluator.
 
-A model that answers a sum with a program can be checked by running it, but a program a model
-wrote is untrusted. :func:`admit` reads the program's syntax tree and admits only arithmetic:
-assignments, arithmetic and comparisons, ``if``/``for``/``while``, functions and lambdas,
-comprehensions, f-strings, ``print``, a whitelist of builtins and of ``math`` (the only
-import), a whitelist of methods (``append``, ``items``, ``split``…), and ``raise`` of a few
-exception types (never caught). No name or attribute with a double underscore, no other
-attribute, no I/O, no ``try``, ``with``, ``class``, ``global`` or ``del``. :func:`evaluate`
-then runs an admitted program in `asteval <https://github.com/lmfit/asteval>`_ (its own
-interpreter of the syntax tree, which refuses dunder attributes and imports again) with a
-symbol table that holds only the whitelist, a step limit, a time limit, and limits on the
-size of numbers, sequences and output, so that nothing it admits can exhaust this process
-either.
+A model that answers a sum or a code question with a program can be checked by running it,
+but a program a model wrote is untrusted. :func:`admit` reads the program's syntax tree and
+admits only computation: assignments, arithmetic and comparisons, ``if``/``for``/``while``,
+functions and lambdas, comprehensions, f-strings, ``print``, ``try`` that catches named
+built-in exceptions, a whitelist of builtins, a whitelist of what a few pure modules offer
+(``math``, ``re``, ``collections``, ``itertools``, ``functools``, ``heapq``, ``bisect``,
+``string``: ``MODULES``, the only imports), a whitelist of methods (``append``, ``items``,
+``split``…), and ``raise`` of a few exception types. No name or attribute with a double
+underscore, no other attribute, no I/O, no ``with``, ``class``, ``global`` or ``del``.
+:func:`evaluate` then runs an admitted program in `asteval
+<https://github.com/lmfit/asteval>`_ (its own interpreter of the syntax tree, which refuses
+dunder attributes and imports again) with a symbol table that holds only the whitelist, a
+step limit, a time limit, and limits on the size of numbers, sequences and output. What can
+make unbounded work in one call is counted as it works: ``itertools`` item by item, a
+regular expression's replacement by its largest result. One thing no in-process limit
+bounds is a regular expression that backtracks for ever; the kernel sandbox's clock, where
+every program runs, stops it.
 
 :func:`run_plain` runs any program with the real interpreter; it is only ever called inside
 ``agent.sandbox`` (``run_code``). This module uses the standard library and ``asteval`` only,
@@ -21,11 +26,16 @@ so its source is also what runs inside the sandbox.
 from __future__ import annotations
 
 import ast
+import bisect
+import collections
 import contextlib
 import functools
+import heapq
 import io
+import itertools
 import math
 import re
+import string
 import time
 import types
 from collections.abc import Callable, Iterable
@@ -45,14 +55,18 @@ MAX_POWMOD_BITS = 4_096
 # round(n, -k) computes 10**k: past this many digits it is no quantity, only a cost.
 MAX_ROUND_DIGITS = 10_000
 
+# Raised by a function that refuses bad input, and caught by name (``except ValueError``).
+EXCEPTIONS = (
+    "ArithmeticError", "AssertionError", "AttributeError", "Exception", "IndexError",
+    "KeyError", "LookupError", "OverflowError", "RuntimeError", "StopIteration",
+    "TypeError", "ValueError", "ZeroDivisionError",
+)  # fmt: skip
 BUILTINS = (
     "abs", "all", "any", "bin", "bool", "chr", "dict", "divmod", "enumerate", "filter",
     "float", "hex", "int", "isinstance", "len", "list", "map", "max", "min", "oct", "ord",
     "pow", "print", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
-    "zip",
-    # Raised, never caught (no ``try``): a function that refuses bad input.
-    "ArithmeticError", "Exception", "IndexError", "KeyError", "TypeError", "ValueError",
-    "ZeroDivisionError",
+    "zip", "frozenset", "iter", "next", "repr",
+    *EXCEPTIONS,
 )  # fmt: skip
 MATH = (
     "acos", "asin", "atan", "atan2", "ceil", "comb", "copysign", "cos", "degrees", "e",
@@ -60,6 +74,30 @@ MATH = (
     "isqrt", "lcm", "log", "log10", "log2", "modf", "perm", "pi", "pow", "prod", "radians",
     "sin", "sqrt", "tan", "tau", "trunc",
 )  # fmt: skip
+# The modules a program may import, and the names of each it may use: pure computation, no
+# I/O. ``itertools`` and regular expressions' ``sub`` are guarded (``_modules``).
+MODULES: dict[str, tuple[str, ...]] = {
+    "math": MATH,
+    "re": (
+        "compile", "escape", "findall", "finditer", "fullmatch", "match", "search", "split",
+        "sub", "subn", "A", "ASCII", "I", "IGNORECASE", "M", "MULTILINE", "S", "DOTALL",
+    ),
+    "collections": ("Counter", "OrderedDict", "defaultdict", "deque"),
+    "itertools": (
+        "accumulate", "chain", "combinations", "combinations_with_replacement", "compress",
+        "count", "cycle", "dropwhile", "filterfalse", "groupby", "islice", "pairwise",
+        "permutations", "product", "repeat", "starmap", "takewhile", "zip_longest",
+    ),
+    "functools": ("cmp_to_key", "reduce"),
+    "heapq": (
+        "heapify", "heappop", "heappush", "heappushpop", "heapreplace", "nlargest", "nsmallest",
+    ),
+    "bisect": ("bisect", "bisect_left", "bisect_right", "insort", "insort_left", "insort_right"),
+    "string": (
+        "ascii_letters", "ascii_lowercase", "ascii_uppercase", "digits", "hexdigits",
+        "octdigits", "punctuation", "whitespace",
+    ),
+}  # fmt: skip
 # Methods that are linear in what they are given, and three that can square or double a
 # sequence in one step (``join``, ``replace``, ``extend``), counted against the run's budget as
 # they make it (``_GUARDED``). No ``format``: it walks attributes.
@@ -71,6 +109,15 @@ METHODS = frozenset(
         "upper", "is_integer", "lstrip", "rstrip", "startswith", "endswith", "find",
         "rfind", "isalpha", "isdigit", "isalnum", "isspace", "islower", "isupper",
         "isnumeric", "isdecimal", "capitalize", "title", "swapcase",
+        "clear", "setdefault", "popitem", "discard", "union", "intersection", "difference",
+        "symmetric_difference", "issubset", "issuperset", "isdisjoint", "partition",
+        "rpartition", "splitlines", "rsplit", "casefold", "isprintable", "istitle", "isascii",
+        "removeprefix", "removesuffix", "bit_length", "fromkeys",
+        # collections' and regular expressions' own
+        "most_common", "popleft", "appendleft", "rotate", "group", "groups", "span", "start",
+        "end", "findall", "finditer", "fullmatch", "match", "search", "sub", "subn",
+        # padding: guarded by the width asked for
+        "zfill", "ljust", "rjust", "center",
     }
 )  # fmt: skip
 _NODES = (
@@ -80,8 +127,8 @@ _NODES = (
     ast.Attribute, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict, ast.Set,
     ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension,
     ast.JoinedStr, ast.FormattedValue, ast.FunctionDef, ast.arguments, ast.arg, ast.Return,
-    ast.Lambda, ast.Import, ast.ImportFrom, ast.alias, ast.Assert, ast.Raise,
-    ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.expr_context,
+    ast.Lambda, ast.Import, ast.ImportFrom, ast.alias, ast.Assert, ast.Raise, ast.Try,
+    ast.ExceptHandler, ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.expr_context,
 )  # fmt: skip
 _WIDE_FORMAT = re.compile(r"\d{4,}")  # a width or precision of 1000 or more
 
@@ -126,19 +173,19 @@ def admit(source: str) -> str:
     except (SyntaxError, ValueError) as error:
         return f"does not parse: {error}"
     defined = set(BUILTINS)
-    modules: set[str] = set()
+    modules: dict[str, str] = {}  # the name a module is bound to: the module
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name != "math":
+                if alias.name not in MODULES:
                     return f"imports {alias.name}"
-                modules.add(alias.asname or "math")
+                modules[alias.asname or alias.name] = alias.name
         elif isinstance(node, ast.ImportFrom):
-            if node.module != "math" or node.level:
+            if node.module not in MODULES or node.level:
                 return f"imports {node.module or '.'}"
             for alias in node.names:
-                if alias.name not in MATH:
-                    return f"imports math.{alias.name}"
+                if alias.name not in MODULES[node.module]:
+                    return f"imports {node.module}.{alias.name}"
                 defined.add(alias.asname or alias.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             defined.add(node.id)
@@ -146,7 +193,9 @@ def admit(source: str) -> str:
             defined.add(node.name)
         elif isinstance(node, ast.arg):
             defined.add(node.arg)
-    defined |= modules
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+    defined |= set(modules)
     for node in ast.walk(tree):
         why = _refusal(node, defined, modules)
         if why:
@@ -220,7 +269,7 @@ def trimmed(source: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
-def _refusal(node: ast.AST, defined: set[str], modules: set[str]) -> str:
+def _refusal(node: ast.AST, defined: set[str], modules: dict[str, str]) -> str:
     """Why one node of an admitted-looking tree is not arithmetic; ``""`` when it is."""
     if not isinstance(node, _NODES):
         return f"uses {type(node).__name__}"
@@ -232,8 +281,14 @@ def _refusal(node: ast.AST, defined: set[str], modules: set[str]) -> str:
     if isinstance(node, ast.Attribute):
         owner = node.value
         if isinstance(owner, ast.Name) and owner.id in modules:
-            return "" if node.attr in MATH else f"uses math.{node.attr}"
+            module = modules[owner.id]
+            return "" if node.attr in MODULES[module] else f"uses {module}.{node.attr}"
         return "" if node.attr in METHODS else f"uses the attribute {node.attr}"
+    if isinstance(node, ast.ExceptHandler):
+        caught = node.type
+        # asteval matches a handler by a built-in's name: a tuple of them it cannot read.
+        if caught is not None and not (isinstance(caught, ast.Name) and caught.id in EXCEPTIONS):
+            return "catches what is not a named built-in exception"
     if isinstance(node, ast.FunctionDef) and (node.decorator_list or node.returns):
         return "uses a decorator or an annotation"
     if isinstance(node, ast.arg) and node.annotation is not None:
@@ -283,6 +338,29 @@ class _Budget:
             raise Refused("too many items")
 
 
+class _Counted:
+    """An iterator that counts each item it gives against the run's budget.
+
+    ``itertools`` makes items in C, where no step of the run is counted:
+    ``list(itertools.count())`` would never return, ``product(xs, repeat=40)`` not in any
+    time a test has. Counted one by one, they stop at the budget instead.
+    """
+
+    def __init__(self, items: Iterable[Any], budget: _Budget) -> None:
+        self._items = iter(items)
+        self._budget = budget
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> Any:
+        self._budget.items(1)
+        return next(self._items)
+
+
+_SEQUENCES = (str, list, tuple, collections.deque)
+
+
 def _bits(value: Any) -> int:
     return abs(value).bit_length() if isinstance(value, int) else 0
 
@@ -296,13 +374,13 @@ def _check_operation(op: type[ast.AST], left: Any, right: Any, budget: _Budget) 
         if isinstance(left, int) and isinstance(right, int):
             if _bits(left) + _bits(right) > MAX_BITS:
                 raise Refused("a product too large")
-        elif isinstance(left, str | list | tuple) and isinstance(right, int):
+        elif isinstance(left, _SEQUENCES) and isinstance(right, int):
             budget.items(len(left) * right)
-        elif isinstance(right, str | list | tuple) and isinstance(left, int):
+        elif isinstance(right, _SEQUENCES) and isinstance(left, int):
             budget.items(len(right) * left)
     elif op is ast.LShift and isinstance(right, int) and _bits(left) + right > MAX_BITS:
         raise Refused("a shift too large")
-    elif op is ast.Add and isinstance(left, str | list | tuple) and isinstance(right, type(left)):
+    elif op is ast.Add and isinstance(left, _SEQUENCES) and isinstance(right, type(left)):
         budget.items(len(left) + len(right))
     elif op is ast.Mod and isinstance(left, str) and _WIDE_FORMAT.search(left):
         raise Refused("a very wide format")
@@ -368,10 +446,60 @@ def _table(budget: _Budget) -> dict[str, Any]:
         comb=limited(math.comb, 10_000),
         perm=limited(math.perm, 10_000),
     )
-    table["math"] = types.SimpleNamespace(**functions)
+    table.update(_modules(budget, functions))
     # Bare names too, as asteval has them (``sqrt(2)``); ``pow`` stays the builtin, guarded.
     table.update({k: v for k, v in functions.items() if k != "pow"})
     return table
+
+
+def _modules(budget: _Budget, math_functions: dict[str, Any]) -> dict[str, Any]:
+    """Each module of ``MODULES`` as a namespace of its whitelisted names, guarded."""
+
+    def counted(function: Callable[..., Iterable[Any]]) -> Callable[..., _Counted]:
+        def call(*args: Any, **kwargs: Any) -> _Counted:
+            repeat = kwargs.get("repeat", 1)
+            if isinstance(repeat, int) and repeat > 1_000:  # product() copies its pools so
+                raise Refused("too many items")
+            return _Counted(function(*args, **kwargs), budget)
+
+        return call
+
+    def sub(pattern: Any, repl: Any, text: Any, count: int = 0, flags: int = 0) -> Any:
+        _substitution(text, repl, budget)
+        return re.sub(pattern, repl, text, count=count, flags=flags)
+
+    def subn(pattern: Any, repl: Any, text: Any, count: int = 0, flags: int = 0) -> Any:
+        _substitution(text, repl, budget)
+        return re.subn(pattern, repl, text, count=count, flags=flags)
+
+    spaces: dict[str, Any] = {}
+    for module, names in MODULES.items():
+        if module == "math":
+            spaces[module] = types.SimpleNamespace(**math_functions)
+            continue
+        found = {name: getattr(_IMPORTED[module], name) for name in names}
+        if module == "itertools":
+            found = {name: counted(function) for name, function in found.items()}
+        elif module == "re":
+            found.update(sub=sub, subn=subn)
+        spaces[module] = types.SimpleNamespace(**found)
+    return spaces
+
+
+_IMPORTED = {
+    "re": re, "collections": collections, "itertools": itertools, "functools": functools,
+    "heapq": heapq, "bisect": bisect, "string": string,
+}  # fmt: skip
+
+
+def _substitution(text: Any, repl: Any, budget: _Budget) -> None:
+    r"""Count what a regular expression's replacement can make at most, before it makes it.
+
+    Each match (at most one more than the text's length) gives the replacement, and its group
+    references (``\1``) repeat matched text, whose total is at most the text's length each.
+    """
+    if isinstance(text, str) and isinstance(repl, str):
+        budget.items(len(text) + 2 * (len(text) + 1) * len(repl))
 
 
 def _join(method: Callable[..., str], budget: _Budget, items: Iterable[Any]) -> str:
@@ -399,6 +527,19 @@ def _extend(method: Callable[..., None], budget: _Budget, items: Iterable[Any]) 
     method(added)
 
 
+def _padded(method: Callable[..., str], budget: _Budget, width: Any, *fill: Any) -> str:
+    if isinstance(width, int):
+        budget.items(width)
+    return method(width, *fill)
+
+
+def _substituted(
+    method: Callable[..., Any], budget: _Budget, repl: Any, text: Any, count: int = 0
+) -> Any:
+    _substitution(text, repl, budget)
+    return method(repl, text, count=count)
+
+
 _UNBOUND = (
     types.MethodDescriptorType,
     types.WrapperDescriptorType,
@@ -410,6 +551,10 @@ _GUARDED: dict[tuple[type, str], Callable[..., Any]] = {
     (str, "join"): _join,
     (str, "replace"): _replace,
     (list, "extend"): _extend,
+    (collections.deque, "extend"): _extend,
+    **{(str, name): _padded for name in ("zfill", "ljust", "rjust", "center")},
+    (re.Pattern, "sub"): _substituted,
+    (re.Pattern, "subn"): _substituted,
 }
 
 
@@ -453,7 +598,7 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
         writer=writer,
         err_writer=io.StringIO(),
         max_statement_length=MAX_OUTPUT,
-        config={"import": False, "importfrom": False, "with": False, "try": False},
+        config={"import": False, "importfrom": False, "with": False, "try": True},
     )
 
 
@@ -493,14 +638,14 @@ def evaluate(
     interpreter = _interpreter(writer, budget, max_steps, seconds)
     table = interpreter.symtable
     tree = ast.parse(source)
-    for node in ast.walk(tree):  # imports of math, bound before the run
-        if isinstance(node, ast.Import) and all(a.name == "math" for a in node.names):
+    for node in ast.walk(tree):  # imports, bound before the run
+        if isinstance(node, ast.Import) and all(a.name in MODULES for a in node.names):
             for alias in node.names:
-                table[alias.asname or "math"] = table["math"]
-        elif isinstance(node, ast.ImportFrom) and node.module == "math" and not node.level:
+                table[alias.asname or alias.name] = table[alias.name]
+        elif isinstance(node, ast.ImportFrom) and _known(node):
+            space = table[node.module]
             for alias in node.names:
-                if alias.name in MATH:
-                    table[alias.asname or alias.name] = getattr(table["math"], alias.name)
+                table[alias.asname or alias.name] = getattr(space, alias.name)
     tree = _prepared(tree)  # after the walk above: it rewrites the tree
 
     interpreter.expr = source  # asteval raises a node's error only when it has the text
@@ -576,7 +721,7 @@ def _describe(error: BaseException) -> str:
 
 
 def _prepared(tree: ast.Module) -> ast.Module:
-    """The tree asteval runs: math imports taken out (bound beforehand), generators as lists.
+    """The tree asteval runs: imports taken out (bound beforehand), generators as lists.
 
     asteval has no generator expressions; ``sum(x for x in xs)`` and ``sum([x for x in xs])``
     give the same value.
@@ -588,15 +733,18 @@ def _prepared(tree: ast.Module) -> ast.Module:
             return ast.copy_location(ast.ListComp(node.elt, node.generators), node)
 
         def visit_Import(self, node: ast.Import) -> ast.AST:
-            if all(alias.name == "math" for alias in node.names):
+            if all(alias.name in MODULES for alias in node.names):
                 return ast.copy_location(ast.Pass(), node)
             return node  # asteval refuses it
 
         def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
-            names = all(alias.name in MATH for alias in node.names)
-            if node.module == "math" and not node.level and names:
-                return ast.copy_location(ast.Pass(), node)
-            return node
+            return ast.copy_location(ast.Pass(), node) if _known(node) else node
 
     rewritten: ast.Module = ast.fix_missing_locations(Rewrite().visit(tree))
     return rewritten
+
+
+def _known(node: ast.ImportFrom) -> bool:
+    """Whether an ``import from`` names only what ``MODULES`` admits."""
+    names = MODULES.get(node.module or "", ())
+    return not node.level and all(alias.name in names for alias in node.names)

@@ -18,7 +18,10 @@ from agent import areflect, cli
 from agent.checks import line_of, run_checks, summary
 from agent.checks.calculator import arithmetic_checks, evaluate
 from agent.checks.code import code_checks, examples
+from agent.sandbox import isolation
 from tests.scripted import ScriptedChatModel
+
+sandboxed = pytest.mark.skipif(isolation().backend is None, reason="no kernel isolation here")
 
 Q = "Tom has 3 bags of 12 apples and eats 7. How many apples are left?"
 
@@ -338,6 +341,7 @@ def test_safe_code_may_raise_and_the_example_fails_with_the_error() -> None:
 def test_stated_examples_are_read_only_when_they_are_a_call_and_a_value() -> None:
     question = (
         "tri(n) = tri(n - 1) + tri(n - 2), if n is odd.\n"
+        "tri(4) = 3\n"  # "=" defines mathematics for tri: the sequence, not what tri returns
         "is_simple_power(3, 2) => false\n"  # not a Python value: not an example
         "valid_date('15-01-2012') => False\n"
         "    >>> fix_spaces(' Example   3') == '_Example-3'\n"
@@ -346,6 +350,94 @@ def test_stated_examples_are_read_only_when_they_are_a_call_and_a_value() -> Non
         ("doctest", "valid_date('15-01-2012')", "False"),
         ("doctest", "fix_spaces(' Example   3')", "'_Example-3'"),
     ]
+
+
+CHALLENGE_Q = '''Complete this function.
+
+def total(lst, k):
+    """Sum the first k items of lst.
+
+    Example 1:
+        Input: lst = [1, 2, 3], k = 2
+        Output: 3
+
+    For lst = [5, 5], k = 1 the output should be 5.
+    * total([4], 1) -> 4
+    total([1, 1], 2) = 2
+    for total([], 0) == 0
+    total([7, 1], 1)  # returns 7 (the first)
+    total(xs, 1) => 7
+    other([1], 1) => 1
+    """
+'''
+TOTAL = "```python\ndef total(lst, k):\n    return sum(lst[:k])\n```"
+READ_IN_WORDS = [
+    ("doctest", "total([4], 1)", "4"),
+    ("doctest", "total([1, 1], 2)", "2"),
+    ("doctest", "total([], 0)", "0"),
+    ("doctest", "total([7, 1], 1)", "7"),
+    ("doctest", "total(lst=[5, 5], k=1)", "5"),
+    ("doctest", "total(lst=[1, 2, 3], k=2)", "3"),
+]
+
+
+def test_a_doctest_s_trailing_comment_is_not_part_of_its_call() -> None:
+    question = ">>> round(half(3), 2) # f(x) = x / 2\n1.5\n>>> half('#')  # a string\n'#'\n"
+    assert examples(question, "") == [
+        ("doctest", "round(half(3), 2)", "1.5"),
+        ("doctest", "half('#')", "'#'"),
+    ]
+
+
+def test_examples_laid_out_as_coding_challenges_state_them_are_read() -> None:
+    """Arrows, "=", "# returns", "For x = … the output should be", Input:/Output: lines.
+
+    Not read: a call with a name for an argument (``total(xs, 1)``), and one of a function
+    the answer does not define (``other``).
+    """
+    assert examples(CHALLENGE_Q, TOTAL) == READ_IN_WORDS
+
+
+def test_examples_by_name_need_the_answer_s_own_function_with_those_names() -> None:
+    renamed = "```python\ndef total(items, k):\n    return sum(items[:k])\n```"
+    by_name = [e for e in READ_IN_WORDS if "=" in e[1]]
+    assert [e for e in examples(CHALLENGE_Q, renamed) if e in by_name] == []
+    # A LeetCode-style class: no top-level function to call, so nothing to run.
+    leetcode = "```python\nclass Solution:\n    def total(self, lst, k):\n        return 0\n```"
+    assert examples(CHALLENGE_Q, leetcode) == []
+    # A bare input calls the function the question defines.
+    question = "def twice(n):\n    pass\n\nInput: 3\nOutput: 6\n"
+    helper = "```python\ndef helper(n):\n    return n\n\ndef twice(n):\n    return 2 * n\n```"
+    assert examples(question, helper) == [("doctest", "twice(3)", "6")]
+
+
+@sandboxed
+def test_examples_read_in_words_fail_a_wrong_answer_by_default() -> None:
+    wrong = "```python\ndef total(lst, k):\n    return sum(lst)\n```"
+    failed = [c["name"] for c in code_checks(CHALLENGE_Q, wrong, run_code=False) if not c["passed"]]
+    assert failed == [
+        "total([7, 1], 1) → 7",
+        "total(lst=[5, 5], k=1) → 5",
+        "total(lst=[1, 2, 3], k=2) → 3",
+    ]
+    assert all(c["passed"] for c in code_checks(CHALLENGE_Q, TOTAL, run_code=False))
+
+
+@sandboxed
+def test_code_using_the_admitted_modules_has_its_examples_run_by_default() -> None:
+    question = (
+        "Write top_word(text): the most common word, lowercased.\n"
+        "top_word('The cat and the hat') => 'the'\ntop_word('a b b') => 'b'\n"
+    )
+    right = (
+        "```python\nimport re\nfrom collections import Counter\n\ndef top_word(text):\n"
+        "    try:\n        words = re.findall(r'[a-z]+', text.lower())\n"
+        "    except TypeError:\n        return ''\n"
+        "    return Counter(words).most_common(1)[0][0]\n```"
+    )
+    wrong = right.replace("text.lower()", "text")
+    assert [c["passed"] for c in code_checks(question, right, run_code=False)] == [True, True]
+    assert [c["passed"] for c in code_checks(question, wrong, run_code=False)] == [False, True]
 
 
 def test_run_checks_picks_the_checks_that_apply() -> None:

@@ -18,7 +18,7 @@ import pytest
 from agent import areflect
 from agent.checks import line_of, run_checks
 from agent.checks import program as program_module
-from agent.checks.evaluator import Refused, admit, evaluate
+from agent.checks.evaluator import Refused, admit, evaluate, trimmed
 from agent.checks.program import claims, each_in_sandbox, in_sandbox, program_checks
 from agent.sandbox import Isolation, SandboxUnavailable, isolation
 from tests.scripted import ScriptedChatModel
@@ -107,6 +107,32 @@ def test_an_import_the_program_never_uses_does_not_keep_it_from_running() -> Non
     assert line_of(check) == "✗ the program prints 29, the answer says 33"
     used = "import sympy as sp\nprint(sp.Integer(3) * 12 - 7)"
     assert programs(checks_of(reply("33", used))) == []  # outside the subset: not run
+
+
+@pytest.mark.parametrize(
+    ("source", "admitted", "why"),
+    [
+        # The real model's boilerplate on HumanEval samples: both star imports.
+        (
+            "from typing import *\nfrom collections import *\n\n"
+            "def f(xs: List[int]) -> int:\n    return Counter(xs).most_common(1)[0][0]",
+            "from collections import Counter\n\ndef f(xs):\n"
+            "    return Counter(xs).most_common(1)[0][0]",
+            "",
+        ),
+        ("from math import *\nprint(pow(2, 3))", "from math import pow\nprint(pow(2, 3))", ""),
+        ("from typing import *\nx = cast(int, 3)", "x = cast(int, 3)", "uses cast"),
+        ("from os import *\nprint(1)", "from os import *\nprint(1)", "imports os"),
+        ("from re import *\npurge()", "purge()", "uses purge"),
+    ],
+)
+def test_a_star_import_becomes_the_names_used_or_is_refused(
+    source: str, admitted: str, why: str
+) -> None:
+    assert trimmed(source) == admitted
+    assert admit(trimmed(source)) == why
+    if not why:  # math's pow, as the star import meant, not the builtin
+        assert evaluate(trimmed(source))["error"] == ""
 
 
 def test_a_program_that_fails_or_says_nothing_to_compare_gives_no_check() -> None:
@@ -282,6 +308,13 @@ def test_programs_that_use_the_admitted_modules_and_try_run() -> None:
         "print(re.sub(r'(\\w)', r'\\1\\1', 'ab'), string.digits[:3], '7'.zfill(3))"
     )
     assert admit(source) == ""
+    # asteval would turn this ValueError into a TypeError: not admitted, so never misjudged.
+    assert admit("try:\n    raise ValueError\nexcept ValueError:\n    pass") != ""
+    validate = (
+        "def f(s):\n    try:\n        if not s:\n            raise ValueError('empty')\n"
+        "        return 1\n    except ValueError:\n        return -1\nprint(f(''), f('a'))"
+    )
+    assert evaluate(validate)["printed"] == "-1 1\n"
     assert evaluate(source) == {
         "printed": "[('the', 2)] ['the', 'cat', 'and', 'the', 'hat'] [0, 1, 2] 1 1\n"
         "[('a', 'b'), ('a', 'c')] 24 -1\naabb 012 007\n",

@@ -1,19 +1,21 @@
 """Code answers checked by their own examples, in the sandbox.
 
 The examples are the ``>>>`` lines of the question and of the answer's code, the examples
-the question states in words (``valid_date('15-01-2012') => False``), and the ``assert``
-statements the answer wrote. Each runs once, on its own, inside ``agent.sandbox``; a failure
-says what came back instead.
+the question states in words (``valid_date('15-01-2012') => False``, ``Input:``/``Output:``
+lines), and the ``assert`` statements the answer wrote. Each runs once, on its own, inside
+``agent.sandbox``; a failure says what came back instead.
 
 By default only code inside the evaluator's safe subset (``agent.checks.evaluator``: no
-imports but ``math``, no I/O, no attribute but whitelisted methods) runs, in the restricted
-evaluator inside the sandbox; any other code only with ``run_code``.
+imports but a few pure modules, no I/O, no attribute but whitelisted methods) runs, in the
+restricted evaluator inside the sandbox; any other code only with ``run_code``.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from typing import Literal
 
 from agent.answers import code_blocks, main_code
@@ -71,11 +73,11 @@ def examples(question: str, answer: str) -> list[tuple[str, str, str]]:
         for call, want in _DOCTEST.findall(text):
             expected = re.split(r'"""|\'\'\'|\n\s*\n', want)[0].strip()
             if expected:
-                add(("doctest", call.strip(), expected))
+                add(("doctest", _uncommented(call), expected))
     functions = _functions(main_code(answer)) if answer else {}
     for call, expected in _stated(question):
         # One the answer's code cannot call (another function's name) says nothing of it.
-        if not functions or call.partition("(")[0] in functions:
+        if not answer or call.partition("(")[0] in functions:
             add(("doctest", call, expected))
     named = _QUESTION_DEF.findall(question)
     for pattern in (_FOR, _INPUT):
@@ -90,18 +92,26 @@ def examples(question: str, answer: str) -> list[tuple[str, str, str]]:
     return found[:_MAX_EXAMPLES]
 
 
+def _uncommented(source: str) -> str:
+    """A doctest's source without a trailing comment (``round(f(x), 2) # f(x) = 1 + 2x``)."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                return source[: token.start[1]].strip()
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return source.strip()
+
+
 def _stated(question: str) -> list[tuple[str, str]]:
     """The calls stated with what they give, skipping ``=`` where it defines mathematics."""
     found, mathematics = [], set()
     for match in _STATED.finditer(question):
         call, expected = match["call"], _value(match["want"])
-        if not _is_literal_call(call):
-            continue
-        if expected is None:
-            if match["arrow"] == "=":
-                mathematics.add(call.partition("(")[0])
-            continue
-        found.append((call, expected, match["arrow"]))
+        if expected is None and match["arrow"] == "=":
+            mathematics.add(call.partition("(")[0])
+        if expected is not None and _is_literal_call(call):
+            found.append((call, expected, match["arrow"]))
     return [
         (call, want)
         for call, want, arrow in found

@@ -200,11 +200,27 @@ def admit(source: str) -> str:
         why = _refusal(node, defined, modules)
         if why:
             return why
+    if any(isinstance(n, ast.Try) and _raises_here(n) for n in tree.body):
+        # asteval catches an exception raised in a function's ``try``, but one raised
+        # straight in the program's own ``try`` comes back as a TypeError.
+        return "raises inside a try outside a function"
     return ""
+
+
+def _raises_here(node: ast.AST) -> bool:
+    """Whether ``node`` holds a ``raise`` outside any function it defines."""
+    if isinstance(node, ast.Raise):
+        return True
+    if isinstance(node, ast.FunctionDef | ast.Lambda):
+        return False
+    return any(_raises_here(child) for child in ast.iter_child_nodes(node))
 
 
 def trimmed(source: str) -> str:
     r"""The program without what changes nothing it computes: annotations, unused imports.
+
+    A star import becomes the names the program uses from it where the module is one of the
+    subset's (``from typing import *``, whose names only annotate, goes).
 
     A model imports ``sympy`` "for symbolic computation" and then computes with ``*`` and
     ``-``, or types a function (``def f(xs: List[int]) -> int``) and imports ``List``; neither
@@ -251,8 +267,20 @@ def trimmed(source: str) -> str:
 
         def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST | None:
             if any(alias.name == "*" for alias in node.names):
-                return node
+                return self.star(node)
             return self.keep(node)
+
+        def star(self, node: ast.ImportFrom) -> ast.AST | None:
+            # ``from typing import *`` names only types, and annotations are gone; from a
+            # module of the subset, the names the program uses are what it imports. A name
+            # used and not imported so is undefined, and admit() refuses it.
+            nonlocal changed
+            offered = MODULES.get(node.module or "", ())
+            if node.level or not (offered or node.module == "typing"):
+                return node
+            changed = True
+            names = sorted(used & set(offered))
+            return ast.ImportFrom(node.module, [ast.alias(n) for n in names], 0) if names else None
 
         def keep(self, node: ast.Import | ast.ImportFrom) -> ast.AST | None:
             nonlocal changed

@@ -47,6 +47,31 @@ async def test_code_comes_back_whole_and_runs() -> None:
     assert (result.usage["calls"] == 1) == sure
 
 
+async def test_examples_laid_out_as_input_and_output_run_by_default_on_code_using_counter() -> None:
+    question = (
+        "Write a Python function first_unique(s) that returns the index of the first "
+        "character in s that appears only once, or -1 if there is none. Use "
+        'collections.Counter.\n\nExample 1:\nInput: s = "leetcode"\nOutput: 0\n\n'
+        'Example 2:\nInput: s = "loveleetcode"\nOutput: 2\n\nExample 3:\nInput: s = "aabb"\n'
+        "Output: -1"
+    )
+    result = await ask(question)
+    first = result.drafts[0]
+    assert "Counter" in first["text"], first["text"]
+    # Read from the Input:/Output: lines, and run by default: Counter is inside the subset.
+    ran = {c["name"]: c["passed"] for c in first["checks"] if c["kind"] == "code"}
+    assert set(ran) == {
+        "first_unique(s='leetcode') → 0",
+        "first_unique(s='loveleetcode') → 2",
+        "first_unique(s='aabb') → -1",
+    }, first["checks"]
+    tests = "\n".join(
+        f"assert first_unique({s!r}) == {n}" for s, n in [("leetcode", 0), ("aabb", -1), ("z", 0)]
+    )
+    right = score(first["text"], Record("p", question, tests=tests), run_code=True)
+    assert all(ran.values()) == right, (ran, first["text"])
+
+
 async def test_a_list_is_returned_whole() -> None:
     result = await ask("Give three short tips for sleeping better.")
     assert result.kind == "text"

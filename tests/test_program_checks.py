@@ -186,6 +186,9 @@ HOSTILE = [
     "import os.path",
     "from re import _parser",
     "import re\nprint(re.match('a', 'a').re)",
+    # A class the whole process shares, changed for every later run (found by review).
+    "from collections import Counter\nCounter.most_common = lambda self, n: [('forged', 9)]",
+    "import re\nre.sub = print",
     "with open('x') as f:\n    pass",
     "class A:\n    pass",
     "print(1, file=None)",
@@ -204,7 +207,9 @@ def test_the_admission_refuses_what_is_not_arithmetic(source: str) -> None:
 
 
 # What only the admission refuses: harmless in asteval, but outside the subset.
-_ADMISSION_ONLY = ("numerator", "BaseException", "KeyboardInterrupt", ".elements()", ").re)")
+_ADMISSION_ONLY = (
+    "numerator", "BaseException", "KeyboardInterrupt", ".elements()", ").re)", "forged", "= print"
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("source", [s for s in HOSTILE if not any(a in s for a in _ADMISSION_ONLY)])
@@ -277,6 +282,26 @@ def test_arithmetic_programs_are_admitted_and_run() -> None:
         ("print('1'.zfill(10 ** 9))", "too many items"),
         ("print('1'.center(10 ** 9, '*'))", "too many items"),
         ("print(str.zfill('1', 10 ** 9))", "uses a type's zfill"),
+        # Found by a review of the wider subset: iterators made in C, a replacement function,
+        # groups in a pattern, a width from an argument, big divisions, copies step by step.
+        ("print(sum(iter(int, 1)))", "too many items"),
+        ("a = [0]\nprint(any(map(a.append, a)))", "too many items"),
+        (
+            "import re\ns = ''.ljust(900000)\nprint(len(re.sub('', lambda m: s, 'y' * 1500)))",
+            "items",
+        ),
+        ("import re\nprint(len(re.findall('()' * 1000, 'y' * 200000)))", "too many items"),
+        ("import re\nprint(len(re.compile('()' * 1000).split('y' * 200000)))", "too many items"),
+        ("x = '%*d' % (1500000000, 7)", "a width taken from an argument"),
+        ("import itertools\nx = list(itertools.product(range(1000), repeat=1000))", "items"),
+        (
+            "import itertools as t\nx = list(t.accumulate(t.repeat('a' * 99999, 3000)))",
+            "items",
+        ),
+        ("s = ''.ljust(999999)\nk = [s.upper() for i in range(5000)]", "memory limit"),
+        ("l = [0] * 999999\nk = [l[:] for i in range(3000)]", "memory limit"),
+        ("x = int(''.ljust(999999, 'f'), 16)\nprint(divmod(x, 7)[1])", "a division too large"),
+        ("x = int(''.ljust(999999, 'f'), 16)\nprint(x // 7 > 0)", "a division too large"),
         # A caught exception never catches a limit.
         ("while True:\n    try:\n        pass\n    except:\n        pass", "step limit"),
         (
@@ -441,9 +466,16 @@ def test_the_restricted_evaluator_inside_the_sandbox_keeps_its_limits() -> None:
 
 
 @sandboxed
-def test_a_regular_expression_that_backtracks_for_ever_is_stopped_by_the_sandbox() -> None:
-    """The one admitted call no in-process limit bounds: the sandbox's clock stops it."""
-    slow = "import re\nprint(re.match(r'(a+)+$', 'a' * 60 + 'b'))"
+@pytest.mark.parametrize(
+    "slow",
+    [
+        "import re\nprint(re.match(r'(a+)+$', 'a' * 60 + 'b'))",
+        "a = []\nfor i in range(40):\n    a = [a, a]\nprint(len(str(a)))",
+    ],
+    ids=["backtracking", "shared-nesting"],
+)
+def test_what_no_in_process_limit_bounds_is_stopped_by_the_sandbox(slow: str) -> None:
+    """One C call that runs for ever: a backtracking pattern, a self-sharing structure shown."""
     assert admit(slow) == ""
     started = time.monotonic()
     first, after = each_in_sandbox([slow, "print(6 * 7)"], restricted=True)

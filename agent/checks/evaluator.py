@@ -14,9 +14,11 @@ underscore, no other attribute, no I/O, no ``with``, ``class``, ``global`` or ``
 dunder attributes and imports again) with a symbol table that holds only the whitelist, a
 step limit, a time limit, and limits on the size of numbers, sequences and output. What can
 make unbounded work in one call is counted as it works: ``itertools`` item by item, a
-regular expression's replacement by its largest result. One thing no in-process limit
-bounds is a regular expression that backtracks for ever; the kernel sandbox's clock, where
-every program runs, stops it.
+regular expression's replacement by its largest result; copies made step by step, by the
+process's peak size. Two things no in-process limit bounds, each one call in C: a regular
+expression that backtracks for ever, and showing, hashing or comparing a structure that
+holds itself many times over (``a = [a, a]`` forty times); the kernel sandbox's clock, where
+every program runs, stops them.
 
 :func:`run_plain` runs any program with the real interpreter; it is only ever called inside
 ``agent.sandbox`` (``run_code``). This module uses the standard library and ``asteval`` only,
@@ -35,6 +37,7 @@ import io
 import itertools
 import math
 import re
+import resource
 import string
 import time
 import types
@@ -47,6 +50,7 @@ MAX_OUTPUT = 20_000
 MAX_BITS = 100_000  # about 30,000 digits: far past any quantity a word problem has
 MAX_ITEMS = 1_000_000  # one sequence
 MAX_ALLOCATED = 5_000_000  # items made by ranges and repeated sequences, over a whole run
+MAX_MEMORY = 256 << 20  # what a run may add to the process's peak size
 # pow(base, exp, mod) costs about bits(exp) multiplications modulo mod, each quadratic-ish in
 # bits(mod): at 4,096 bits each (an RSA-4096 operation) one call takes about 0.2 s on a slow
 # core, 8,192 bits already over 1 s, and the time limit is only checked between steps. A word
@@ -55,6 +59,7 @@ MAX_POWMOD_BITS = 4_096
 # round(n, -k) computes 10**k: past this many digits it is no quantity, only a cost.
 MAX_ROUND_DIGITS = 10_000
 
+_ITERATORS = ("enumerate", "filter", "iter", "map", "reversed", "zip")
 # Raised by a function that refuses bad input, and caught by name (``except ValueError``).
 EXCEPTIONS = (
     "ArithmeticError", "AssertionError", "AttributeError", "Exception", "IndexError",
@@ -131,6 +136,7 @@ _NODES = (
     ast.ExceptHandler, ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.expr_context,
 )  # fmt: skip
 _WIDE_FORMAT = re.compile(r"\d{4,}")  # a width or precision of 1000 or more
+_STAR_FORMAT = re.compile(r"%[-+ #0]*(?:\*|\d*\.\*)")  # a width or precision given as an argument
 
 
 class Ran(TypedDict):
@@ -306,6 +312,9 @@ def _refusal(node: ast.AST, defined: set[str], modules: dict[str, str]) -> str:
             return f"uses {name}"
     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in defined:
         return f"uses {node.id}"
+    if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+        # ``Counter.most_common = …`` would change a class shared by the whole process.
+        return f"assigns to the attribute {node.attr}"
     if isinstance(node, ast.Attribute):
         owner = node.value
         if isinstance(owner, ast.Name) and owner.id in modules:
@@ -369,9 +378,10 @@ class _Budget:
 class _Counted:
     """An iterator that counts each item it gives against the run's budget.
 
-    ``itertools`` makes items in C, where no step of the run is counted:
-    ``list(itertools.count())`` would never return, ``product(xs, repeat=40)`` not in any
-    time a test has. Counted one by one, they stop at the budget instead.
+    ``itertools`` and ``map``/``zip``/``iter`` make items in C, where no step of the run is
+    counted: ``list(itertools.count())`` would never return, ``product(xs, repeat=40)`` not
+    in any time a test has. Counted one by one (a sequence by its length: ``product``'s
+    tuples, ``accumulate``'s growing strings), they stop at the budget instead.
     """
 
     def __init__(self, items: Iterable[Any], budget: _Budget) -> None:
@@ -382,8 +392,9 @@ class _Counted:
         return self
 
     def __next__(self) -> Any:
-        self._budget.items(1)
-        return next(self._items)
+        item = next(self._items)
+        self._budget.items(len(item) if isinstance(item, _SEQUENCES) else 1)
+        return item
 
 
 _SEQUENCES = (str, list, tuple, collections.deque)
@@ -412,6 +423,11 @@ def _check_operation(op: type[ast.AST], left: Any, right: Any, budget: _Budget) 
         budget.items(len(left) + len(right))
     elif op is ast.Mod and isinstance(left, str) and _WIDE_FORMAT.search(left):
         raise Refused("a very wide format")
+    elif op is ast.Mod and isinstance(left, str) and _STAR_FORMAT.search(left):
+        raise Refused("a width taken from an argument")
+    # Dividing big integers is quadratic: int('f' * 10**6, 16) // 7 takes seconds.
+    if op in (ast.FloorDiv, ast.Mod, ast.Div) and max(_bits(left), _bits(right)) > MAX_BITS:
+        raise Refused("a division too large")
 
 
 def _table(budget: _Budget) -> dict[str, Any]:
@@ -464,7 +480,17 @@ def _table(budget: _Budget) -> dict[str, Any]:
             total = total * item
         return total
 
+    def guarded_divmod(a: Any, b: Any) -> Any:
+        _check_operation(ast.FloorDiv, a, b, budget)
+        return divmod(a, b)
+
+    def counted(function: Callable[..., Iterable[Any]]) -> Callable[..., _Counted]:
+        return lambda *args, **kwargs: _Counted(function(*args, **kwargs), budget)
+
     table.update(range=guarded_range, pow=guarded_pow, sum=guarded_sum, round=guarded_round)
+    table.update(divmod=guarded_divmod)
+    # Iterators made in C: ``sum(iter(int, 1))`` or ``any(map(xs.append, xs))`` never end.
+    table.update({name: counted(getattr(builtins, name)) for name in _ITERATORS})
     functions = {name: getattr(math, name) for name in MATH}
     functions.update(
         pow=math.pow,
@@ -493,12 +519,20 @@ def _modules(budget: _Budget, math_functions: dict[str, Any]) -> dict[str, Any]:
         return call
 
     def sub(pattern: Any, repl: Any, text: Any, count: int = 0, flags: int = 0) -> Any:
-        _substitution(text, repl, budget)
+        repl = _substitution(text, repl, budget)
         return re.sub(pattern, repl, text, count=count, flags=flags)
 
     def subn(pattern: Any, repl: Any, text: Any, count: int = 0, flags: int = 0) -> Any:
-        _substitution(text, repl, budget)
+        repl = _substitution(text, repl, budget)
         return re.subn(pattern, repl, text, count=count, flags=flags)
+
+    def findall(pattern: Any, text: Any, flags: int = 0) -> Any:
+        _grouped(re.compile(pattern, flags), text, budget)
+        return re.findall(pattern, text, flags=flags)
+
+    def split(pattern: Any, text: Any, maxsplit: int = 0, flags: int = 0) -> Any:
+        _grouped(re.compile(pattern, flags), text, budget)
+        return re.split(pattern, text, maxsplit=maxsplit, flags=flags)
 
     spaces: dict[str, Any] = {}
     for module, names in MODULES.items():
@@ -509,7 +543,7 @@ def _modules(budget: _Budget, math_functions: dict[str, Any]) -> dict[str, Any]:
         if module == "itertools":
             found = {name: counted(function) for name, function in found.items()}
         elif module == "re":
-            found.update(sub=sub, subn=subn)
+            found.update(sub=sub, subn=subn, findall=findall, split=split)
         spaces[module] = types.SimpleNamespace(**found)
     return spaces
 
@@ -520,14 +554,30 @@ _IMPORTED = {
 }  # fmt: skip
 
 
-def _substitution(text: Any, repl: Any, budget: _Budget) -> None:
-    r"""Count what a regular expression's replacement can make at most, before it makes it.
+def _substitution(text: Any, repl: Any, budget: _Budget) -> Any:
+    r"""Count what a regular expression's replacement can make at most; the ``repl`` to use.
 
     Each match (at most one more than the text's length) gives the replacement, and its group
     references (``\1``) repeat matched text, whose total is at most the text's length each.
+    A function's replacements are counted as it gives them.
     """
     if isinstance(text, str) and isinstance(repl, str):
         budget.items(len(text) + 2 * (len(text) + 1) * len(repl))
+    if not callable(repl):
+        return repl
+
+    def counted(match: Any) -> Any:
+        given = repl(match)
+        budget.items(len(given) if isinstance(given, str) else 1)
+        return given
+
+    return counted
+
+
+def _grouped(pattern: re.Pattern[Any], text: Any, budget: _Budget) -> None:
+    """Count what ``findall`` or ``split`` can give at most: a tuple of groups a match."""
+    if isinstance(text, str):
+        budget.items((len(text) + 1) * (pattern.groups + 1))
 
 
 def _join(method: Callable[..., str], budget: _Budget, items: Iterable[Any]) -> str:
@@ -564,8 +614,13 @@ def _padded(method: Callable[..., str], budget: _Budget, width: Any, *fill: Any)
 def _substituted(
     method: Callable[..., Any], budget: _Budget, repl: Any, text: Any, count: int = 0
 ) -> Any:
-    _substitution(text, repl, budget)
+    repl = _substitution(text, repl, budget)
     return method(repl, text, count=count)
+
+
+def _regrouped(method: Callable[..., Any], budget: _Budget, text: Any, *args: Any) -> Any:
+    _grouped(method.__self__, text, budget)  # type: ignore[attr-defined]
+    return method(text, *args)
 
 
 _UNBOUND = (
@@ -583,12 +638,18 @@ _GUARDED: dict[tuple[type, str], Callable[..., Any]] = {
     **{(str, name): _padded for name in ("zfill", "ljust", "rjust", "center")},
     (re.Pattern, "sub"): _substituted,
     (re.Pattern, "subn"): _substituted,
+    (re.Pattern, "findall"): _regrouped,
+    (re.Pattern, "split"): _regrouped,
 }
 
 
 def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: float) -> Any:
     """An asteval interpreter with the whitelist as its only names, and the limits."""
     from asteval import Interpreter
+
+    # Copies made one step at a time (``[s.upper() for i in range(5000)]``) are each within
+    # the budget of one sequence; the process's peak size, read every 256 steps, bounds them.
+    memory_ceiling = _peak_memory() + MAX_MEMORY
 
     class Limited(Interpreter):  # type: ignore[misc]
         steps = 0
@@ -600,6 +661,8 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
                 raise _Stop("step limit")
             if time.monotonic() > self.deadline:
                 raise _Stop("time limit")
+            if self.steps % 256 == 0 and _peak_memory() > memory_ceiling:
+                raise _Stop("memory limit")
             return super().run(node, *args, **kwargs)
 
         def on_binop(self, node: ast.BinOp) -> Any:
@@ -628,6 +691,11 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
         max_statement_length=MAX_OUTPUT,
         config={"import": False, "importfrom": False, "with": False, "try": True},
     )
+
+
+def _peak_memory() -> int:
+    """The process's largest resident size so far, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _apply(op: ast.operator, left: Any, right: Any) -> Any:

@@ -458,6 +458,9 @@ def test_without_a_backend_nothing_the_model_wrote_runs(
 @sandboxed
 def test_the_restricted_evaluator_inside_the_sandbox_keeps_its_limits() -> None:
     assert in_sandbox("while True:\n    pass", restricted=True)["error"] == "step limit"
+    # /proc is closed there, so the size read is the peak: a fresh process's, which holds.
+    copies = "l = [0] * 999999\nk = [l[:] for i in range(3000)]"
+    assert in_sandbox(copies, restricted=True)["error"] == "memory limit"
     assert in_sandbox("print(sum(x * x for x in range(4)))", restricted=True) == {
         "printed": "14\n",
         "value": "",

@@ -15,7 +15,7 @@ dunder attributes and imports again) with a symbol table that holds only the whi
 step limit, a time limit, and limits on the size of numbers, sequences and output. What can
 make unbounded work in one call is counted as it works: ``itertools`` item by item, a
 regular expression's replacement by its largest result; copies made step by step, by the
-process's peak size. Two things no in-process limit bounds, each one call in C: a regular
+process's size. Two things no in-process limit bounds, each one call in C: a regular
 expression that backtracks for ever, and showing, hashing or comparing a structure that
 holds itself many times over (``a = [a, a]`` forty times); the kernel sandbox's clock, where
 every program runs, stops them.
@@ -50,7 +50,7 @@ MAX_OUTPUT = 20_000
 MAX_BITS = 100_000  # about 30,000 digits: far past any quantity a word problem has
 MAX_ITEMS = 1_000_000  # one sequence
 MAX_ALLOCATED = 5_000_000  # items made by ranges and repeated sequences, over a whole run
-MAX_MEMORY = 256 << 20  # what a run may add to the process's peak size
+MAX_MEMORY = 256 << 20  # what a run may add to the process's size
 # pow(base, exp, mod) costs about bits(exp) multiplications modulo mod, each quadratic-ish in
 # bits(mod): at 4,096 bits each (an RSA-4096 operation) one call takes about 0.2 s on a slow
 # core, 8,192 bits already over 1 s, and the time limit is only checked between steps. A word
@@ -648,8 +648,9 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
     from asteval import Interpreter
 
     # Copies made one step at a time (``[s.upper() for i in range(5000)]``) are each within
-    # the budget of one sequence; the process's peak size, read every 256 steps, bounds them.
-    memory_ceiling = _peak_memory() + MAX_MEMORY
+    # the budget of one sequence; the process's size, read every 256 steps, bounds them.
+    gauge = _memory_gauge()
+    memory_ceiling = gauge() + MAX_MEMORY
 
     class Limited(Interpreter):  # type: ignore[misc]
         steps = 0
@@ -661,7 +662,7 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
                 raise _Stop("step limit")
             if time.monotonic() > self.deadline:
                 raise _Stop("time limit")
-            if self.steps % 256 == 0 and _peak_memory() > memory_ceiling:
+            if self.steps % 256 == 0 and gauge() > memory_ceiling:
                 raise _Stop("memory limit")
             return super().run(node, *args, **kwargs)
 
@@ -693,9 +694,24 @@ def _interpreter(writer: io.StringIO, budget: _Budget, max_steps: int, seconds: 
     )
 
 
-def _peak_memory() -> int:
-    """The process's largest resident size so far, in bytes (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def _memory_gauge() -> Callable[[], int]:
+    """How to read the process's size in bytes.
+
+    Resident now, from Linux's ``/proc``; where ``/proc`` is closed (the sandbox, a fresh
+    process for each batch), its peak so far.
+    """
+    try:
+        with open("/proc/self/statm", encoding="ascii") as file:
+            file.read()
+    except OSError:
+        return lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB
+    page = resource.getpagesize()
+
+    def resident() -> int:
+        with open("/proc/self/statm", encoding="ascii") as file:
+            return int(file.read().split()[1]) * page
+
+    return resident
 
 
 def _apply(op: ast.operator, left: Any, right: Any) -> Any:

@@ -397,6 +397,18 @@ class _Counted:
         return item
 
 
+def _counting(function: Callable[..., Iterable[Any]], budget: _Budget) -> Callable[..., _Counted]:
+    """``function``, its results counted item by item (``itertools``, ``map``, ``iter``…)."""
+
+    def call(*args: Any, **kwargs: Any) -> _Counted:
+        repeat = kwargs.get("repeat", 1)
+        if isinstance(repeat, int) and repeat > 1_000:  # product() copies its pools first
+            raise Refused("too many items")
+        return _Counted(function(*args, **kwargs), budget)
+
+    return call
+
+
 _SEQUENCES = (str, list, tuple, collections.deque)
 
 
@@ -484,13 +496,10 @@ def _table(budget: _Budget) -> dict[str, Any]:
         _check_operation(ast.FloorDiv, a, b, budget)
         return divmod(a, b)
 
-    def counted(function: Callable[..., Iterable[Any]]) -> Callable[..., _Counted]:
-        return lambda *args, **kwargs: _Counted(function(*args, **kwargs), budget)
-
     table.update(range=guarded_range, pow=guarded_pow, sum=guarded_sum, round=guarded_round)
     table.update(divmod=guarded_divmod)
     # Iterators made in C: ``sum(iter(int, 1))`` or ``any(map(xs.append, xs))`` never end.
-    table.update({name: counted(getattr(builtins, name)) for name in _ITERATORS})
+    table.update({name: _counting(getattr(builtins, name), budget) for name in _ITERATORS})
     functions = {name: getattr(math, name) for name in MATH}
     functions.update(
         pow=math.pow,
@@ -508,15 +517,6 @@ def _table(budget: _Budget) -> dict[str, Any]:
 
 def _modules(budget: _Budget, math_functions: dict[str, Any]) -> dict[str, Any]:
     """Each module of ``MODULES`` as a namespace of its whitelisted names, guarded."""
-
-    def counted(function: Callable[..., Iterable[Any]]) -> Callable[..., _Counted]:
-        def call(*args: Any, **kwargs: Any) -> _Counted:
-            repeat = kwargs.get("repeat", 1)
-            if isinstance(repeat, int) and repeat > 1_000:  # product() copies its pools so
-                raise Refused("too many items")
-            return _Counted(function(*args, **kwargs), budget)
-
-        return call
 
     def sub(pattern: Any, repl: Any, text: Any, count: int = 0, flags: int = 0) -> Any:
         repl = _substitution(text, repl, budget)
@@ -541,7 +541,7 @@ def _modules(budget: _Budget, math_functions: dict[str, Any]) -> dict[str, Any]:
             continue
         found = {name: getattr(_IMPORTED[module], name) for name in names}
         if module == "itertools":
-            found = {name: counted(function) for name, function in found.items()}
+            found = {name: _counting(function, budget) for name, function in found.items()}
         elif module == "re":
             found.update(sub=sub, subn=subn, findall=findall, split=split)
         spaces[module] = types.SimpleNamespace(**found)

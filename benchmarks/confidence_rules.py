@@ -95,15 +95,30 @@ def replay(
     scale: dict | None = None,
     samples: int = 3,
     max_samples: int = 5,
+    agree: str = "off",
 ) -> tuple[bool, int, int]:
-    """(right, calls, tokens) of one question under one rule."""
+    """(right, calls, tokens) of one question under one rule.
+
+    ``agree`` replays a stop on the plain answer and the first program sample agreeing
+    (drawn first, together): ``off`` never; ``any`` whenever they agree, and no lone stop;
+    ``confident`` when they agree and the plain answer is confident, and no lone stop;
+    ``or`` the lone stop as today, and else a stop when they agree.
+    """
     order = sequence(rows, programs)
     drawn: list[dict] = []
+
+    def sure(r: dict) -> bool:
+        score = (r["confidence"] or {}).get(measure)
+        return stop_at is not None and score is not None and score >= stop_at
+
     for r in order:
         drawn.append(r)
-        if len(drawn) == 1 and stop_at is not None:
-            score = (r["confidence"] or {}).get(measure)
-            if score is not None and score >= stop_at and not r["failed"] and r["key"]:
+        if len(drawn) == 1 and agree in ("off", "or") and sure(r) and not r["failed"] and r["key"]:
+            break
+        if len(drawn) == 2 and agree != "off" and r["how"] == "program":
+            plain = drawn[0]
+            same = not plain["failed"] and not r["failed"] and plain["key"] == r["key"] != ""
+            if same and (agree != "confident" or sure(plain)):
                 break
         if len(drawn) < samples:
             continue
@@ -177,8 +192,12 @@ def analyse(path: Path) -> None:
         if not scores:
             continue
         cuts = [None] + [scores[int(len(scores) * f)] for f in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
-        for programs in (0, 1, 2):
+        for programs, agree in [(0, "off"), (1, "off"), (2, "off")] + [
+            (p, a) for p in (1, 2) for a in ("any", "confident", "or")
+        ]:
             for stop_at in cuts:
+                if stop_at is None and agree in ("confident", "or"):
+                    continue
                 for temperature, scaled in [(None, False)] + [
                     (t, z) for t in (0.25, 0.5, 1.0, 2.0) for z in (False, True)
                 ]:
@@ -191,6 +210,7 @@ def analyse(path: Path) -> None:
                             measure=measure,
                             temperature=temperature,
                             scale=scale,
+                            agree=agree,
                         )
                         for q in questions
                     ]
@@ -199,7 +219,7 @@ def analyse(path: Path) -> None:
                     tokens = sum(o[2] for o in outcome) / n
                     label = f"{temperature}{'z' if scaled else ''}" if temperature else "count"
                     results.append(
-                        (right, -tokens, measure, programs, stop_at, label, calls, tokens)
+                        (right, -tokens, measure, f"{programs} agree={agree}", stop_at, label, calls, tokens)
                     )
     results.sort(key=lambda r: (r[0], r[1]), reverse=True)
     print("best rules (right, calls/q, tokens ×plain):")

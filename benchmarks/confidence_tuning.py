@@ -4,6 +4,8 @@ Commands (the tuning slices; never the reported ones):
     .venv/bin/python benchmarks/confidence_tuning.py collect --task gsm8k --limit 40
     .venv/bin/python benchmarks/confidence_tuning.py collect --task humaneval --offset 80 --limit 40
     .venv/bin/python benchmarks/confidence_tuning.py analyse benchmarks/results/tuning-gsm8k-1-40.jsonl
+    .venv/bin/python benchmarks/confidence_tuning.py collect --task gsm8k --limit 50 \
+        --programs-only --prompts DIR --suffix=-DIR   # another program prompt, on the same slice
 
 ``collect`` draws, per question, exactly what a run draws (the same prompts, temperatures
 and seeds as ``agent.strategies.sampling``): the plain answer (index 0, greedy), sampled
@@ -37,19 +39,21 @@ HERE = Path(__file__).resolve().parent
 
 def collect(args: argparse.Namespace) -> None:
     records, scorer = TASKS[args.task](args.offset, args.limit)
-    name = f"tuning-{args.task}-{args.offset + 1}-{args.offset + args.limit}"
+    name = f"tuning-{args.task}-{args.offset + 1}-{args.offset + args.limit}{args.suffix}"
     out = HERE / "results" / f"{name}.jsonl"
     done = (
         {json.loads(line)["id"] for line in out.read_text().splitlines()} if out.exists() else set()
     )
     model = local_chat_model("", progress=False)
-    prompts = load_prompts()
+    prompts = load_prompts(args.prompts)
     for record in records:
         if record.id in done:
             continue
         kind = kind_of_record(record)
         rows = []
         plans = [("plain", 0)] + [("sample", i) for i in range(1, args.samples + 1)]
+        if args.programs_only:
+            plans = []
         if kind == "number":
             plans += [("program", i) for i in range(args.programs)]
         for how, index in plans:
@@ -113,6 +117,9 @@ def main() -> None:
     c.add_argument("--limit", type=int, default=40)
     c.add_argument("--samples", type=int, default=4)
     c.add_argument("--programs", type=int, default=2)
+    c.add_argument("--programs-only", action="store_true", help="draw the program samples only")
+    c.add_argument("--prompts", default=None, help="a prompts folder to draw with instead")
+    c.add_argument("--suffix", default="", help="added to the results file's name")
     a = sub.add_parser("analyse")
     a.add_argument("path")
     args = parser.parse_args()

@@ -316,7 +316,8 @@ def test_bombs_stop_at_a_limit_in_this_process(source: str, why: str) -> None:
     started = time.monotonic()
     ran = evaluate(source)
     assert ran["error"], ran
-    assert why in ran["error"]
+    # On a loaded machine the clock can run out before the steps do: either limit stops it.
+    assert why in ran["error"] or (why == "step limit" and "time limit" in ran["error"])
     assert time.monotonic() - started < 10
 
 

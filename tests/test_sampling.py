@@ -458,7 +458,8 @@ async def test_yes_no_compares_by_polarity() -> None:
 
 
 async def test_short_answers_that_all_differ_go_to_selection_not_a_checklist() -> None:
-    question = "Which is heavier: a kilogram of feathers or a kilogram of steel?"
+    # No amounts stated, so no units decide it (``test_comparison`` has the one that does).
+    question = "Which is heavier: a sack of feathers or a sack of steel?"
     replies = ["Neither. They weigh the same.", "They weigh the same.", "Steel is heavier."]
     model = scripted(replies, ["Most consistent: Response 2\nOthers: 3 confuses density."])
     result = await ask(question, model, samples=3, max_samples=3)

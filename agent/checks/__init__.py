@@ -7,7 +7,9 @@ program whose reply says what it prints is run and compared (``program_checks``)
 only an arithmetic program, in the restricted evaluator (inside the sandbox where there is
 one); any other only with ``run_code``, in the sandbox. A code answer's examples run the
 same way: by default only when its code is inside the arithmetic subset, in the restricted
-evaluator inside the sandbox; any other code only with ``run_code``.
+evaluator inside the sandbox; any other code only with ``run_code``. A comparison of
+quantities the question states ("a kilogram of feathers or a kilogram of steel?") is
+decided by converting their units (``comparison_checks``); nothing is run.
 
 Before the checks run, ``repair`` makes a prose answer meet the stated instructions that code
 alone can meet (a case, no commas, the quotation marks, the phrase to end with, the request
@@ -23,6 +25,7 @@ import re
 from agent.answers import code_blocks, main_code
 from agent.checks.calculator import arithmetic_checks
 from agent.checks.code import code_checks
+from agent.checks.comparison import comparison_checks
 from agent.checks.instructions import Constraint, Continuation, check, continuation, extract, repair
 from agent.checks.program import program_checks
 from agent.result import Check, Draft
@@ -82,6 +85,7 @@ def run_checks(
     found = check(output, constraints)
     if kind != "code":
         found += arithmetic_checks(text)
+        found += comparison_checks(question, output)
         found += program_checks(text, output, kind=kind, run_code=run_code)
         return found
     found += code_asked(question, output)

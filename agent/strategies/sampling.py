@@ -161,9 +161,11 @@ class _Round:
         confident: Whether the plain answer, drawn alone so far, passed its checks, has a
             key if its kind has keys, and is confident enough to stand alone
             (``confidence.stands_alone``, which says for which kinds).
-        proven: Whether the plain answer, drawn alone so far, is free text that passed
-            every check of the question's stated instructions, of which there is one at
-            least: a program, not the model, says it does what was asked.
+        proven: Whether a sample passed checks that decide it: the plain answer, drawn
+            alone so far, as free text that passed every check of the question's stated
+            instructions (one at least); or any sample whose comparison of the quantities
+            the question states the units bear out (``comparison``). A program, not the
+            model, says it does what was asked.
     """
 
     drawn: int
@@ -197,9 +199,12 @@ class _Round:
             confident=first is not None
             and (bool(split) or not keyed)
             and confidence.stands_alone(first, kind),
-            proven=first is not None
-            and kind == "text"
-            and any(c["kind"] == "constraint" for c in first["checks"]),
+            proven=(
+                first is not None
+                and kind == "text"
+                and any(c["kind"] == "constraint" for c in first["checks"])
+            )
+            or any(c["kind"] == "comparison" for d in passed for c in d["checks"]),
         )
 
 
@@ -221,6 +226,8 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
         # Samples of free text are chosen by confidence alone, which knows no more than the
         # checks did: on IFEval's tuning slice (101–150) a plain answer that passed every
         # instruction check was right as often as the sample chosen after it (benchmarks §22).
+        # A comparison of stated quantities has one right answer, and the units bore it out:
+        # the first sample that gives it ends the run.
         return _end("checked")
     if more and seen.drawn < settings.samples:  # the first round is not complete
         early = seen.drawn > 1 and seen.passed == seen.drawn and not seen.keyed and seen.alike

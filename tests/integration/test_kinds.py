@@ -11,6 +11,7 @@ import pytest
 
 from agent import ReflectionResult, areflect, checks, confidence
 from agent.answers import key
+from agent.checks.comparison import comparison_checks
 from agent.checks.instructions.counting import items_of
 from agent.datasets import Record
 from agent.models import DEFAULT_MODEL
@@ -109,6 +110,22 @@ async def test_a_short_answer_is_found() -> None:
     result = await ask("What is the capital of Australia?")
     assert result.kind == "short"
     assert "Canberra" in result.output, result.output
+
+
+async def test_a_comparison_of_stated_quantities_is_decided_by_their_units() -> None:
+    question = "Which is heavier: a kilogram of feathers or a kilogram of steel?"
+    result = await ask(question)
+    assert result.kind == "short"
+    verdicts = []
+    for draft in result.drafts:
+        found = [c for c in draft["checks"] if c["kind"] == "comparison"]
+        said = comparison_checks(question, draft["output"])
+        assert found == said, draft["output"]  # every draft that names a side is checked
+        verdicts += [c["passed"] for c in found]
+    assert verdicts, [d["output"] for d in result.drafts]
+    chosen = result.drafts[result.chosen]
+    if any(verdicts):  # where any answer is borne out by the units, that is the answer
+        assert [c["passed"] for c in chosen["checks"] if c["kind"] == "comparison"] == [True]
 
 
 async def test_an_instruction_code_can_meet_is_met_by_code_on_the_real_answer() -> None:

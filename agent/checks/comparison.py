@@ -1,0 +1,211 @@
+"""Comparisons of stated quantities, decided by converting their units.
+
+"Which is heavier: a kilogram of feathers or a kilogram of steel?", "What weighs more, 2
+pounds of flour or 1 kilogram of sugar?", "Which is longer, a mile or 1,500 meters?": when
+both sides state an amount and a unit of the same dimension, ``pint`` converts them and the
+comparison has one right answer. The answer's conclusion is read for which side it names, or
+whether it says they are the same; a reply that names neither (or both, without "the same")
+gets no check. Nothing the model wrote is run: the question's own amounts are converted, so
+a kilogram of feathers weighs what a kilogram of steel does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from agent.answers import conclusion
+from agent.result import Check
+
+# What the question asks: the greater side (+1) or the lesser (-1), and of which dimensions
+# ("" where any can be compared, as long as both sides share it).
+_ADJECTIVES: dict[str, tuple[int, str]] = {
+    "heavier": (1, "[mass]"),
+    "lighter": (-1, "[mass]"),
+    "weighs more": (1, "[mass]"),
+    "weighs less": (-1, "[mass]"),
+    "weigh more": (1, "[mass]"),
+    "weigh less": (-1, "[mass]"),
+    "longer": (1, "[length]|[time]"),
+    "shorter": (-1, "[length]|[time]"),
+    "taller": (1, "[length]"),
+    "farther": (1, "[length]"),
+    "further": (1, "[length]"),
+    "faster": (1, "[length] / [time]"),
+    "slower": (-1, "[length] / [time]"),
+    "bigger": (1, ""),
+    "larger": (1, ""),
+    "greater": (1, ""),
+    "more": (1, ""),
+    "smaller": (-1, ""),
+    "less": (-1, ""),
+}
+_ADJECTIVE = "|".join(sorted((re.escape(a) for a in _ADJECTIVES), key=len, reverse=True))
+_ASK = re.compile(
+    r"^\s*(?:which|what)(?:\s+one)?(?:\s+(?:is|are|has|holds|weighs?|goes|lasts))?\s+"
+    rf"(?P<adjective>{_ADJECTIVE})\b\s*[:,]?\s*(?P<left>[^?:]+?),?\s+or\s+(?P<right>[^?]+?)"
+    r"\s*\?",  # what follows the question ("Answer feathers or iron.") asks nothing more
+    re.IGNORECASE,
+)
+_WORDS = {
+    "a": 1.0,
+    "an": 1.0,
+    "one": 1.0,
+    "two": 2.0,
+    "three": 3.0,
+    "four": 4.0,
+    "five": 5.0,
+    "six": 6.0,
+    "seven": 7.0,
+    "eight": 8.0,
+    "nine": 9.0,
+    "ten": 10.0,
+    "half a": 0.5,
+    "half an": 0.5,
+    "a dozen": 12.0,
+    "a hundred": 100.0,
+    "a thousand": 1000.0,
+}
+_AMOUNT = "|".join(sorted((re.escape(w) for w in _WORDS), key=len, reverse=True))
+_SIDE = re.compile(
+    rf"^(?:the\s+)?(?P<amount>\d[\d,]*(?:\.\d+)?|{_AMOUNT})\s*(?P<unit>[a-z]+(?:\s+[a-z]+)?)"
+    r"(?:\s+of\s+(?P<thing>.+))?$",
+    re.IGNORECASE,
+)
+_SAME = re.compile(
+    r"\b(?:(?:the\s+)?same|equal(?:ly)?|identical|neither|no\s+difference|"
+    r"both\s+(?:weigh|are|have|of\s+them)|as\s+(?:heavy|long|much|big|large|light)\s+as)\b",
+    re.IGNORECASE,
+)
+_GREATER = re.compile(
+    r"\b(?:heavier|more|bigger|larger|greater|longer|taller|farther|further|faster)\b", re.I
+)
+_LESSER = re.compile(r"\b(?:lighter|less|smaller|shorter|slower|fewer)\b", re.I)
+_STOP = {"a", "an", "the", "of", "one", "is", "are"}
+_VERBS = {"[mass]": "weigh the same", "[length]": "are as long", "[time]": "are as long"}
+
+
+@dataclass(frozen=True)
+class _Side:
+    text: str
+    quantity: Any  # a pint Quantity
+    words: frozenset[str]
+
+
+@cache
+def _units() -> Any:
+    import pint  # loaded only for a question that compares quantities
+
+    return pint.UnitRegistry()
+
+
+def _words(text: str) -> frozenset[str]:
+    found = re.findall(r"[a-z]+|\d[\d,.]*", text.lower())
+    return frozenset(w.rstrip("s") if len(w) > 3 else w for w in found if w not in _STOP)
+
+
+def _side(text: str) -> _Side | None:
+    match = _SIDE.match(text.strip().rstrip(".,"))
+    if not match:
+        return None
+    amount = match["amount"].lower()
+    value = _WORDS.get(re.sub(r"\s+", " ", amount))
+    if value is None:
+        value = float(amount.replace(",", ""))
+    words = match["unit"].split()
+    registry = _units()
+    # "fluid ounce", "metric ton" first; then the first word, the rest joining the thing.
+    for count in (len(words), 1):
+        unit = " ".join(words[:count]).lower()
+        if unit in _STOP or unit in _WORDS:
+            continue
+        try:
+            parsed = registry.parse_units(unit.replace(" ", "_"))
+        except Exception:
+            continue
+        return _Side(text.strip(), registry.Quantity(value, parsed), _words(text))
+    return None
+
+
+def _asked(question: str) -> tuple[int, str, _Side, _Side] | None:
+    match = _ASK.match(" ".join(question.split()))
+    if not match:
+        return None
+    left, right = _side(match["left"]), _side(match["right"])
+    if left is None or right is None:
+        return None
+    sign, dimension = _ADJECTIVES[re.sub(r"\s+", " ", match["adjective"].lower())]
+    found = str(left.quantity.dimensionality)
+    if found != str(right.quantity.dimensionality) or (
+        dimension and found not in dimension.split("|")
+    ):
+        return None
+    return sign, found, left, right
+
+
+def _claim(output: str, sign: int, left: _Side, right: _Side) -> str:
+    """What the answer concludes: ``same``, ``left``, ``right``, or ``""`` when unreadable.
+
+    A side named with the opposite comparison ("feathers are lighter", asked which is
+    heavier) is the other side's answer.
+    """
+    found, marked = conclusion(output)
+    # A marked conclusion alone; an unmarked reply by its last line, then its first sentence.
+    first = re.split(r"(?<=[.!?])\s", output.strip())[0]
+    for part in [found] if marked else [found, first]:
+        if _SAME.search(part):
+            return "same"
+        named = _named(part, left, right)
+        compared = _GREATER.search(part) or _LESSER.search(part)
+        if not named and compared:  # "1,500 meters is shorter than a mile": the subject
+            named = _named(part[: compared.start()], left, right)
+        if named:
+            greater, lesser = bool(_GREATER.search(part)), bool(_LESSER.search(part))
+            flipped = (lesser and not greater) if sign > 0 else (greater and not lesser)
+            return named if not flipped else {"left": "right", "right": "left"}[named]
+    return ""
+
+
+def _named(part: str, left: _Side, right: _Side) -> str:
+    """The one side a phrase names by a word only that side has; ``""`` for none or both."""
+    words = _words(part)
+    names_left = bool(words & (left.words - right.words))
+    names_right = bool(words & (right.words - left.words))
+    return "" if names_left == names_right else "left" if names_left else "right"
+
+
+def comparison_checks(question: str, output: str) -> list[Check]:
+    """Whether the answer names the right side of a comparison of stated quantities.
+
+    Example:
+        >>> q = "Which is heavier: a kilogram of feathers or a kilogram of steel?"
+        >>> [c["passed"] for c in comparison_checks(q, "The kilogram of steel.")]
+        [False]
+        >>> [c["passed"] for c in comparison_checks(q, "They weigh the same.")]
+        [True]
+    """
+    asked = _asked(question)
+    if asked is None:
+        return []
+    sign, dimension, left, right = asked
+    claim = _claim(output, sign, left, right)
+    if not claim:
+        return []
+    a, b = left.quantity, right.quantity.to(left.quantity.units)
+    shown = f"{left.text} = {_shown(a)}, {right.text} = {_shown(b)}"
+    if math.isclose(a.magnitude, b.magnitude, rel_tol=1e-9):
+        truth = "same"
+        name = f"{shown}: they {_VERBS.get(dimension, 'are the same')}"
+    else:
+        truth = "left" if (a.magnitude > b.magnitude) == (sign > 0) else "right"
+        name = f"{shown}: {(left if truth == 'left' else right).text}"
+    said = {"same": "they are the same", "left": left.text, "right": right.text}[claim]
+    detail = "" if claim == truth else f"the answer says {said}"
+    return [Check(kind="comparison", name=name, passed=claim == truth, detail=detail)]
+
+
+def _shown(quantity: Any) -> str:
+    return f"{quantity.magnitude:g} {quantity.units:~P}".strip()

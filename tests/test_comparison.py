@@ -1,0 +1,118 @@
+"""Comparisons of stated quantities, decided by converting units: the check reads which side
+an answer names, the units say which is right, and the tally keeps only answers that pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent import areflect
+from agent.checks import line_of, run_checks
+from agent.checks.comparison import comparison_checks
+from tests.scripted import ScriptedChatModel
+
+FEATHERS = "Which is heavier: a kilogram of feathers or a kilogram of steel?"
+FLOUR = "What weighs more, 2 pounds of flour or 1 kilogram of sugar?"
+MILE = "Which is shorter, a mile or 1,500 meters?"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "passed"),
+    [
+        (FEATHERS, "They weigh the same.", True),
+        (FEATHERS, "Neither: both weigh one kilogram.", True),
+        (FEATHERS, r"So the answer is \(\boxed{\text{The same}}\).", True),
+        (FEATHERS, "A kilogram of steel.", False),
+        (
+            FEATHERS,
+            "Steel is denser, so it is heavier.\n\nThe kilogram of steel is heavier.",
+            False,
+        ),
+        (FEATHERS, "Feathers are lighter.", False),
+        (FLOUR, "The sugar weighs more.", True),
+        (FLOUR, "The flour weighs less.", True),  # names flour, but as the lighter one
+        (FLOUR, "2 pounds of flour.", False),
+        (FLOUR, "They are equal.", False),
+        (MILE, "1,500 meters is shorter than a mile.", True),
+        (MILE, "A mile.", False),
+        ("Which is heavier, a pound of bricks or a pound of feathers?", "Neither.", True),
+        ("Which is more: a liter of water or a quart of milk?", "The liter of water.", True),
+        ("Which is longer: a week or 100 hours?", "100 hours.", False),
+        (
+            "Which weighs more, a kilogram of feathers or 900 grams of iron? Answer feathers "
+            "or iron.",
+            "Feathers",
+            True,
+        ),
+    ],
+)
+def test_the_units_decide_which_side_is_right(question: str, answer: str, passed: bool) -> None:
+    found = comparison_checks(question, answer)
+    assert [c["passed"] for c in found] == [passed]
+    assert found[0]["kind"] == "comparison" and bool(found[0]["detail"]) != passed
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (FEATHERS, "It depends on what you mean."),  # names no side
+        (FEATHERS, "Feathers and steel both matter here."),  # both sides, no "the same"
+        ("Which is heavier: feathers or steel?", "Steel."),  # no amounts stated
+        (
+            "Which is heavier: a kilogram of feathers or a mile of road?",
+            "The road.",
+        ),  # two dimensions
+        ("Which is longer: a kilogram of feathers or a pound of steel?", "Feathers."),  # wrong one
+        ("Which is bigger, 3 or 5?", "5"),  # no units
+        ("Tom has 3 bags of 4 apples. How many apples?", "12"),
+    ],
+)
+def test_no_check_where_the_units_or_the_answer_decide_nothing(question: str, answer: str) -> None:
+    assert comparison_checks(question, answer) == []
+
+
+def test_the_finding_says_what_the_units_give() -> None:
+    (found,) = run_checks(
+        FEATHERS, "Steel.", "Steel.", kind="short", constraints=[], run_code=False
+    )
+    assert line_of(found) == (
+        "✗ a kilogram of feathers = 1 kg, a kilogram of steel = 1 kg: they weigh the same:"
+        " the answer says a kilogram of steel"
+    )
+
+
+def scripted(replies: list[str]) -> ScriptedChatModel:
+    return ScriptedChatModel(script={"generator": list(replies), "critic": []})
+
+
+async def ask(question: str, replies: list[str], **options: Any) -> Any:
+    return await areflect(question, model=scripted(replies), max_concurrency=1, **options)
+
+
+async def test_the_one_sample_the_units_bear_out_is_the_answer() -> None:
+    steel = "Steel is denser than feathers.\n\nSo the kilogram of steel is heavier."
+    lighter = "Feathers take more room.\n\nSo the kilogram of feathers is lighter."
+    same = "A kilogram is a kilogram.\n\nSo they weigh the same."
+    result = await ask(FEATHERS, [steel, lighter, same], max_rounds=0)
+    assert result.output == same and result.stop_reason == "checked"
+    # The same replies where no units are stated: nothing decides, and "the same" is not
+    # the answer (the three differ, so the first stands).
+    unsure = "Which is heavier: feathers or steel?"
+    unchecked = await ask(unsure, [steel, lighter, same], max_rounds=0)
+    assert unchecked.output == steel and unchecked.stop_reason == "voted"
+
+
+async def test_sampling_stops_at_the_first_sample_the_units_bear_out() -> None:
+    same = "A kilogram is a kilogram.\n\nSo they weigh the same."
+    result = await ask(FEATHERS, ["Steel.", same, "Steel.", "Steel."])
+    assert (result.output, result.stop_reason, result.usage["calls"]) == (same, "checked", 2)
+
+
+async def test_a_plain_answer_the_units_bear_out_stands_alone() -> None:
+    same = "A kilogram is a kilogram.\n\nSo they weigh the same."
+    result = await ask(FEATHERS, [same, "Steel.", "Steel."])
+    assert (result.output, result.stop_reason, result.usage["calls"]) == (same, "checked", 1)
+    sampled = await ask(FEATHERS, [same, "Steel.", "Steel."], stop_early=False)
+    assert sampled.usage["calls"] >= 3 and sampled.output == same

@@ -219,7 +219,16 @@ def analyse(path: Path) -> None:
                     tokens = sum(o[2] for o in outcome) / n
                     label = f"{temperature}{'z' if scaled else ''}" if temperature else "count"
                     results.append(
-                        (right, -tokens, measure, f"{programs} agree={agree}", stop_at, label, calls, tokens)
+                        (
+                            right,
+                            -tokens,
+                            measure,
+                            f"{programs} agree={agree}",
+                            stop_at,
+                            label,
+                            calls,
+                            tokens,
+                        )
                     )
     results.sort(key=lambda r: (r[0], r[1]), reverse=True)
     print("best rules (right, calls/q, tokens ×plain):")

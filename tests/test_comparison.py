@@ -40,6 +40,10 @@ MILE = "Which is shorter, a mile or 1,500 meters?"
         ("Which is heavier, a pound of bricks or a pound of feathers?", "Neither.", True),
         ("Which is more: a liter of water or a quart of milk?", "The liter of water.", True),
         ("Which is longer: a week or 100 hours?", "100 hours.", False),
+        ("Is a kilogram of feathers heavier than a kilogram of steel?", "No, the same.", True),
+        ("Is a kilogram of feathers heavier than a kilogram of steel?", "Yes.", False),
+        ("Does a kilogram of sugar weigh more than 2 pounds of flour?", "Yes, it does.", True),
+        ("Is a mile shorter than 1,500 meters?", "Yes", False),
         (
             "Which weighs more, a kilogram of feathers or 900 grams of iron? Answer feathers "
             "or iron.",
@@ -116,3 +120,11 @@ async def test_a_plain_answer_the_units_bear_out_stands_alone() -> None:
     assert (result.output, result.stop_reason, result.usage["calls"]) == (same, "checked", 1)
     sampled = await ask(FEATHERS, [same, "Steel.", "Steel."], stop_early=False)
     assert sampled.usage["calls"] >= 3 and sampled.output == same
+
+
+async def test_a_yes_or_no_comparison_is_decided_the_same_way() -> None:
+    question = "Is a kilogram of feathers heavier than a kilogram of steel?"
+    no = "No. A kilogram is a kilogram, so they weigh the same."
+    result = await ask(question, ["Yes, steel is denser.", no, "Yes."])
+    assert (result.kind, result.output, result.stop_reason) == ("yes_no", no, "checked")
+    assert result.usage["calls"] == 2

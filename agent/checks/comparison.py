@@ -1,7 +1,8 @@
 """Comparisons of stated quantities, decided by converting their units.
 
 "Which is heavier: a kilogram of feathers or a kilogram of steel?", "What weighs more, 2
-pounds of flour or 1 kilogram of sugar?", "Which is longer, a mile or 1,500 meters?": when
+pounds of flour or 1 kilogram of sugar?", "Which is longer, a mile or 1,500 meters?", "Is a
+kilogram of feathers heavier than a kilogram of steel?" (yes or no): when
 both sides state an amount and a unit of the same dimension, ``pint`` converts them and the
 comparison has one right answer. The answer's conclusion is read for which side it names, or
 whether it says they are the same; a reply that names neither (or both, without "the same")
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from agent.answers import conclusion
+from agent.answers import conclusion, key
 from agent.result import Check
 
 # What the question asks: the greater side (+1) or the lesser (-1), and of which dimensions
@@ -48,6 +49,12 @@ _ASK = re.compile(
     r"^\s*(?:which|what)(?:\s+one)?(?:\s+(?:is|are|has|holds|weighs?|goes|lasts))?\s+"
     rf"(?P<adjective>{_ADJECTIVE})\b\s*[:,]?\s*(?P<left>[^?:]+?),?\s+or\s+(?P<right>[^?]+?)"
     r"\s*\?",  # what follows the question ("Answer feathers or iron.") asks nothing more
+    re.IGNORECASE,
+)
+# "Is a kilogram of feathers heavier than a kilogram of steel?": answered yes or no.
+_IS = re.compile(
+    r"^\s*(?:is|are|does|do|would)\s+(?P<left>[^?]+?)\s+(?:weigh\s+)?"
+    rf"(?P<adjective>{_ADJECTIVE})\s+than\s+(?P<right>[^?]+?)\s*\?",
     re.IGNORECASE,
 )
 _WORDS = {
@@ -130,8 +137,12 @@ def _side(text: str) -> _Side | None:
     return None
 
 
-def _asked(question: str) -> tuple[int, str, _Side, _Side] | None:
-    match = _ASK.match(" ".join(question.split()))
+def _asked(question: str) -> tuple[str, int, str, _Side, _Side] | None:
+    """What is compared: ``which`` side or ``yes_no``, the sign, the dimension, the sides."""
+    asked = " ".join(question.split())
+    form, match = "which", _ASK.match(asked)
+    if not match:
+        form, match = "yes_no", _IS.match(asked)
     if not match:
         return None
     left, right = _side(match["left"]), _side(match["right"])
@@ -143,7 +154,7 @@ def _asked(question: str) -> tuple[int, str, _Side, _Side] | None:
         dimension and found not in dimension.split("|")
     ):
         return None
-    return sign, found, left, right
+    return form, sign, found, left, right
 
 
 def _claim(output: str, sign: int, left: _Side, right: _Side) -> str:
@@ -190,13 +201,23 @@ def comparison_checks(question: str, output: str) -> list[Check]:
     asked = _asked(question)
     if asked is None:
         return []
-    sign, dimension, left, right = asked
+    form, sign, dimension, left, right = asked
+    a, b = left.quantity, right.quantity.to(left.quantity.units)
+    shown = f"{left.text} = {_shown(a)}, {right.text} = {_shown(b)}"
+    equal = math.isclose(a.magnitude, b.magnitude, rel_tol=1e-9)
+    if form == "yes_no":
+        said = key(output, "yes_no")
+        if not said:
+            return []
+        truth = "yes" if not equal and (a.magnitude > b.magnitude) == (sign > 0) else "no"
+        detail = "" if said == truth else f"the answer says {said}"
+        return [
+            Check(kind="comparison", name=f"{shown}: {truth}", passed=said == truth, detail=detail)
+        ]
     claim = _claim(output, sign, left, right)
     if not claim:
         return []
-    a, b = left.quantity, right.quantity.to(left.quantity.units)
-    shown = f"{left.text} = {_shown(a)}, {right.text} = {_shown(b)}"
-    if math.isclose(a.magnitude, b.magnitude, rel_tol=1e-9):
+    if equal:
         truth = "same"
         name = f"{shown}: they {_VERBS.get(dimension, 'are the same')}"
     else:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from agent import areflect
-from agent.checks import line_of, run_checks
-from agent.checks.comparison import comparison_checks
+from agent.checks import fixes_some, line_of, run_checks
+from agent.checks.comparison import comparison_checks, stated
 from tests.scripted import ScriptedChatModel
 
 FEATHERS = "Which is heavier: a kilogram of feathers or a kilogram of steel?"
@@ -108,10 +108,49 @@ async def test_the_one_sample_the_units_bear_out_is_the_answer() -> None:
     assert unchecked.output == steel and unchecked.stop_reason == "voted"
 
 
-async def test_sampling_stops_at_the_first_sample_the_units_bear_out() -> None:
+async def test_without_revisions_sampling_stops_at_the_first_sample_the_units_bear_out() -> None:
     same = "A kilogram is a kilogram.\n\nSo they weigh the same."
-    result = await ask(FEATHERS, ["Steel.", same, "Steel.", "Steel."])
+    result = await ask(FEATHERS, ["Steel.", same, "Steel.", "Steel."], max_rounds=0)
     assert (result.output, result.stop_reason, result.usage["calls"]) == (same, "checked", 2)
+
+
+async def test_a_wrong_comparison_is_continued_from_what_the_units_give() -> None:
+    model = ScriptedChatModel(
+        script={"generator": ["The kilogram of steel.", " A kilogram is a kilogram."]},
+        continues_final_message=True,
+    )
+    result = await areflect(FEATHERS, model=model, max_concurrency=1)
+    units = stated(FEATHERS)
+    assert units == (
+        "They weigh the same: a kilogram of feathers = 1 kg, a kilogram of steel = 1 kg."
+    )
+    asked = model.calls[1][1]  # no second sample: the revision starts from the units' answer
+    assert asked[-1].type == "ai" and asked[-1].content == units
+    assert result.output == units + " A kilogram is a kilogram."
+    assert (result.stop_reason, result.usage["calls"]) == ("revised", 2)
+    assert [c["passed"] for c in result.drafts[-1]["checks"]] == [True]
+
+
+@pytest.mark.parametrize(
+    "revision",
+    [
+        "The kilogram of steel is heavier.",  # the draft's answer again
+        'The answer to "Which is heavier" is the feathers, not the steel.',  # names no side
+    ],
+)
+async def test_a_revision_that_misses_the_units_gives_way_to_them(revision: str) -> None:
+    result = await ask(FEATHERS, ["Steel.", revision])
+    assert result.output == stated(FEATHERS) and result.stop_reason == "revised"
+    assert result.drafts[-1]["written"] == revision  # the model's revision is kept
+    assert result.usage["calls"] == 2
+
+
+def test_a_revision_with_less_to_check_fixes_nothing() -> None:
+    (wrong,) = comparison_checks(FEATHERS, "Steel.")
+    parent = {"checks": [wrong]}
+    assert not fixes_some({"checks": []}, parent)  # type: ignore[arg-type]
+    (right,) = comparison_checks(FEATHERS, "The same.")
+    assert fixes_some({"checks": [right]}, parent)  # type: ignore[arg-type]
 
 
 async def test_a_plain_answer_the_units_bear_out_stands_alone() -> None:
@@ -126,5 +165,5 @@ async def test_a_yes_or_no_comparison_is_decided_the_same_way() -> None:
     question = "Is a kilogram of feathers heavier than a kilogram of steel?"
     no = "No. A kilogram is a kilogram, so they weigh the same."
     result = await ask(question, ["Yes, steel is denser.", no, "Yes."])
-    assert (result.kind, result.output, result.stop_reason) == ("yes_no", no, "checked")
+    assert (result.kind, result.output, result.stop_reason) == ("yes_no", no, "revised")
     assert result.usage["calls"] == 2

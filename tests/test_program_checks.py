@@ -313,12 +313,12 @@ def test_arithmetic_programs_are_admitted_and_run() -> None:
 )
 def test_bombs_stop_at_a_limit_in_this_process(source: str, why: str) -> None:
     """No backend needed: the evaluator's limits alone keep this process safe."""
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU: a loaded machine stretches wall time
     ran = evaluate(source)
     assert ran["error"], ran
     # On a loaded machine the clock can run out before the steps do: either limit stops it.
     assert why in ran["error"] or (why == "step limit" and "time limit" in ran["error"])
-    assert time.monotonic() - started < 10
+    assert time.process_time() - started < 10
 
 
 def test_programs_that_use_the_admitted_modules_and_try_run() -> None:
@@ -352,9 +352,9 @@ def test_programs_that_use_the_admitted_modules_and_try_run() -> None:
 def test_the_reported_modular_power_bomb_stops_at_once() -> None:
     """Three-argument pow is one step: its bits are bounded before it runs, not timed."""
     source = "a = 3 ** 9000\nb = a*a*a*a*a*a\nprint(pow(b, b, b+2) % 10)"
-    started = time.monotonic()
+    started = time.process_time()
     assert evaluate(source)["error"] == "a modular power too large"
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2
 
 
 def test_word_problem_sized_powers_roundings_and_f_strings_still_run() -> None:

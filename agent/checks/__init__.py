@@ -242,11 +242,17 @@ def failed(checks: list[Check]) -> list[Check]:
 
 
 def fixes_some(revision: Draft, parent: Draft) -> bool:
-    """Whether a revision fails fewer checks than the draft it revised.
+    """Whether a revision fails fewer checks than its draft and passes one where it failed.
 
-    That is the only way a revision on failed checks earns its place over its draft.
+    "Where it failed": a check of a kind the draft failed. That is the only way a revision
+    on failed checks earns its place over its draft. A revision that fails fewer only
+    because less of it could be checked (a conclusion that names no side, a restated
+    answer without its steps) has fixed nothing.
     """
-    return len(failed(revision["checks"])) < len(failed(parent["checks"]))
+    old, new = failed(parent["checks"]), failed(revision["checks"])
+    grounds = {c["kind"] for c in old}
+    shown = any(c["passed"] and c["kind"] in grounds for c in revision["checks"])
+    return len(new) < len(old) and shown
 
 
 def failures(checks: list[Check]) -> str:

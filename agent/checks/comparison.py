@@ -92,7 +92,7 @@ _GREATER = re.compile(
 )
 _LESSER = re.compile(r"\b(?:lighter|less|smaller|shorter|slower|fewer)\b", re.I)
 _STOP = {"a", "an", "the", "of", "one", "is", "are"}
-_VERBS = {"[mass]": "weigh the same", "[length]": "are as long", "[time]": "are as long"}
+_VERBS = {"[mass]": "weigh the same", "[length]": "are as long", "[time]": "last as long"}
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,22 @@ def _side(text: str) -> _Side | None:
     return None
 
 
-def _asked(question: str) -> tuple[str, int, str, _Side, _Side] | None:
-    """What is compared: ``which`` side or ``yes_no``, the sign, the dimension, the sides."""
+@dataclass(frozen=True)
+class _Asked:
+    """A comparison the question asks, and its right answer by the units."""
+
+    form: str  # ``which`` side, or ``yes_no``
+    sign: int  # +1: the greater side is asked for; -1: the lesser
+    adjective: str
+    dimension: str
+    left: _Side
+    right: _Side
+    shown: str  # both sides converted: "a kilogram of feathers = 1 kg, …"
+    truth: str  # ``same``, ``left``, ``right``; for ``yes_no``: ``yes`` or ``no``
+
+
+def _asked(question: str) -> _Asked | None:
+    """What is compared, and the answer the units give; ``None`` when nothing is."""
     asked = " ".join(question.split())
     form, match = "which", _ASK.match(asked)
     if not match:
@@ -148,13 +162,22 @@ def _asked(question: str) -> tuple[str, int, str, _Side, _Side] | None:
     left, right = _side(match["left"]), _side(match["right"])
     if left is None or right is None:
         return None
-    sign, dimension = _ADJECTIVES[re.sub(r"\s+", " ", match["adjective"].lower())]
+    adjective = re.sub(r"\s+", " ", match["adjective"].lower())
+    sign, dimension = _ADJECTIVES[adjective]
     found = str(left.quantity.dimensionality)
     if found != str(right.quantity.dimensionality) or (
         dimension and found not in dimension.split("|")
     ):
         return None
-    return form, sign, found, left, right
+    a, b = left.quantity, right.quantity.to(left.quantity.units)
+    shown = f"{left.text} = {_shown(a)}, {right.text} = {_shown(b)}"
+    if math.isclose(a.magnitude, b.magnitude, rel_tol=1e-9):
+        truth = "same"
+    else:
+        truth = "left" if (a.magnitude > b.magnitude) == (sign > 0) else "right"
+    if form == "yes_no":
+        truth = "yes" if truth == "left" else "no"
+    return _Asked(form, sign, adjective, found, left, right, shown, truth)
 
 
 def _claim(output: str, sign: int, left: _Side, right: _Side) -> str:
@@ -201,31 +224,59 @@ def comparison_checks(question: str, output: str) -> list[Check]:
     asked = _asked(question)
     if asked is None:
         return []
-    form, sign, dimension, left, right = asked
-    a, b = left.quantity, right.quantity.to(left.quantity.units)
-    shown = f"{left.text} = {_shown(a)}, {right.text} = {_shown(b)}"
-    equal = math.isclose(a.magnitude, b.magnitude, rel_tol=1e-9)
-    if form == "yes_no":
+    if asked.form == "yes_no":
         said = key(output, "yes_no")
-        if not said:
-            return []
-        truth = "yes" if not equal and (a.magnitude > b.magnitude) == (sign > 0) else "no"
-        detail = "" if said == truth else f"the answer says {said}"
-        return [
-            Check(kind="comparison", name=f"{shown}: {truth}", passed=said == truth, detail=detail)
-        ]
-    claim = _claim(output, sign, left, right)
-    if not claim:
-        return []
-    if equal:
-        truth = "same"
-        name = f"{shown}: they {_VERBS.get(dimension, 'are the same')}"
+        name = f"{asked.shown}: {asked.truth}"
     else:
-        truth = "left" if (a.magnitude > b.magnitude) == (sign > 0) else "right"
-        name = f"{shown}: {(left if truth == 'left' else right).text}"
-    said = {"same": "they are the same", "left": left.text, "right": right.text}[claim]
-    detail = "" if claim == truth else f"the answer says {said}"
-    return [Check(kind="comparison", name=name, passed=claim == truth, detail=detail)]
+        said = _claim(output, asked.sign, asked.left, asked.right)
+        name = f"{asked.shown}: " + (
+            f"they {_VERBS.get(asked.dimension, 'are the same')}"
+            if asked.truth == "same"
+            else _of(asked, asked.truth).text
+        )
+    if not said:
+        return []
+    detail = "" if said == asked.truth else f"the answer says {_said(asked, said)}"
+    return [Check(kind="comparison", name=name, passed=said == asked.truth, detail=detail)]
+
+
+def stated(question: str) -> str | None:
+    """The comparison's answer as the units give it, as a sentence; ``None`` if none is asked.
+
+    Where a draft concluded otherwise, its revision starts from this sentence and the model
+    writes on from it (``agent.strategies.critique``), as a calculator's right value is
+    written into a draft.
+
+    Example:
+        >>> stated("Which is heavier: a kilogram of feathers or a kilogram of steel?")
+        'They weigh the same: a kilogram of feathers = 1 kg, a kilogram of steel = 1 kg.'
+        >>> stated("Is a mile longer than 1,500 meters?")
+        'Yes: a mile = 1 mi, 1,500 meters = 0.932057 mi.'
+    """
+    asked = _asked(question)
+    if asked is None:
+        return None
+    if asked.form == "yes_no":
+        return f"{asked.truth.capitalize()}: {asked.shown}."
+    if asked.truth == "same":
+        verdict = f"they {_VERBS.get(asked.dimension, 'are the same')}"
+    else:
+        winner = _of(asked, asked.truth).text
+        if asked.adjective.startswith("weigh"):
+            verdict = f"{winner} weighs {asked.adjective.split()[-1]}"
+        else:
+            verdict = f"{winner} is {asked.adjective}"
+    return f"{verdict[0].upper()}{verdict[1:]}: {asked.shown}."
+
+
+def _of(asked: _Asked, side: str) -> _Side:
+    return asked.left if side == "left" else asked.right
+
+
+def _said(asked: _Asked, said: str) -> str:
+    if asked.form == "yes_no":
+        return said
+    return "they are the same" if said == "same" else _of(asked, said).text
 
 
 def _shown(quantity: Any) -> str:

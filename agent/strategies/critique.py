@@ -31,7 +31,7 @@ from agent.calls import (
     with_checks,
     write_revision,
 )
-from agent.checks import calculator
+from agent.checks import calculator, comparison
 from agent.context import Context, Settings
 from agent.events import emit_draft
 from agent.models import continuing
@@ -104,6 +104,7 @@ async def revise(state: State, runtime: Runtime[Context], setup: Setup) -> dict[
         )
     if judged["by"] == "checks":
         draft = _finding_stands(draft, parent, state["kind"], state["asked"])
+        draft = await _units_stand(draft, parent, state, settings)
     update = {"drafts": [draft], "usage": usage}
     if state.get("sampled"):
         fixed = checks.fixes_some(draft, parent)
@@ -121,19 +122,17 @@ async def continue_from_finding(
     The model writes on from the corrected value as its own text. A 1.5B model asked to
     revise "with the finding in the prompt" copies its draft (it fixed 0 of 7 findings,
     benchmarks §9); continuing from the corrected value is how GSM8K's own calculator
-    worked. Only for a model that continues a final assistant message (the
-    embedded one, Ollama, llama.cpp's server, vLLM, SGLang: ``models.continuing``); ``None``
-    elsewhere, or when no wrong step can be cut, and the usual
-    revision runs. The continued draft is checked again like any revision.
+    worked. A comparison of stated quantities the draft got wrong starts afresh from what
+    the units give (``comparison.stated``). Only for a model that continues a final
+    assistant message (the embedded one, Ollama, llama.cpp's server, vLLM, SGLang:
+    ``models.continuing``); ``None`` elsewhere, or when there is nothing to start from, and
+    the usual revision runs. The continued draft is checked again like any revision.
     """
     model = await continuing(await resolve(settings, settings.model))
-    if model is None:
+    start = _start(parent, state["asked"]) if model is not None else None
+    if model is None or start is None:
         return None
-    cut = calculator.first_wrong_step(parent["text"])
-    if cut is None:
-        return None
-    at, value = cut
-    prefix = parent["text"][:at] + value
+    prefix, note = start
     messages = [
         *answer_messages(setup, settings, model, state["asked"], history(state)),
         AIMessage(prefix),
@@ -145,12 +144,55 @@ async def continue_from_finding(
         response_metadata=reply.response_metadata,
     )
     draft = make_draft(len(state["drafts"]), state["rounds"], whole, seconds)
-    step = parent["text"][:at].splitlines()[-1].strip() if parent["text"][:at].strip() else ""
-    note = f"continued from the corrected step: {step} {value}".rstrip()
     draft = {**draft, "reflections": [*draft["reflections"], note]}
     draft = await with_checks(draft, state, settings)
     await emit_draft(runtime, draft, "revision")
     return draft, usage_of(reply)
+
+
+def _start(parent: Draft, question: str) -> tuple[str, str] | None:
+    """What a continued draft starts with, and the reflection that says where it came from."""
+    units = comparison.stated(question) if _failed(parent, "comparison") else None
+    if units:
+        return units, f"continued from what the units show: {units}"
+    cut = calculator.first_wrong_step(parent["text"])
+    if cut is None:
+        return None
+    at, value = cut
+    step = parent["text"][:at].splitlines()[-1].strip() if parent["text"][:at].strip() else ""
+    return parent["text"][
+        :at
+    ] + value, f"continued from the corrected step: {step} {value}".rstrip()
+
+
+async def _units_stand(new: Draft, old: Draft, state: State, settings: Settings) -> Draft:
+    """A revision of a comparison the units decide, that still does not give their answer.
+
+    It is replaced by the units' own statement; the model's revision is kept in ``written``.
+    The model may write on past the units' sentence and conclude against it, or, asked by a
+    revision prompt, keep its draft's answer (what the 1.5B model did, benchmarks §34).
+    """
+    units = comparison.stated(state["asked"])
+    if not units or not _failed(old, "comparison"):
+        return new
+    if any(c["kind"] == "comparison" and c["passed"] for c in new["checks"]):
+        return new
+    note = f"{checks.REPAIRED}the revision did not give what the units show; they answer: {units}"
+    stated: Draft = {
+        **new,
+        "text": units,
+        "thinking": "",
+        "output": units,
+        "written": new["output"],
+        "reflections": [note],
+        "checks": [],
+        "confidence": None,
+    }
+    return await with_checks(stated, state, settings)
+
+
+def _failed(draft: Draft, kind: str) -> bool:
+    return any(c["kind"] == kind for c in checks.failed(draft["checks"]))
 
 
 def _finding_stands(new: Draft, old: Draft, kind: str, question: str) -> Draft:

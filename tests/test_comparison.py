@@ -167,3 +167,29 @@ async def test_a_yes_or_no_comparison_is_decided_the_same_way() -> None:
     result = await ask(question, ["Yes, steel is denser.", no, "Yes."])
     assert (result.kind, result.output, result.stop_reason) == ("yes_no", no, "revised")
     assert result.usage["calls"] == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        (FLOUR, "1 kilogram of sugar weighs more: 2 pounds of flour = 2 lb, 1 kilogram of sugar"),
+        (MILE, "1,500 meters is shorter: a mile = 1 mi, 1,500 meters = 0.932057 mi."),
+        ("Which lasts longer: a week or 100 hours?", "A week is longer: a week = 1 week,"),
+        ("Is a mile shorter than 1,500 meters?", "No: a mile = 1 mi, 1,500 meters ="),
+        (
+            "Which weighs more, a kilogram of feathers or 900 grams of iron? Answer feathers "
+            "or iron.",
+            "A kilogram of feathers weighs more: a kilogram of feathers = 1 kg, 900 grams",
+        ),
+    ],
+)
+def test_the_units_answer_in_a_sentence_that_passes_their_own_check(
+    question: str, sentence: str
+) -> None:
+    units = stated(question)
+    assert units is not None and units.startswith(sentence)
+    assert [c["passed"] for c in comparison_checks(question, units)] == [True]
+
+
+def test_no_sentence_where_the_units_decide_nothing() -> None:
+    assert stated("Which is heavier: feathers or steel?") is None

@@ -262,8 +262,11 @@ def stated(question: str) -> str | None:
         verdict = f"they {_VERBS.get(asked.dimension, 'are the same')}"
     else:
         winner = _of(asked, asked.truth).text
-        if asked.adjective.startswith("weigh"):
-            verdict = f"{winner} weighs {asked.adjective.split()[-1]}"
+        word = asked.adjective.split()[-1]
+        if asked.adjective.startswith("weigh") or (
+            asked.dimension == "[mass]" and word in ("more", "less")
+        ):
+            verdict = f"{winner} weighs {word}"
         else:
             verdict = f"{winner} is {asked.adjective}"
     return f"{verdict[0].upper()}{verdict[1:]}: {asked.shown}."

@@ -160,9 +160,8 @@ def _start(parent: Draft, question: str) -> tuple[str, str] | None:
         return None
     at, value = cut
     step = parent["text"][:at].splitlines()[-1].strip() if parent["text"][:at].strip() else ""
-    return parent["text"][
-        :at
-    ] + value, f"continued from the corrected step: {step} {value}".rstrip()
+    prefix = parent["text"][:at] + value
+    return prefix, f"continued from the corrected step: {step} {value}".rstrip()
 
 
 async def _units_stand(new: Draft, old: Draft, state: State, settings: Settings) -> Draft:

@@ -193,3 +193,18 @@ def test_the_units_answer_in_a_sentence_that_passes_their_own_check(
 
 def test_no_sentence_where_the_units_decide_nothing() -> None:
     assert stated("Which is heavier: feathers or steel?") is None
+
+
+@pytest.mark.parametrize(
+    ("replies", "output", "calls"),
+    [
+        (["They weigh the same."], "They weigh the same.", 1),
+        (["Steel.", "The kilogram of steel is heavier."], stated(FEATHERS), 2),
+    ],
+)
+async def test_the_critique_loop_asks_no_critic_what_the_units_decide(
+    replies: list[str], output: str, calls: int
+) -> None:
+    # No critic reply is scripted: a critic call would fail the test.
+    result = await ask(FEATHERS, replies, strategy="critique")
+    assert (result.output, result.stop_reason, result.usage["calls"]) == (output, "checked", calls)

@@ -241,6 +241,21 @@ def failed(checks: list[Check]) -> list[Check]:
     return [c for c in checks if not c["passed"]]
 
 
+def fails(draft: Draft, kind: str) -> bool:
+    """Whether a check of this kind failed on the draft."""
+    return any(c["kind"] == kind for c in failed(draft["checks"]))
+
+
+def decided(draft: Draft) -> bool:
+    """Whether a check that alone decides the answer passed, and nothing failed.
+
+    A comparison of quantities the question states has one right answer, and the units
+    gave it: no vote, critic or further sample can know better.
+    """
+    ran = draft["checks"]
+    return not failed(ran) and any(c["kind"] == "comparison" for c in ran)
+
+
 def fixes_some(revision: Draft, parent: Draft) -> bool:
     """Whether a revision fails fewer checks than its draft and passes one where it failed.
 

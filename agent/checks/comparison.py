@@ -230,9 +230,7 @@ def comparison_checks(question: str, output: str) -> list[Check]:
     else:
         said = _claim(output, asked.sign, asked.left, asked.right)
         name = f"{asked.shown}: " + (
-            f"they {_VERBS.get(asked.dimension, 'are the same')}"
-            if asked.truth == "same"
-            else _of(asked, asked.truth).text
+            _same(asked) if asked.truth == "same" else _of(asked, asked.truth).text
         )
     if not said:
         return []
@@ -259,7 +257,7 @@ def stated(question: str) -> str | None:
     if asked.form == "yes_no":
         return f"{asked.truth.capitalize()}: {asked.shown}."
     if asked.truth == "same":
-        verdict = f"they {_VERBS.get(asked.dimension, 'are the same')}"
+        verdict = _same(asked)
     else:
         winner = _of(asked, asked.truth).text
         word = asked.adjective.split()[-1]
@@ -270,6 +268,10 @@ def stated(question: str) -> str | None:
         else:
             verdict = f"{winner} is {asked.adjective}"
     return f"{verdict[0].upper()}{verdict[1:]}: {asked.shown}."
+
+
+def _same(asked: _Asked) -> str:
+    return f"they {_VERBS.get(asked.dimension, 'are the same')}"
 
 
 def _of(asked: _Asked, side: str) -> _Side:

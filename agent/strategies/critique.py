@@ -42,13 +42,15 @@ from agent.strategies.base import Finished, Node, Technique
 
 
 async def critique(state: State, runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
-    """Judge the newest draft: by its failed checks if any, else by the critic."""
+    """Judge the newest draft: by its checks if they fail or decide it, else by the critic."""
     settings, stop = opening(setup, state, runtime, check_rounds=True)
     if stop:
         return stop
     draft = state["drafts"][-1]
     round_ = state["rounds"] + 1
     usage: Usage | None = None
+    if checks.decided(draft):  # the units gave the answer: a critic cannot know better
+        return {"rounds": round_, "route": "finalize", "stop_reason": "checked"}
     if checks.failed(draft["checks"]):
         record = await critique_on_checks(runtime, draft, round_)
     else:
@@ -152,7 +154,7 @@ async def continue_from_finding(
 
 def _start(parent: Draft, question: str) -> tuple[str, str] | None:
     """What a continued draft starts with, and the reflection that says where it came from."""
-    units = comparison.stated(question) if _failed(parent, "comparison") else None
+    units = comparison.stated(question) if checks.fails(parent, "comparison") else None
     if units:
         return units, f"continued from what the units show: {units}"
     cut = calculator.first_wrong_step(parent["text"])
@@ -172,7 +174,7 @@ async def _units_stand(new: Draft, old: Draft, state: State, settings: Settings)
     revision prompt, keep its draft's answer (what the 1.5B model did, benchmarks §34).
     """
     units = comparison.stated(state["asked"])
-    if not units or not _failed(old, "comparison"):
+    if not units or not checks.fails(old, "comparison"):
         return new
     if any(c["kind"] == "comparison" and c["passed"] for c in new["checks"]):
         return new
@@ -188,10 +190,6 @@ async def _units_stand(new: Draft, old: Draft, state: State, settings: Settings)
         "confidence": None,
     }
     return await with_checks(stated, state, settings)
-
-
-def _failed(draft: Draft, kind: str) -> bool:
-    return any(c["kind"] == kind for c in checks.failed(draft["checks"]))
 
 
 def _finding_stands(new: Draft, old: Draft, kind: str, question: str) -> Draft:

@@ -205,9 +205,8 @@ class _Round:
                 and kind == "text"
                 and any(c["kind"] == "constraint" for c in first["checks"])
             )
-            or any(c["kind"] == "comparison" for d in passed for c in d["checks"]),
-            settled=not passed
-            and any(c["kind"] == "comparison" for d in samples for c in checks.failed(d["checks"])),
+            or any(checks.decided(d) for d in passed),
+            settled=not passed and any(checks.fails(d, "comparison") for d in samples),
         )
 
 

@@ -30,6 +30,7 @@ from pydantic import ConfigDict
 from tqdm.auto import tqdm
 
 from agent import runtime
+from agent.checks.repetition import SPAN, asks_to_repeat, looping
 from agent.errors import ConfigError, ModelError
 from agent.parsing import message_text
 
@@ -346,16 +347,16 @@ class LocalChatModel(BaseChatModel):
             del request["messages"]
         return request
 
-    def _stats(self, request: dict[str, Any]) -> _TokenStats | None:
+    def _stats(self, request: dict[str, Any], messages: list[BaseMessage]) -> _TokenStats | None:
         """A recorder of the call's token probabilities, set into ``request``.
 
-        It reads the model's own distribution: ``until``'s rule goes after it.
+        Beside it goes the rule that ends a reply (``_Ending``), after it: the recorder
+        reads the model's own distribution.
         """
         stats = _TokenStats(request["llm"]) if self.logprobs else None
-        rule = _Until(request["llm"], self.until) if self.until else None
-        found = [p for p in (stats, rule) if p is not None]
-        if found:
-            request["logits_processor"] = found
+        asked = " ".join(message_text(m.content) for m in messages if m.type == "human")
+        ending = _Ending(request["llm"], self.until, guard=not asks_to_repeat(asked))
+        request["logits_processor"] = [p for p in (stats, ending) if p is not None]
         return stats
 
     def _generate(
@@ -366,7 +367,7 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop)
-        stats = self._stats(request)
+        stats = self._stats(request, messages)
         llm = request.pop("llm")
         with _shared_lock(llm):
             _forget(llm)
@@ -397,7 +398,7 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop)
-        stats = self._stats(request)
+        stats = self._stats(request, messages)
         llm = request.pop("llm")
         with _shared_lock(llm):
             _forget(llm)
@@ -447,19 +448,26 @@ def _forget(llm: Any) -> None:
     llm.reset()
 
 
-class _Until:
-    """Keeps the reply from ending until ``until(reply so far)``, then ends it.
+class _Ending:
+    """Ends a reply caught in a loop; with ``until``, holds it open until the rule holds.
 
-    A logits processor: before each token, the tokens that end a reply are barred while the
-    rule is false, and become the only ones left once it is true. The reply so far is read
-    from the input ids past the prompt (the ids the first call sees).
+    A logits processor: before each token, the reply so far is read from the input ids past
+    the prompt (the ids the first call sees). Once it ends in a loop (``checks.repetition``)
+    the tokens that end a reply are the only ones left, so a greedy loop costs its first few
+    hundred characters, not the rest of ``max_tokens``. With ``until``, those tokens are
+    barred while ``until(reply so far)`` is false, and become the only ones left once it is
+    true. A question that asks for something written many times (``guard=False``) is left
+    to run.
     """
 
-    def __init__(self, llm: Any, until: Callable[[str], bool]) -> None:
-        self.llm, self.until = llm, until
+    def __init__(
+        self, llm: Any, until: Callable[[str], bool] | None = None, *, guard: bool = True
+    ) -> None:
+        self.llm, self.until, self.guard = llm, until, guard
         self.ends = sorted(_end_tokens(llm))
         self.read = -1  # input ids read so far; the first call sees the prompt's
         self.reply = b""  # bytes, so a character split over two tokens decodes whole
+        self.looped = False
 
     def __call__(self, input_ids: Any, logits: Any) -> Any:
         import numpy as np  # present wherever llama.cpp is
@@ -467,11 +475,14 @@ class _Until:
         if self.read >= 0:  # only the tokens added since the last call are read
             self.reply += self.llm.detokenize([int(t) for t in input_ids[self.read :]])
         self.read = len(input_ids)
-        if self.until(self.reply.decode("utf-8", errors="ignore")):
+        reply = self.reply.decode("utf-8", errors="ignore")
+        if self.guard and not self.looped and len(reply) >= SPAN:
+            self.looped = looping(reply) is not None
+        if self.looped or (self.until is not None and self.until(reply)):
             kept = np.asarray(logits)[self.ends].copy()
             logits[:] = -np.inf
             logits[self.ends] = kept
-        else:
+        elif self.until is not None:
             logits[self.ends] = -np.inf
         return logits
 

@@ -50,7 +50,8 @@ class Check(TypedDict):
             (an example or assert of a code answer, run in the sandbox: by default only
             code inside the safe subset, any code with ``run_code``; or, run nowhere,
             whether the reply defines what was asked), or ``comparison`` (which of two
-            quantities the question states is greater, by converting their units).
+            quantities the question states is greater, by converting their units), or
+            ``repetition`` (whether the reply ends rather than repeating itself).
         name: What was checked, e.g. ``"3 × 12 = 38"`` or ``"no commas"``.
         passed: Whether it held.
         detail: For a failure, what is true instead, e.g. ``"3 × 12 = 36"``.

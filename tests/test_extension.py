@@ -162,7 +162,7 @@ class _Model:
 
 def test_the_end_of_a_reply_is_barred_until_the_rule_holds_then_it_is_all_that_is_left() -> None:
     np = pytest.importorskip("numpy")
-    from agent.local import _Until
+    from agent.local import _Ending
 
     seen: list[str] = []
 
@@ -170,7 +170,7 @@ def test_the_end_of_a_reply_is_barred_until_the_rule_holds_then_it_is_all_that_i
         seen.append(reply)
         return reply.endswith("<5>")
 
-    rule = _Until(_Model(), until)
+    rule = _Ending(_Model(), until)
     prompt = [9, 9]
     before = rule(np.array(prompt), np.zeros(8, dtype=np.float32))
     assert np.isneginf(before[[0, 7]]).all() and np.isfinite(before[1:7]).all()

@@ -9,7 +9,8 @@ one); any other only with ``run_code``, in the sandbox. A code answer's examples
 same way: by default only when its code is inside the arithmetic subset, in the restricted
 evaluator inside the sandbox; any other code only with ``run_code``. A comparison of
 quantities the question states ("a kilogram of feathers or a kilogram of steel?") is
-decided by converting their units (``comparison_checks``); nothing is run.
+decided by converting their units (``comparison_checks``); nothing is run. A reply that ends
+in a loop, the same text over and over, fails ``repetition_checks``.
 
 Before the checks run, ``repair`` makes a prose answer meet the stated instructions that code
 alone can meet (a case, no commas, the quotation marks, the phrase to end with, the request
@@ -28,6 +29,7 @@ from agent.checks.code import code_checks
 from agent.checks.comparison import comparison_checks
 from agent.checks.instructions import Constraint, Continuation, check, continuation, extract, repair
 from agent.checks.program import program_checks
+from agent.checks.repetition import repetition_checks
 from agent.result import Check, Draft
 
 __all__ = [
@@ -82,7 +84,7 @@ def run_checks(
         run_code: Whether the user allowed running the answer's code, and any program
             outside the arithmetic subset, in the sandbox.
     """
-    found = check(output, constraints)
+    found = check(output, constraints) + repetition_checks(text, question)
     if kind != "code":
         found += arithmetic_checks(text)
         found += comparison_checks(question, output)
@@ -267,7 +269,9 @@ def fixes_some(revision: Draft, parent: Draft) -> bool:
     old, new = failed(parent["checks"]), failed(revision["checks"])
     grounds = {c["kind"] for c in old}
     shown = any(c["passed"] and c["kind"] in grounds for c in revision["checks"])
-    return len(new) < len(old) and shown
+    # A repetition check speaks only when a reply loops: a revision that ends has passed it.
+    ends = "repetition" in grounds and not fails(revision, "repetition")
+    return len(new) < len(old) and (shown or ends)
 
 
 def failures(checks: list[Check]) -> str:

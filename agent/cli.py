@@ -80,9 +80,15 @@ _C1_ESCAPED = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 
 
 def _confidence_said(result: ReflectionResult) -> str:
-    """``confidence 8.7, `` for the answer, or that the model gave no token probabilities."""
+    """``confidence 8.7, `` for the answer, or that the model gave no token probabilities.
+
+    An answer code wrote (the units' sentence) has no confidence of its own while the
+    model's drafts have theirs: then nothing is said.
+    """
     if result.confidence is not None:
         return f"confidence {result.confidence:.1f}, "
+    if any(d.get("confidence") is not None for d in result.drafts):
+        return ""
     return "no token probabilities, " if result.drafts else ""
 
 

@@ -497,3 +497,14 @@ def test_compare_names_the_results_file_whose_first_line_is_corrupt(tmp_path: Pa
     one_error_line(result, f"{out}, line 1: not UTF-8 text", "--no-resume")
     out.write_text('{"type": "config", "modes": [\n')
     one_error_line(runner.invoke(cli.app, args), f"{out}, line 1: not valid JSON")
+
+
+def test_the_footer_says_no_token_probabilities_only_where_the_model_gave_none() -> None:
+    from types import SimpleNamespace
+
+    sure = {"confidence": {"score": 9.0}}
+    said = cli._confidence_said
+    assert said(SimpleNamespace(confidence=9.04, drafts=[sure])) == "confidence 9.0, "
+    assert said(SimpleNamespace(confidence=None, drafts=[{}, {}])) == "no token probabilities, "
+    # The units' sentence, written by code after the model's own drafts: nothing to say.
+    assert said(SimpleNamespace(confidence=None, drafts=[sure, {"confidence": None}])) == ""

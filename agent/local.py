@@ -347,11 +347,13 @@ class LocalChatModel(BaseChatModel):
             del request["messages"]
         return request
 
-    def _stats(self, request: dict[str, Any], messages: list[BaseMessage]) -> _TokenStats | None:
-        """A recorder of the call's token probabilities, set into ``request``.
+    def _processors(
+        self, request: dict[str, Any], messages: list[BaseMessage]
+    ) -> _TokenStats | None:
+        """Sets the call's logits processors into ``request``; returns its probability recorder.
 
-        Beside it goes the rule that ends a reply (``_Ending``), after it: the recorder
-        reads the model's own distribution.
+        The recorder of token probabilities goes first, as it reads the model's own
+        distribution; the rule that ends a reply (``_Ending``) after it.
         """
         stats = _TokenStats(request["llm"]) if self.logprobs else None
         asked = " ".join(message_text(m.content) for m in messages if m.type == "human")
@@ -367,7 +369,7 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop)
-        stats = self._stats(request, messages)
+        stats = self._processors(request, messages)
         llm = request.pop("llm")
         with _shared_lock(llm):
             _forget(llm)
@@ -398,7 +400,7 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop)
-        stats = self._stats(request, messages)
+        stats = self._processors(request, messages)
         llm = request.pop("llm")
         with _shared_lock(llm):
             _forget(llm)

@@ -357,8 +357,11 @@ class LocalChatModel(BaseChatModel):
         """
         stats = _TokenStats(request["llm"]) if self.logprobs else None
         asked = " ".join(message_text(m.content) for m in messages if m.type == "human")
-        ending = _Ending(request["llm"], self.until, guard=not asks_to_repeat(asked))
-        request["logits_processor"] = [p for p in (stats, ending) if p is not None]
+        guard = not asks_to_repeat(asked)
+        ending = _Ending(request["llm"], self.until, guard=guard) if guard or self.until else None
+        found = [p for p in (stats, ending) if p is not None]
+        if found:
+            request["logits_processor"] = found
         return stats
 
     def _generate(

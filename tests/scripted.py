@@ -143,3 +143,17 @@ def tagged(answer: str, thinking: str = "Let me work it out.", reflection: str =
     """A generator reply in the Reflection format."""
     inner = thinking + (f"\n<reflection>{reflection}</reflection>" if reflection else "")
     return f"<thinking>\n{inner}\n</thinking>\n<output>\n{answer}\n</output>"
+
+
+class StandInLlama:
+    """Stands for a loaded llama.cpp model in a logits processor: token ``i`` reads as
+    ``<i>``; 0 ends a reply, and so does 7 (``<|im_end|>``)."""
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return "".join(f"<{t}>" for t in tokens).encode()
+
+    def token_eos(self) -> int:
+        return 0
+
+    def tokenize(self, text: bytes, **_: Any) -> list[int]:
+        return [7] if text == b"<|im_end|>" else [1, 2]

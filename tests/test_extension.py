@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from langchain_core.messages import AIMessage
 
 from agent import ConfigError, areflect, checks
 from agent.calls import for_review, make_draft
 from agent.checks import continuation, extract
-from tests.scripted import ScriptedChatModel, tagged
+from tests.scripted import ScriptedChatModel, StandInLlama, tagged
 
 SKY = "Explain in two sentences why the sky is blue."
 ONE = "Light scatters off the air."
@@ -147,19 +145,6 @@ async def test_writing_on_that_mends_nothing_keeps_the_answer_as_drawn() -> None
 # -- how the embedded model is held -------------------------------------------------------------
 
 
-class _Model:
-    """Stands for a loaded llama.cpp model: token ``i`` reads as ``<i>``; 0 ends a reply."""
-
-    def detokenize(self, tokens: list[int]) -> bytes:
-        return "".join(f"<{t}>" for t in tokens).encode()
-
-    def token_eos(self) -> int:
-        return 0
-
-    def tokenize(self, text: bytes, **_: Any) -> list[int]:
-        return [7] if text == b"<|im_end|>" else [1, 2]
-
-
 def test_the_end_of_a_reply_is_barred_until_the_rule_holds_then_it_is_all_that_is_left() -> None:
     np = pytest.importorskip("numpy")
     from agent.local import _Ending
@@ -170,7 +155,7 @@ def test_the_end_of_a_reply_is_barred_until_the_rule_holds_then_it_is_all_that_i
         seen.append(reply)
         return reply.endswith("<5>")
 
-    rule = _Ending(_Model(), until)
+    rule = _Ending(StandInLlama(), until)
     prompt = [9, 9]
     before = rule(np.array(prompt), np.zeros(8, dtype=np.float32))
     assert np.isneginf(before[[0, 7]]).all() and np.isfinite(before[1:7]).all()

@@ -9,7 +9,7 @@ import pytest
 
 from agent import areflect, checks, confidence
 from agent.checks.repetition import SPAN, TIMES, looping, repetition_checks
-from tests.scripted import ScriptedChatModel
+from tests.scripted import ScriptedChatModel, StandInLlama
 
 Q = "Tom has 3 bags of 4 apples. How many apples?"
 SURE = confidence.STOP_AT["mean"] + 1.0
@@ -31,10 +31,12 @@ def test_a_sentence_said_over_and_over_is_a_loop_of_that_sentence() -> None:
 def test_a_loop_must_go_on_for_the_span_and_the_times() -> None:
     assert looping("x" + "0" * (SPAN - 1)) is None
     assert looping("x" + "0" * SPAN) is not None
-    long = "A sentence of a hundred characters or so, " * 3  # long units need TIMES repeats
-    unit = long[: len(long) // 3]
-    assert len(unit) * (TIMES - 1) < SPAN or looping("x" + unit * (TIMES - 1)) is None
-    assert looping("x" + unit * (TIMES + 3)) is not None
+    unit = "One paragraph said again and again, long enough that three of it pass the span. " + (
+        "It has no shorter unit inside it. "
+    )
+    assert len(unit) * (TIMES - 1) >= SPAN  # the span alone would call three a loop
+    assert looping("x" + unit * (TIMES - 1)) is None
+    assert looping("x" + unit * TIMES) is not None
 
 
 @pytest.mark.parametrize(
@@ -92,22 +94,11 @@ async def test_a_confident_plain_answer_that_loops_does_not_stop() -> None:
 # -- the embedded model's guard (a stand-in vocabulary: token i reads "<i>", 0 ends) ----
 
 
-class _Model:
-    def detokenize(self, tokens: list[int]) -> bytes:
-        return "".join(f"<{t}>" for t in tokens).encode()
-
-    def token_eos(self) -> int:
-        return 0
-
-    def tokenize(self, text: bytes, **_: Any) -> list[int]:
-        return [7] if text == b"<|im_end|>" else [1, 2]
-
-
 def test_the_guard_leaves_a_reply_alone_until_it_loops_then_only_its_end_is_left() -> None:
     np = pytest.importorskip("numpy")
     from agent.local import _Ending
 
-    ending = _Ending(_Model())
+    ending = _Ending(StandInLlama())
     prompt = [9] * 200  # the prompt may repeat itself: only the reply is read
     logits = np.arange(8, dtype=np.float32)
     assert (ending(np.array(prompt), logits.copy()) == logits).all()
@@ -133,7 +124,7 @@ def test_a_repetition_the_question_asks_for_is_no_loop_to_end_or_fail() -> None:
         "Repeat the request word for word.",
     ):
         assert not asks_to_repeat(not_asked)
-    ending = _Ending(_Model(), guard=False)
+    ending = _Ending(StandInLlama(), guard=False)
     logits = np.arange(8, dtype=np.float32)
     ending(np.array([9]), logits.copy())
     assert (ending(np.array([9, *[3, 4] * 100]), logits.copy()) == logits).all()

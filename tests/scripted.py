@@ -134,7 +134,11 @@ class ScriptedChatModel(BaseChatModel):
         words = text.split(" ")
         return {
             "logprobs": {
-                "content": [{"token": w, "logprob": -score, "top_logprobs": top} for w in words]
+                "content": [
+                    {"token": w if i == len(words) - 1 else w + " ", "logprob": -score}
+                    | {"top_logprobs": top}
+                    for i, w in enumerate(words)
+                ]
             }
         }
 

@@ -301,6 +301,73 @@ async def test_a_server_continues_the_corrected_draft_where_it_can(
     assert "continue_final_message" not in server.seen[0][1]
 
 
+# -- a sample's wrong step set right, and the sample continued (the default) ---------------
+
+FIXED = "Tom has 3 bags of 4 apples: 3 × 4 = 12"
+
+
+def going_on(replies: list[str], *, continues: bool = True, **sure: float) -> ScriptedChatModel:
+    return ScriptedChatModel(
+        script={"generator": list(replies), "critic": []},
+        continues_final_message=continues,
+        sure={text: sure.get("score", SURE) for text in replies},
+    )
+
+
+async def test_a_sample_goes_on_from_its_wrong_step_set_right_and_votes() -> None:
+    model = going_on([WRONG, REST, solution("12"), solution("13")])
+    result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
+    asked = model.calls[1][1]
+    assert asked[-1].type == "ai" and asked[-1].content == FIXED  # cut after "=", value in
+    plain = result.drafts[0]
+    assert plain["text"] == FIXED + REST and plain["written"] == WRONG
+    assert plain["reflections"][-1] == "continued from the corrected step: " + FIXED
+    assert all(c["passed"] for c in plain["checks"])  # checked again: it holds
+    # The corrected plain answer votes: 12 ×2 against 13. Uncorrected, it had no vote and the
+    # two samples tied 12 against 13.
+    assert "12" in result.output and result.reflections[0].startswith("3 solutions")
+    assert "12 ×2" in result.reflections[0]
+
+
+async def test_a_corrected_plain_answer_never_stands_alone_on_its_confidence() -> None:
+    # Sure of every token, as a plain answer that stands alone is; a calculator had to set its
+    # step right, so samples are drawn and the run does not stop at 2 calls as `confident`.
+    model = going_on([WRONG, REST, solution("12"), solution("12")])
+    result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
+    assert result.drafts[0]["confidence"] is not None
+    assert result.stop_reason != "confident" and len(model.calls) == 4
+    confident = going_on([solution("12")])  # the same sureness, nothing to correct: it stands
+    alone = await ask(confident, samples=3, max_samples=3, programs=0, max_rounds=0)
+    assert (alone.stop_reason, len(confident.calls)) == ("confident", 1)
+
+
+async def test_a_corrected_draft_reads_its_confidence_from_the_tokens_it_keeps() -> None:
+    rest = ".\n\nSo Tom has 12 apples in all: \\(\\boxed{12}\\)."
+    model = going_on([WRONG, rest, solution("12"), solution("12")])
+    result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
+    words_kept = len(FIXED.split(" ")) - 1  # "= 13." is cut off; "12" was written in, not chosen
+    assert result.drafts[0]["confidence"]["tokens"] == words_kept + len(rest.split(" "))
+    assert words_kept + len(rest.split(" ")) != len(WRONG.split(" "))
+
+
+async def test_a_model_that_cannot_continue_leaves_the_wrong_sample_without_a_vote() -> None:
+    model = going_on([WRONG, solution("12"), solution("13")], continues=False)
+    result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
+    assert len(model.calls) == 3 and all(m[-1].type == "human" for _, m in model.calls)
+    plain = result.drafts[0]
+    assert plain["text"] == WRONG and any(not c["passed"] for c in plain["checks"])
+
+
+async def test_a_continuation_that_fails_more_checks_is_set_aside() -> None:
+    worse = ".\n\nThen 12 + 5 = 18, so Tom has \\(\\boxed{18}\\) apples, 12 × 2 = 25."
+    model = going_on([WRONG, worse, worse, worse, solution("12"), solution("12")])
+    result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
+    plain = result.drafts[0]
+    assert plain["text"] == WRONG and "continuation" in plain
+    assert plain["reflections"][-1].startswith("written on by the model, not kept: afterwards")
+    assert "12" in result.output
+
+
 async def test_a_model_that_cannot_continue_gets_the_usual_revision() -> None:
     revised = "3 × 4 = 12.\n\nSo Tom has \\(\\boxed{12}\\) apples."
     model = ScriptedChatModel(script={"generator": [WRONG, revised], "critic": ["VERDICT: PASS"]})

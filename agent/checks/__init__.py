@@ -33,6 +33,7 @@ from agent.checks.repetition import repetition_checks
 from agent.result import Check, Draft
 
 __all__ = [
+    "CORRECTED",
     "NOTES",
     "NOT_KEPT",
     "REPAIRED",
@@ -59,6 +60,8 @@ WRITTEN_ON = "written on by the model to meet: "
 """How the reflection that says which instructions the model's continuation met begins."""
 NOT_KEPT = "written on by the model, not kept: "
 """How the reflection that says why the model's continuation was set aside begins."""
+CORRECTED = "continued from the corrected step: "
+"""How the reflection that says a calculator set a step right and the model went on begins."""
 NOTES = (REPAIRED, WRITTEN_ON, NOT_KEPT)
 """How the reflections code writes begin: notes on a draft, not the model's reasoning."""
 

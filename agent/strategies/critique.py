@@ -163,7 +163,7 @@ def _start(parent: Draft, question: str) -> tuple[str, str] | None:
     at, value = cut
     step = parent["text"][:at].splitlines()[-1].strip() if parent["text"][:at].strip() else ""
     prefix = parent["text"][:at] + value
-    return prefix, f"continued from the corrected step: {step} {value}".rstrip()
+    return prefix, (checks.CORRECTED + f"{step} {value}").rstrip()
 
 
 async def _units_stand(new: Draft, old: Draft, state: State, settings: Settings) -> Draft:

@@ -39,7 +39,7 @@ from agent.calls import (
 )
 from agent.context import SAMPLE_TEMPERATURE, ChatModel, Context, Settings
 from agent.events import emit_draft, emit_round
-from agent.extension import write_on
+from agent.extension import from_right_step, write_on
 from agent.models import with_fields
 from agent.result import Critique, Draft, Selection, add_usage
 from agent.state import State
@@ -63,7 +63,9 @@ def sends(state: State) -> list[Send]:
 async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) -> dict[str, Any]:
     """Draw one solution: index 0 is the plain answer at the run's own temperature.
 
-    A plain answer that falls short only of a stated count of sentences or words, or of a
+    A solution whose arithmetic a calculator finds wrong goes on from its first wrong step,
+    set right, where the model continues its own text (``extension.from_right_step``). A
+    plain answer that falls short only of a stated count of sentences or words, or of a
     postscript, is written on by the model until it meets it (``extension.write_on``).
 
     The others sample at temperature 0.7 with their index as the seed, so they differ from
@@ -97,6 +99,8 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
         draft = await asyncio.to_thread(programs.program_sample, draft, run_code=settings.run_code)
     else:
         draft = await with_checks(draft, task, settings)
+        draft, fixed = await from_right_step(draft, reply, task, settings, model, messages)
+        usage = add_usage(usage, fixed)
         if index == 0:  # the plain answer only: see ``extension``
             draft, more = await write_on(draft, task, settings, model, messages)
             usage = add_usage(usage, more)
@@ -187,8 +191,11 @@ class _Round:
         split = sorted(_counts(counted, kind, question).values(), reverse=True)
         keyed = kind in answers.KEYED
         all_differ = kind == "short" and bool(split) and split[0] == 1 < len(samples)
-        # The plain answer, drawn alone so far and passing its checks: it may stand alone.
+        # The plain answer, drawn alone so far and passing its checks: it may stand alone,
+        # unless a calculator had to set its steps right (then it is one vote among samples).
         first = samples[0] if len(samples) == 1 and len(passed) == 1 else None
+        if first is not None and any(r.startswith(checks.CORRECTED) for r in first["reflections"]):
+            first = None
         return cls(
             drawn=len(samples),
             passed=len(passed),

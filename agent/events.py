@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from agent import checks
-from agent.result import Critique, Draft, ReflectionResult, Selection
+from agent.result import Check, Critique, Draft, ReflectionResult, Selection
 
 
 class DraftEvent(TypedDict):
@@ -220,18 +220,24 @@ async def emit_draft(
     else:
         await _emit(runtime, DraftEvent(event="draft", round=draft["round"], output=output))
     for check in draft["checks"]:
-        await _emit(
-            runtime,
-            CheckEvent(
-                event="check",
-                draft=draft["index"],
-                kind=check["kind"],
-                name=check["name"],
-                passed=check["passed"],
-                detail=check["detail"],
-                line=checks.line_of(check),
-            ),
-        )
+        await _emit(runtime, _check_event(draft["index"], check))
+
+
+def _check_event(draft: int, check: Check) -> CheckEvent:
+    return CheckEvent(
+        event="check",
+        draft=draft,
+        kind=check["kind"],
+        name=check["name"],
+        passed=check["passed"],
+        detail=check["detail"],
+        line=checks.line_of(check),
+    )
+
+
+async def emit_check(runtime: Runtime[Any] | None, draft: int, check: Check) -> None:
+    """Announce one check of a draft still being written (a step about to be set right)."""
+    await _emit(runtime, _check_event(draft, check))
 
 
 async def emit_critique(runtime: Runtime[Any] | None, record: Critique) -> None:

@@ -26,12 +26,14 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
+from langgraph.runtime import Runtime
 
 from agent import answers, checks, confidence
 from agent.calls import call, kind_of_draft, make_draft, usage_of, with_checks
 from agent.checks import calculator
 from agent.context import ChatModel, Settings
 from agent.errors import ConfigError
+from agent.events import emit_check
 from agent.models import MAX_TOKENS_PER_CALL, continuing, with_fields, writes_until
 from agent.parsing import message_text
 from agent.result import Draft, Usage, add_usage
@@ -47,6 +49,7 @@ async def from_right_step(
     settings: Settings,
     model: ChatModel,
     messages: list[BaseMessage],
+    runtime: Runtime[Any] | None = None,
 ) -> tuple[Draft, Usage | None]:
     """The draft continued by the model from its first wrong step, set right, where it has one.
 
@@ -57,6 +60,8 @@ async def from_right_step(
         settings: The run's settings.
         model: The model that wrote the draft, as it wrote it (its temperature and seed).
         messages: The messages it answered.
+        runtime: Where each wrong step is announced (a ``check`` event) before the model goes
+            on from it, so a stream of the reply shows where its continuation starts.
 
     Returns:
         The continued draft, checked again, and the calls' usage; or the draft unchanged and
@@ -80,6 +85,9 @@ async def from_right_step(
             break
         at, value = cut
         prefix = text[:at] + value
+        wrong = checks.failed(calculator.arithmetic_checks(text))
+        if wrong:  # the first, as the cut is the first wrong step's
+            await emit_check(runtime, draft["index"], wrong[0])
         try:
             more, _ = await call(
                 going_on,

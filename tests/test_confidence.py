@@ -350,6 +350,14 @@ async def test_a_corrected_draft_reads_its_confidence_from_the_tokens_it_keeps()
     assert words_kept + len(rest.split(" ")) != len(WRONG.split(" "))
 
 
+async def test_a_server_that_continues_a_final_message_goes_on_from_the_right_step() -> None:
+    with capture_server(reply=WRONG, owned_by="vllm") as server:
+        await areflect(Q, model=server.url, samples=1, max_samples=1, programs=0)
+    body = server.seen[1][1]
+    assert body["messages"][-1] == {"role": "assistant", "content": FIXED}
+    assert body.get("continue_final_message") is True
+
+
 async def test_a_model_that_cannot_continue_leaves_the_wrong_sample_without_a_vote() -> None:
     model = going_on([WRONG, solution("12"), solution("13")], continues=False)
     result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)

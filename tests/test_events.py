@@ -44,6 +44,24 @@ async def test_the_projects_events_and_a_further_round_reach_astream_events() ->
     ]
 
 
+async def test_a_step_set_right_is_announced_where_the_stream_goes_on_from_it() -> None:
+    wrong = "3 bags of 4 apples: 3 × 4 = 13.\n\nSo Tom has 13 apples."
+    rest = ".\n\nSo Tom has 12 apples."
+    model = ScriptedChatModel(
+        script={"generator": [wrong, rest, "So Tom has 12 apples."] * 2},
+        continues_final_message=True,
+    )
+    events = await custom_events(model, samples=1, max_samples=1, programs=0)
+    shown = [(e["event"], e.get("passed"), e.get("text", "")) for e in events]
+    announced = shown.index(("check", False, ""))
+    said = "".join(text for name, _, text in shown[:announced] if name == "text")
+    went_on = "".join(text for name, _, text in shown[announced:] if name == "text")
+    assert (said, went_on) == (wrong, rest)  # the wrong reply, then what follows 3 × 4 = 12
+    assert events[announced]["line"] == "✗ 3 × 4 = 13 (is 12)"
+    sample = next(e for e in events if e["event"] == "sample")
+    assert sample["output"].startswith("3 bags of 4 apples: 3 × 4 = 12.")
+
+
 async def test_streamed_thinking_comes_apart_from_the_answer_without_tags() -> None:
     model = ScriptedChatModel(script={"generator": [think("12")]})
     events = await custom_events(model, mode="single")

@@ -554,4 +554,5 @@ async def test_runs_on_the_in_process_model_take_turns_in_order(
         server.server_close()
     assert wall >= 3 * 0.4 and ends == sorted(ends)
     assert [f"({n})" in text for n, text in enumerate(asked)] == [True] * 3
-    assert parallel < 2 * 0.4
+    # Taking turns would take three pauses; at once, about one (two under load).
+    assert parallel < 3 * 0.4

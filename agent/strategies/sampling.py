@@ -99,7 +99,7 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
         draft = await asyncio.to_thread(programs.program_sample, draft, run_code=settings.run_code)
     else:
         draft = await with_checks(draft, task, settings)
-        draft, fixed = await from_right_step(draft, reply, task, settings, model, messages)
+        draft, fixed = await from_right_step(draft, reply, task, settings, model, messages, runtime)
         usage = add_usage(usage, fixed)
         if index == 0:  # the plain answer only: see ``extension``
             draft, more = await write_on(draft, task, settings, model, messages)

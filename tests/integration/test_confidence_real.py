@@ -122,3 +122,19 @@ def _continued_from_the_right_value(result: ReflectionResult) -> None:
     assert first["text"][:40] not in continued["text"][cut:]
     steps = {c["name"]: c["passed"] for c in continued["checks"] if c["kind"] == "calculator"}
     assert steps.get(flagged[0]["detail"]) is True, continued["text"]
+
+
+async def test_the_default_sets_a_samples_wrong_step_right_and_the_model_goes_on() -> None:
+    """The plain answer of GSM8K question 64 adds 840 + 756 = 1606 (benchmarks §15, §36)."""
+    result = await areflect(
+        STREAMING, model="local:qwen2.5-coder-1.5b", samples=1, max_samples=1, programs=0
+    )
+    plain = result.drafts[0]
+    if "written" not in plain:
+        pytest.skip("this build's greedy draft has no wrong step to correct")
+    assert "1606" in plain["written"]  # the answer as the model first wrote it
+    assert plain["reflections"][-1] == "continued from the corrected step: 840 + 756 = 1596"
+    assert "840 + 756 = 1596" in plain["text"] and "1606" not in plain["text"]
+    assert all(c["passed"] for c in plain["checks"]), plain["checks"]
+    assert "1596" in result.output and result.usage["calls"] == 2
+    assert plain["confidence"] is not None and result.stop_reason != "confident"

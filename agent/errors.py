@@ -65,3 +65,19 @@ def require_utf8(text: str, what: str = "the question") -> None:
             f"{what} is not valid UTF-8 text ({bad} at character {exc.start + 1}): convert it "
             "to UTF-8 first, e.g. with `iconv -f latin1 -t utf-8`"
         ) from None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed model call is worth retrying.
+
+    Dropped connections, timeouts, HTTP 429 and 5xx answers are; anything else is not.
+    """
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status == 429 or status >= 500
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"APIConnectionError", "APITimeoutError", "TransportError"})

@@ -32,7 +32,7 @@ from agent import answers, checks, confidence
 from agent.calls import call, kind_of_draft, make_draft, usage_of, with_checks
 from agent.checks import calculator
 from agent.context import ChatModel, Settings
-from agent.errors import ConfigError
+from agent.errors import ConfigError, is_transient
 from agent.events import emit_check
 from agent.models import MAX_TOKENS_PER_CALL, continuing, with_fields, writes_until
 from agent.parsing import message_text
@@ -40,6 +40,8 @@ from agent.result import Draft, Usage, add_usage
 
 # Wrong steps corrected in one solution, each a call; past them it keeps its failed check.
 MOST_CORRECTED = 3
+SET_RIGHT = "going on from a corrected step"
+"""Why a solution set right was not kept begins so (after ``checks.NOT_KEPT``)."""
 
 
 async def from_right_step(
@@ -51,7 +53,7 @@ async def from_right_step(
     messages: list[BaseMessage],
     runtime: Runtime[Any] | None = None,
 ) -> tuple[Draft, Usage | None]:
-    """The draft continued by the model from its first wrong step, set right, where it has one.
+    """A number's solution continued by the model from its first wrong step, set right.
 
     Args:
         draft: A checked draft (``calls.with_checks``) made from ``reply``.
@@ -65,26 +67,31 @@ async def from_right_step(
 
     Returns:
         The continued draft, checked again, and the calls' usage; or the draft unchanged and
-        ``None`` when no call was made. Up to ``MOST_CORRECTED`` wrong steps are set right,
-        one call each, each from the first one left. A reflection names each corrected step
-        and ``written`` keeps the answer as first written. Its confidence is read from the
-        tokens the model chose in the text it keeps (the values written in are not the
-        model's). It is kept unless it fails more checks than the draft; then the draft
-        stays, with a reflection that says so and the continuation in ``continuation``.
+        ``None`` when no call was made. Only for a number question (where it was measured; a
+        text may quote a wrong sum on purpose). Up to ``MOST_CORRECTED`` wrong steps are set
+        right, one call each, each from the first one left, and only while each lies past the
+        last. A reflection names each corrected step and ``uncorrected`` keeps the text as
+        first written. Its confidence is read from the tokens the model chose in the text it
+        keeps (the values written in are not the model's), where its tokens spell its text;
+        else from what it wrote on. It is kept unless it fails more checks than the draft;
+        then the draft stays, with a reflection that says so and the corrected text in
+        ``continuation``. A call the server refuses (a thinking model's server may refuse a
+        prefilled answer) ends the corrections, keeping what was set right before it.
     """
-    if not checks.fails(draft, "calculator"):
+    if kind_of_draft(task, draft) != "number" or not checks.fails(draft, "calculator"):
         return draft, None
     going_on = await continuing(model)
     if going_on is None:
         return draft, None
-    text, notes, used = draft["text"], [], None
-    tokens = _placed(confidence.token_entries(reply.response_metadata or {}), 0)
+    text, notes, used, last = draft["text"], [], None, -1
+    entries = confidence.token_entries(reply.response_metadata or {})
+    spelled = "".join(str(t.get("token", "")) for t in entries) == text
+    tokens = _placed(entries, 0) if spelled else []
     for _ in range(MOST_CORRECTED):
-        cut = calculator.first_wrong_step(text)
-        if cut is None:
+        start = corrected_start(text)
+        if start is None or start[0] <= last:
             break
-        at, value = cut
-        prefix = text[:at] + value
+        last, prefix, note = start
         wrong = checks.failed(calculator.arithmetic_checks(text))
         if wrong:  # the first, as the cut is the first wrong step's
             await emit_check(runtime, draft["index"], wrong[0])
@@ -96,32 +103,52 @@ async def from_right_step(
                 f"reflect:sample:{draft['index']}",
                 allow_empty=True,
             )
-        except ConfigError:  # no room left in the model's context to go on
-            break
-        step = text[:at].splitlines()[-1].strip() if text[:at].strip() else ""
-        notes.append((checks.CORRECTED + f"{step} {value}").rstrip())
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the graph's retry policy draws the sample again
+            break  # no room left in the model's context, or the server refuses a prefill
+        notes.append(note)
         text = prefix + message_text(more.content)
-        kept = [(start, t) for start, t in tokens if start + len(str(t.get("token", ""))) <= at]
+        kept = [(at, t) for at, t in tokens if at + len(str(t.get("token", ""))) <= last]
         tokens = kept + _placed(confidence.token_entries(more.response_metadata or {}), len(prefix))
         used = add_usage(used, usage_of(more))
     if not notes:
-        return draft, None
+        return draft, used
     whole = AIMessage(
         content=text,
         usage_metadata=reply.usage_metadata,
+        additional_kwargs=reply.additional_kwargs,
         response_metadata={"logprobs": {"content": [t for _, t in tokens]}} if tokens else {},
     )
     corrected = make_draft(draft["index"], draft["round"], whole, draft["seconds"])
     corrected = {
         **corrected,
         "reflections": [*corrected["reflections"], *notes],
-        "written": draft["output"],
+        "uncorrected": draft["text"],
     }
     corrected = await with_checks(corrected, task, settings)
     if len(checks.failed(corrected["checks"])) > len(checks.failed(draft["checks"])):
-        still = [c["name"] for c in checks.failed(corrected["checks"])]
-        return _set_aside(draft, text, "afterwards it failed " + "; ".join(still)), used
+        still = "; ".join(c["name"] for c in checks.failed(corrected["checks"]))
+        return _set_aside(draft, text, f"{SET_RIGHT}, it failed {still}"), used
     return corrected, used
+
+
+def corrected_start(text: str) -> tuple[int, str, str] | None:
+    """Where the first wrong step's result starts, the text set right up to it, and the note.
+
+    The text up to the step's result, with the right value written there, and the reflection
+    that says so; ``None`` when no step is wrong.
+
+    Example:
+        >>> corrected_start("He has 3 × 12 = 38 chickens.")
+        (16, 'He has 3 × 12 = 36', 'continued from the corrected step: He has 3 × 12 = 36')
+    """
+    cut = calculator.first_wrong_step(text)
+    if cut is None:
+        return None
+    at, value = cut
+    step = text[:at].splitlines()[-1].strip() if text[:at].strip() else ""
+    return at, text[:at] + value, (checks.CORRECTED + f"{step} {value}").rstrip()
 
 
 def _placed(entries: list[dict[str, Any]], start: int) -> list[tuple[int, dict[str, Any]]]:

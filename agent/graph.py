@@ -21,27 +21,11 @@ from agent import nodes
 from agent.aio import run_sync
 from agent.calls import Setup
 from agent.context import ChatModel, Context, make_context, resolve_settings
-from agent.errors import ConfigError
+from agent.errors import ConfigError, is_transient
 from agent.models import without_sdk_retries
 from agent.prompts import PROMPTS, Prompts, load_prompts
 from agent.state import InputState, OutputState, State
 from agent.strategies import STRATEGIES, TECHNIQUES, sampling
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a failed model call is worth retrying.
-
-    Dropped connections, timeouts, HTTP 429 and 5xx answers are; anything else is not.
-    """
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    status = getattr(exc, "status_code", None)
-    if status is None:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(status, int):
-        return status == 429 or status >= 500
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"APIConnectionError", "APITimeoutError", "TransportError"})
 
 
 def _node(

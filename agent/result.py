@@ -97,7 +97,10 @@ class Draft(TypedDict):
     program sample; ``written`` the answer as the model first wrote it, where code repaired
     it to meet a stated instruction or the model wrote on to meet one (``output`` is then
     the repaired or longer one; the tokens and seconds stay those of the first call);
-    ``continuation`` what the model wrote on where that was not kept (a reflection says why).
+    ``uncorrected`` the text as the model first wrote it, where a calculator set a wrong step
+    right and the model went on from there (``extension.from_right_step``); ``continuation``
+    what the model wrote on where that was not kept (a reflection says why; for a solution set
+    right, the whole corrected text).
     """
 
     index: int
@@ -113,6 +116,7 @@ class Draft(TypedDict):
     confidence: NotRequired[Confidence | None]
     program: NotRequired[str]
     written: NotRequired[str]
+    uncorrected: NotRequired[str]
     continuation: NotRequired[str]
 
 

@@ -2,12 +2,15 @@
 
 Commands:
     .venv/bin/python benchmarks/corrected.py before benchmarks/results/gsm8k-51-157-corrected.jsonl
+    .venv/bin/python benchmarks/corrected.py again benchmarks/results/gsm8k-51-157-corrected.jsonl
     .venv/bin/python benchmarks/corrected.py report benchmarks/results/gsm8k-51-157-corrected.jsonl
 
 ``before`` reruns, with ``extension.from_right_step`` switched off, only the questions of a
 results file (``accuracy.py``) where it made a call: every other question's run made the very
 same calls (greedy, seeded samples, one at a time on the embedded model), so it is its own
-"before". The reruns go to ``NAME-before.jsonl`` (resumable). ``report`` prints the paired
+"before". The reruns go to ``NAME-before.jsonl`` (resumable). ``again`` reruns the same
+questions with the code as it now is (``NAME-again.jsonl``; where the code changed after the
+first run, only what it touches changed). ``report`` prints the paired
 table (the plain answer is each run's first draft as written, before any correction) and what
 the corrections did: how many solutions were set right, and whether the answer they went on to
 was right where the one first written was.
@@ -26,10 +29,12 @@ from report import _line
 
 from agent import checks
 from agent.datasets import Record
+from agent.extension import SET_RIGHT
 from agent.harness import run_comparison
 from agent.scoring import score
 
-NOT_KEPT = checks.NOT_KEPT + "afterwards"  # a continuation set aside (GSM8K states no count)
+# A solution set right, then set aside (``afterwards``: as the first run of §36 wrote it).
+NOT_KEPT = (f"{checks.NOT_KEPT}{SET_RIGHT}", f"{checks.NOT_KEPT}afterwards")
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -40,7 +45,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 def _touched(row: dict[str, Any]) -> bool:
     """Whether ``from_right_step`` made a call in this run (kept or set aside)."""
     notes = [n for d in row["drafts"] for n in d["reflections"]]
-    return any(n.startswith((checks.CORRECTED, NOT_KEPT)) for n in notes)
+    return any(n.startswith((checks.CORRECTED, *NOT_KEPT)) for n in notes)
 
 
 def _record(row: dict[str, Any]) -> Record:
@@ -55,30 +60,41 @@ def before(path: Path) -> None:
         return draft, None
 
     sampling.from_right_step = unchanged  # type: ignore[assignment]
+    _rerun(path, "before")
+
+
+def again(path: Path) -> None:
+    """Rerun the touched questions with the correction as the code now has it."""
+    _rerun(path, "again")
+
+
+def _rerun(path: Path, suffix: str) -> None:
     touched = [r for r in _rows(path) if _touched(r)]
     print(f"{machine()}; {len(touched)} questions where a step was set right")
-    out = path.with_name(path.stem + "-before.jsonl")
+    config = json.loads(path.read_text().splitlines()[0])["options"]
     run_comparison(
         [_record(r) for r in touched],
         modes=["prompted"],
         models=[touched[0]["model"]],
-        out=out,
-        effort="medium",
-        temperature=0,
+        out=path.with_name(f"{path.stem}-{suffix}.jsonl"),
+        concurrency=1,  # as accuracy.py: one question at a time, so the wall times compare
+        effort=config["effort"],
+        temperature=config["temperature"],
     )
 
 
 def _first_answer(draft: dict[str, Any]) -> str:
-    return str(draft.get("written", draft["output"]))
+    return str(draft.get("uncorrected", draft.get("written", draft["output"])))
 
 
 def report(path: Path) -> None:
     """The paired table, and what the corrections did."""
-    after = _rows(path)
+    again_ = {r["id"]: r for r in _rows(path.with_name(path.stem + "-again.jsonl"))}
+    after = [again_.get(r["id"], r) for r in _rows(path)]
     reran = {r["id"]: r for r in _rows(path.with_name(path.stem + "-before.jsonl"))}
     pairs = [(reran.get(r["id"], r), r) for r in after if not _touched(r) or r["id"] in reran]
     old, new = [p[0] for p in pairs], [p[1] for p in pairs]
-    # The plain answer as first written: a corrected plain answer keeps it in ``written``.
+    # The plain answer as first written: a corrected one keeps it in ``uncorrected``.
     plain = [score(_first_answer(r["drafts"][0]), _record(r)) for r in old]
     tokens = [r["drafts"][0]["input_tokens"] + r["drafts"][0]["output_tokens"] for r in old]
     wall = [r["drafts"][0]["seconds"] for r in old]
@@ -97,7 +113,7 @@ def report(path: Path) -> None:
     for was, row in pairs:
         record = _record(row)
         for d in row["drafts"]:
-            notes = [n for n in d["reflections"] if n.startswith((checks.CORRECTED, NOT_KEPT))]
+            notes = [n for n in d["reflections"] if n.startswith((checks.CORRECTED, *NOT_KEPT))]
             if not notes:
                 continue
             kept = not any(n.startswith(NOT_KEPT) for n in notes)
@@ -117,4 +133,4 @@ def _word(right: bool) -> str:
 
 
 if __name__ == "__main__":
-    {"before": before, "report": report}[sys.argv[1]](Path(sys.argv[2]))
+    {"before": before, "again": again, "report": report}[sys.argv[1]](Path(sys.argv[2]))

@@ -320,7 +320,7 @@ async def test_a_sample_goes_on_from_its_wrong_step_set_right_and_votes() -> Non
     asked = model.calls[1][1]
     assert asked[-1].type == "ai" and asked[-1].content == FIXED  # cut after "=", value in
     plain = result.drafts[0]
-    assert plain["text"] == FIXED + REST and plain["written"] == WRONG
+    assert plain["text"] == FIXED + REST and plain["uncorrected"] == WRONG
     assert plain["reflections"][-1] == "continued from the corrected step: " + FIXED
     assert all(c["passed"] for c in plain["checks"])  # checked again: it holds
     # The corrected plain answer votes: 12 ×2 against 13. Uncorrected, it had no vote and the
@@ -372,8 +372,43 @@ async def test_a_continuation_that_fails_more_checks_is_set_aside() -> None:
     result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
     plain = result.drafts[0]
     assert plain["text"] == WRONG and "continuation" in plain
-    assert plain["reflections"][-1].startswith("written on by the model, not kept: afterwards")
-    assert "12" in result.output
+    assert plain["reflections"][-1].startswith(
+        "written on by the model, not kept: going on from a corrected step, it failed"
+    )
+    assert "12" in result.output and result.usage["calls"] == 6  # 3 corrections were tried
+
+
+async def test_a_refused_prefill_ends_the_corrections_and_the_run_goes_on() -> None:
+    def refuse(messages: list[Any]) -> Any:
+        if messages[-1].type == "ai":  # a thinking model's server answers a prefill with a 400
+            return ValueError("Assistant response prefill is incompatible with enable_thinking")
+        return solution("12")
+
+    model = going_on([WRONG])
+    model.default = {"generator": refuse}
+    result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
+    plain = result.drafts[0]
+    assert plain["text"] == WRONG and "uncorrected" not in plain  # it stays as it was, unvoted
+    assert (result.stop_reason, "12" in result.output) == ("agreed", True)
+
+
+async def test_the_models_own_reasoning_stays_with_the_corrected_draft() -> None:
+    model = going_on([WRONG, REST, solution("12"), solution("12")])
+    model.reasoning = "Three bags, four apples each."
+    result = await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
+    plain = result.drafts[0]
+    assert "uncorrected" in plain and plain["thinking"] == "Three bags, four apples each."
+
+
+async def test_a_postscript_is_written_on_from_the_corrected_answer() -> None:
+    asked = f"{Q} At the end of your response, please explicitly add a postscript starting with"
+    asked += " P.S."
+    model = going_on([WRONG, REST, "\n\nP.S. Apples keep well.", solution("12"), solution("12")])
+    result = await ask(model, asked, samples=3, max_samples=3, programs=0, max_rounds=0)
+    last = model.calls[2][1][-1]
+    assert last.type == "ai" and last.content.startswith(FIXED + REST)  # not from "= 13"
+    plain = result.drafts[0]
+    assert "P.S." in plain["output"] and "3 × 4 = 13" not in plain["output"]
 
 
 async def test_a_model_that_cannot_continue_gets_the_usual_revision() -> None:

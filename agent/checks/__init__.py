@@ -62,7 +62,7 @@ NOT_KEPT = "written on by the model, not kept: "
 """How the reflection that says why the model's continuation was set aside begins."""
 CORRECTED = "continued from the corrected step: "
 """How the reflection that says a calculator set a step right and the model went on begins."""
-NOTES = (REPAIRED, WRITTEN_ON, NOT_KEPT)
+NOTES = (REPAIRED, WRITTEN_ON, NOT_KEPT, CORRECTED)
 """How the reflections code writes begin: notes on a draft, not the model's reasoning."""
 
 

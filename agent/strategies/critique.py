@@ -31,9 +31,11 @@ from agent.calls import (
     with_checks,
     write_revision,
 )
-from agent.checks import calculator, comparison
+from agent.checks import comparison
 from agent.context import Context, Settings
+from agent.errors import is_transient
 from agent.events import emit_draft
+from agent.extension import corrected_start
 from agent.models import continuing
 from agent.parsing import message_text, parse_verdict
 from agent.result import Critique, Draft, Usage
@@ -139,10 +141,16 @@ async def continue_from_finding(
         *answer_messages(setup, settings, model, state["asked"], history(state)),
         AIMessage(prefix),
     ]
-    reply, seconds = await call(model, messages, "generator", allow_empty=True)
+    try:
+        reply, seconds = await call(model, messages, "generator", allow_empty=True)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        return None  # a thinking model's server may refuse a prefilled answer
     whole = AIMessage(
         content=prefix + message_text(reply.content),
         usage_metadata=reply.usage_metadata,
+        additional_kwargs=reply.additional_kwargs,
         response_metadata=reply.response_metadata,
     )
     draft = make_draft(len(state["drafts"]), state["rounds"], whole, seconds)
@@ -157,13 +165,8 @@ def _start(parent: Draft, question: str) -> tuple[str, str] | None:
     units = comparison.stated(question) if checks.fails(parent, "comparison") else None
     if units:
         return units, f"continued from what the units show: {units}"
-    cut = calculator.first_wrong_step(parent["text"])
-    if cut is None:
-        return None
-    at, value = cut
-    step = parent["text"][:at].splitlines()[-1].strip() if parent["text"][:at].strip() else ""
-    prefix = parent["text"][:at] + value
-    return prefix, (checks.CORRECTED + f"{step} {value}").rstrip()
+    start = corrected_start(parent["text"])
+    return None if start is None else start[1:]
 
 
 async def _units_stand(new: Draft, old: Draft, state: State, settings: Settings) -> Draft:

@@ -28,8 +28,9 @@ from agent.context import DEFAULT_STRATEGY, require_sandbox
 from agent.datasets import Record
 from agent.errors import ConfigError, ReflectionError
 from agent.models import aresolve_model, spec_label
+from agent.parsing import parse_reflection
 from agent.report import wilson
-from agent.result import MODES, ReflectionResult, empty_usage
+from agent.result import MODES, Draft, ReflectionResult, empty_usage
 from agent.scoring import judge as judge_answer
 from agent.scoring import kind_of_record, score
 from agent.strategies import STRATEGIES
@@ -281,8 +282,7 @@ async def _run_one(
     finished = result if error is None else None
     drafts = result.drafts if result else []
     output = finished.output if finished else ""
-    # The plain answer as the model wrote it: a repair by code is part of the reflection.
-    first = drafts[0].get("written", drafts[0]["output"]) if drafts else output
+    first = _as_written(drafts[0]) if drafts else output
     usage = result.usage if result else empty_usage()
     row: dict[str, Any] = {
         "type": "run",
@@ -319,6 +319,16 @@ async def _run_one(
         except Exception as exc:  # a judge failure must not lose the finished run
             row["error"] = f"judge failed: {describe_failure(exc, None)}"
     return row
+
+
+def _as_written(draft: Draft) -> str:
+    """The plain answer as the model wrote it.
+
+    A repair by code, or a step the calculator set right, is part of the reflection.
+    """
+    if "uncorrected" in draft:
+        return parse_reflection(draft["uncorrected"]).output or draft["uncorrected"]
+    return draft.get("written", draft["output"])
 
 
 def _known_mode(mode: str) -> bool:

@@ -330,3 +330,19 @@ def test_the_plain_answer_is_scored_as_the_model_wrote_it_not_as_code_repaired_i
     row = cmp.rows[0]
     assert row["output"] == "the moon is bright."
     assert row["first_output"] == "The Moon is bright."
+
+
+def test_the_plain_answer_is_scored_as_written_before_a_step_was_set_right() -> None:
+    wrong = "<thinking>7 + 7 = 15.</thinking><output>The answer is 15.</output>"
+    going_on = ScriptedChatModel(
+        script={"generator": [wrong, ".</thinking><output>The answer is 14.</output>"]},
+        default={"generator": tagged("The answer is 14.")},
+        continues_final_message=True,
+    )
+    cmp = run_comparison(
+        RECORDS[3:], models=[going_on], modes=["prompted"], samples=2, programs=0, progress=False
+    )
+    row = cmp.rows[0]
+    assert "uncorrected" in row["drafts"][0] and "14" in row["drafts"][0]["output"]
+    assert (row["first_output"], row["first_correct"]) == ("The answer is 15.", False)
+    assert row["correct"] is True

@@ -78,7 +78,10 @@ async def from_right_step(
         ``continuation``. A call the server refuses (a thinking model's server may refuse a
         prefilled answer) ends the corrections, keeping what was set right before it.
     """
-    if kind_of_draft(task, draft) != "number" or not checks.fails(draft, "calculator"):
+    # The run's kind as the tally will settle it: "What's the total … if each costs 15$?" is
+    # told a number by the solutions' marked numeric conclusions, not by its words.
+    kind = answers.settle_kind(task.get("kind") or "", task["asked"], [draft["output"]])
+    if kind != "number" or not checks.fails(draft, "calculator"):
         return draft, None
     going_on = await continuing(model)
     if going_on is None:

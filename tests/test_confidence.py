@@ -329,6 +329,20 @@ async def test_a_sample_goes_on_from_its_wrong_step_set_right_and_votes() -> Non
     assert "12 ×2" in result.reflections[0]
 
 
+async def test_a_number_told_by_its_solutions_is_set_right_too() -> None:
+    # The words alone make it a short answer; the solution's marked number makes it a number.
+    asked = "Tom has 3 bags of 4 apples. What's the total he has if each bag holds 4?"
+    model = going_on([WRONG, REST, solution("12"), solution("13")])
+    result = await ask(model, asked, samples=3, max_samples=3, programs=0, max_rounds=0)
+    assert result.drafts[0]["text"] == FIXED + REST and result.kind == "number"
+    poem = "A poem: 3 × 4 = 13, said the bee,\nand the bee was wrong, as bees can be."
+    model = going_on([])
+    model.default = {"generator": poem, "critic": "VERDICT: PASS"}
+    text = await ask(model, "Write a two-line poem about a bee who cannot multiply.", samples=3)
+    samples = [d for d in text.drafts if d["round"] == 0]
+    assert text.kind == "text" and not any("uncorrected" in d for d in samples)  # its own sums
+
+
 async def test_a_corrected_plain_answer_never_stands_alone_on_its_confidence() -> None:
     # Sure of every token, as a plain answer that stands alone is; a calculator had to set its
     # step right, so samples are drawn and the run does not stop at 2 calls as `confident`.

@@ -29,6 +29,7 @@ from langgraph.runtime import Runtime
 
 from agent import answers, checks, confidence
 from agent.context import ChatModel, Context, ModelSpec, Settings, resolve_settings
+from agent.errors import is_refused
 from agent.events import emit_critique, emit_draft, token_event
 from agent.models import aresolve_model, chat_model_of, model_label, with_fields
 from agent.parsing import TAG, message_text, parse_reflection, provider_reasoning, strip_tags
@@ -204,6 +205,25 @@ async def call(
         # no answer at all.
         raise EmptyReply("the model's reply was empty")
     return reply, time.perf_counter() - start
+
+
+async def go_on(
+    model: ChatModel, messages: list[BaseMessage], prefix: str, *tags: str
+) -> tuple[AIMessage, float] | None:
+    """The model's continuation of ``prefix`` (a final assistant message) as its own text.
+
+    ``None`` where the call is refused (``errors.is_refused``: no room left in the model's
+    context, or a server that refuses a prefilled answer); the caller keeps what it had.
+    Transient failures raise, for the graph's retry policy.
+    """
+    try:
+        return await call(
+            model, [*messages, AIMessage(prefix)], "generator", *tags, allow_empty=True
+        )
+    except Exception as exc:
+        if is_refused(exc):
+            return None
+        raise
 
 
 # Models whose server refused logprobs once: not asked for them again.

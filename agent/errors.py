@@ -74,10 +74,29 @@ def is_transient(exc: BaseException) -> bool:
     """
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
-    status = getattr(exc, "status_code", None)
-    if status is None:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(status, int):
+    status = _status(exc)
+    if status is not None:
         return status == 429 or status >= 500
     names = {cls.__name__ for cls in type(exc).__mro__}
     return bool(names & {"APIConnectionError", "APITimeoutError", "TransportError"})
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Whether a model call was refused for what it asked, not failed on the way.
+
+    A prompt too long for the model (``ConfigError``) and an HTTP 4xx answer other than 429
+    (a thinking model's server refusing a prefilled answer, say) are; a bug in our own code is
+    not, so it still surfaces.
+    """
+    if isinstance(exc, ConfigError):
+        return True
+    status = _status(exc)
+    return status is not None and 400 <= status < 500 and status != 429
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed call, on the error or on its response, if it has one."""
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None

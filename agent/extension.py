@@ -23,20 +23,19 @@ calls of a prompt no sample meets (ten calls for IFEval prompt 1069 in a trial r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.runtime import Runtime
 
 from agent import answers, checks, confidence
-from agent.calls import call, kind_of_draft, make_draft, usage_of, with_checks
+from agent.calls import go_on, kind_of_draft, make_draft, usage_of, with_checks
 from agent.checks import calculator
 from agent.context import ChatModel, Settings
-from agent.errors import ConfigError, is_transient
 from agent.events import emit_check
 from agent.models import MAX_TOKENS_PER_CALL, continuing, with_fields, writes_until
 from agent.parsing import message_text
-from agent.result import Draft, Usage, add_usage
+from agent.result import Check, Draft, Usage, add_usage
 
 # Wrong steps corrected in one solution, each a call; past them it keeps its failed check.
 MOST_CORRECTED = 3
@@ -80,8 +79,9 @@ async def from_right_step(
     """
     # The run's kind as the tally will settle it: "What's the total … if each costs 15$?" is
     # told a number by the solutions' marked numeric conclusions, not by its words.
-    kind = answers.settle_kind(task.get("kind") or "", task["asked"], [draft["output"]])
-    if kind != "number" or not checks.fails(draft, "calculator"):
+    if not checks.fails(draft, "calculator"):
+        return draft, None
+    if answers.settle_kind(task.get("kind") or "", task["asked"], [draft["output"]]) != "number":
         return draft, None
     going_on = await continuing(model)
     if going_on is None:
@@ -92,28 +92,18 @@ async def from_right_step(
     tokens = _placed(entries, 0) if spelled else []
     for _ in range(MOST_CORRECTED):
         start = corrected_start(text)
-        if start is None or start[0] <= last:
+        if start is None or start.at <= last:
             break
-        last, prefix, note = start
-        wrong = checks.failed(calculator.arithmetic_checks(text))
-        if wrong:  # the first, as the cut is the first wrong step's
-            await emit_check(runtime, draft["index"], wrong[0])
-        try:
-            more, _ = await call(
-                going_on,
-                [*messages, AIMessage(prefix)],
-                "generator",
-                f"reflect:sample:{draft['index']}",
-                allow_empty=True,
-            )
-        except Exception as exc:
-            if is_transient(exc):
-                raise  # the graph's retry policy draws the sample again
-            break  # no room left in the model's context, or the server refuses a prefill
-        notes.append(note)
-        text = prefix + message_text(more.content)
+        await emit_check(runtime, draft["index"], start.check)
+        went = await go_on(going_on, messages, start.prefix, f"reflect:sample:{draft['index']}")
+        if went is None:
+            break
+        more, last = went[0], start.at
+        notes.append(start.note)
+        text = start.prefix + message_text(more.content)
         kept = [(at, t) for at, t in tokens if at + len(str(t.get("token", ""))) <= last]
-        tokens = kept + _placed(confidence.token_entries(more.response_metadata or {}), len(prefix))
+        went_on = confidence.token_entries(more.response_metadata or {})
+        tokens = kept + _placed(went_on, len(start.prefix))
         used = add_usage(used, usage_of(more))
     if not notes:
         return draft, used
@@ -136,22 +126,32 @@ async def from_right_step(
     return corrected, used
 
 
-def corrected_start(text: str) -> tuple[int, str, str] | None:
-    """Where the first wrong step's result starts, the text set right up to it, and the note.
+class Correction(NamedTuple):
+    """A text set right up to its first wrong step (``corrected_start``)."""
 
-    The text up to the step's result, with the right value written there, and the reflection
-    that says so; ``None`` when no step is wrong.
+    at: int
+    """Where the wrong step's result starts in the text."""
+    prefix: str
+    """The text up to there, with the right value written in."""
+    note: str
+    """The reflection that says so."""
+    check: Check
+    """The failed calculator check of that step."""
+
+
+def corrected_start(text: str) -> Correction | None:
+    """The text set right up to its first wrong step; ``None`` when no step is wrong.
 
     Example:
-        >>> corrected_start("He has 3 × 12 = 38 chickens.")
+        >>> corrected_start("He has 3 × 12 = 38 chickens.")[:3]
         (16, 'He has 3 × 12 = 36', 'continued from the corrected step: He has 3 × 12 = 36')
     """
-    cut = calculator.first_wrong_step(text)
-    if cut is None:
+    wrong = calculator.first_wrong_step(text)
+    if wrong is None:
         return None
-    at, value = cut
+    at, value, check = wrong
     step = text[:at].splitlines()[-1].strip() if text[:at].strip() else ""
-    return at, text[:at] + value, (checks.CORRECTED + f"{step} {value}").rstrip()
+    return Correction(at, text[:at] + value, (checks.CORRECTED + f"{step} {value}").rstrip(), check)
 
 
 def _placed(entries: list[dict[str, Any]], start: int) -> list[tuple[int, dict[str, Any]]]:
@@ -202,17 +202,10 @@ async def write_on(
     if plan is None:
         return draft, None
     held = with_fields(model, until=plan.until)
-    try:
-        reply, _ = await call(
-            held,
-            [*messages, AIMessage(plan.prefix)],
-            "generator",
-            f"reflect:sample:{draft['index']}",
-            allow_empty=True,
-        )
-    except ConfigError:  # the answer filled the model's context: no room to write on
+    went = await go_on(held, messages, plan.prefix, f"reflect:sample:{draft['index']}")
+    if went is None:  # the answer filled the model's context: no room to write on
         return draft, None
-    said, used = message_text(reply.content), usage_of(reply)
+    said, used = message_text(went[0].content), usage_of(went[0])
     short = plan.why(said)  # cut off by its token limit, looping, or broke what held
     if short:
         return _set_aside(draft, said, short), used

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage
 
-from agent import areflect, confidence
+from agent import ModelError, areflect, confidence
 from agent.programs import available
 from agent.prompts import PROMPTS
 from tests.capture_server import capture_server
@@ -393,9 +393,12 @@ async def test_a_continuation_that_fails_more_checks_is_set_aside() -> None:
 
 
 async def test_a_refused_prefill_ends_the_corrections_and_the_run_goes_on() -> None:
+    class BadRequest(Exception):
+        status_code = 400  # as openai.BadRequestError and ollama.ResponseError carry it
+
     def refuse(messages: list[Any]) -> Any:
         if messages[-1].type == "ai":  # a thinking model's server answers a prefill with a 400
-            return ValueError("Assistant response prefill is incompatible with enable_thinking")
+            return BadRequest("Assistant response prefill is incompatible with enable_thinking")
         return solution("12")
 
     model = going_on([WRONG])
@@ -404,6 +407,16 @@ async def test_a_refused_prefill_ends_the_corrections_and_the_run_goes_on() -> N
     plain = result.drafts[0]
     assert plain["text"] == WRONG and "uncorrected" not in plain  # it stays as it was, unvoted
     assert (result.stop_reason, "12" in result.output) == ("agreed", True)
+
+
+async def test_an_error_of_our_own_in_a_continuation_is_not_taken_for_a_refusal() -> None:
+    def broken(messages: list[Any]) -> Any:
+        return TypeError("a bug") if messages[-1].type == "ai" else solution("12")
+
+    model = going_on([WRONG])
+    model.default = {"generator": broken}
+    with pytest.raises(ModelError, match="a bug"):
+        await ask(model, samples=3, max_samples=3, programs=0, max_rounds=0)
 
 
 async def test_the_models_own_reasoning_stays_with_the_corrected_draft() -> None:

@@ -501,9 +501,13 @@ def test_sync_invoke_and_stream_work_too() -> None:
     ],
 )
 def test_only_transient_failures_are_retried(exc: BaseException, transient: bool) -> None:
+    from agent.errors import is_refused
     from agent.graph import is_transient
 
     assert is_transient(exc) is transient
+    # A refusal (a request the model will not take, asked again) is neither retried nor a bug.
+    refused = isinstance(exc, ConfigError) or getattr(exc, "status_code", None) == 400
+    assert is_refused(exc) is refused
 
 
 async def test_tags_in_the_question_or_the_reply_cannot_smuggle_an_answer() -> None:

@@ -12,6 +12,7 @@ import ast
 import operator
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 from agent.answers import canonical
 from agent.result import Check
@@ -174,17 +175,25 @@ def _step(line: str, equals: int) -> tuple[str, bool, str] | None:
     return name, right, "" if right else f"{_shown(lhs)} = {canonical(value)}"
 
 
-def first_wrong_step(text: str) -> tuple[int, str] | None:
-    """Where the first wrong step's result starts in ``text``, and the right value.
+class WrongStep(NamedTuple):
+    """A text's first wrong step: where its result starts, the right value, and its check."""
+
+    at: int
+    value: str
+    check: Check
+
+
+def first_wrong_step(text: str) -> WrongStep | None:
+    """Where the first wrong step's result starts in ``text``, the right value, and its check.
 
     The draft can then be cut right after the step's ``=`` and the right value written there,
-    for the model to go on from (``agent.strategies.critique``).
+    for the model to go on from (``agent.extension.corrected_start``).
 
     Example:
         >>> text = "He has 3 × 12 = 38 chickens, so 38 - 7 = 31."
-        >>> at, value = first_wrong_step(text)
-        >>> text[:at] + value
-        'He has 3 × 12 = 36'
+        >>> step = first_wrong_step(text)
+        >>> text[: step.at] + step.value, step.check["name"]
+        ('He has 3 × 12 = 36', '3 × 12 = 38')
     """
     start = 0
     for line in text.splitlines(keepends=True):
@@ -200,7 +209,8 @@ def first_wrong_step(text: str) -> tuple[int, str] | None:
             at = signs[nth] + 1
             while at < len(line) and line[at] in " \t":
                 at += 1
-            value = step[2].rsplit(" = ", 1)[1]
-            return start + at, value
+            name, _, detail = step
+            check = Check(kind="calculator", name=name, passed=False, detail=detail)
+            return WrongStep(start + at, detail.rsplit(" = ", 1)[1], check)
         start += len(line)
     return None

@@ -19,9 +19,9 @@ from agent.calls import (
     Setup,
     answer_messages,
     ask_critic,
-    call,
     critique_on_checks,
     for_review,
+    go_on,
     history,
     make_draft,
     opening,
@@ -33,7 +33,6 @@ from agent.calls import (
 )
 from agent.checks import comparison
 from agent.context import Context, Settings
-from agent.errors import is_transient
 from agent.events import emit_draft
 from agent.extension import corrected_start
 from agent.models import continuing
@@ -137,16 +136,11 @@ async def continue_from_finding(
     if model is None or start is None:
         return None
     prefix, note = start
-    messages = [
-        *answer_messages(setup, settings, model, state["asked"], history(state)),
-        AIMessage(prefix),
-    ]
-    try:
-        reply, seconds = await call(model, messages, "generator", allow_empty=True)
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        return None  # a thinking model's server may refuse a prefilled answer
+    messages = answer_messages(setup, settings, model, state["asked"], history(state))
+    went = await go_on(model, messages, prefix)
+    if went is None:  # no room left, or a thinking model's server refuses a prefilled answer
+        return None
+    reply, seconds = went
     whole = AIMessage(
         content=prefix + message_text(reply.content),
         usage_metadata=reply.usage_metadata,
@@ -166,7 +160,7 @@ def _start(parent: Draft, question: str) -> tuple[str, str] | None:
     if units:
         return units, f"continued from what the units show: {units}"
     start = corrected_start(parent["text"])
-    return None if start is None else start[1:]
+    return None if start is None else (start.prefix, start.note)
 
 
 async def _units_stand(new: Draft, old: Draft, state: State, settings: Settings) -> Draft:

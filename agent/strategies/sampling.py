@@ -194,7 +194,7 @@ class _Round:
         # The plain answer, drawn alone so far and passing its checks: it may stand alone,
         # unless a calculator had to set its steps right (then it is one vote among samples).
         first = samples[0] if len(samples) == 1 and len(passed) == 1 else None
-        if first is not None and any(r.startswith(checks.CORRECTED) for r in first["reflections"]):
+        if first is not None and "uncorrected" in first:
             first = None
         return cls(
             drawn=len(samples),

@@ -29,7 +29,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.runtime import Runtime
 
 from agent import answers, checks, confidence
-from agent.calls import go_on, kind_of_draft, make_draft, usage_of, with_checks
+from agent.calls import budget_stop, go_on, kind_of_draft, make_draft, usage_of, with_checks
 from agent.checks import calculator
 from agent.context import ChatModel, Settings
 from agent.events import emit_check
@@ -51,6 +51,8 @@ async def from_right_step(
     model: ChatModel,
     messages: list[BaseMessage],
     runtime: Runtime[Any] | None = None,
+    *,
+    spent: Usage | None = None,
 ) -> tuple[Draft, Usage | None]:
     """A number's solution continued by the model from its first wrong step, set right.
 
@@ -63,6 +65,9 @@ async def from_right_step(
         messages: The messages it answered.
         runtime: Where each wrong step is announced (a ``check`` event) before the model goes
             on from it, so a stream of the reply shows where its continuation starts.
+        spent: What this sample has used so far; with the run's usage when its round began
+            (``task``'s ``usage`` and ``started``), it is held to the run's budgets before
+            each call (``over_budget``).
 
     Returns:
         The continued draft, checked again, and the calls' usage; or the draft unchanged and
@@ -92,7 +97,7 @@ async def from_right_step(
     tokens = _placed(entries, 0) if spelled else []
     for _ in range(MOST_CORRECTED):
         start = corrected_start(text)
-        if start is None or start.at <= last:
+        if start is None or start.at <= last or over_budget(task, settings, spent, used):
             break
         await emit_check(runtime, draft["index"], start.check)
         went = await go_on(going_on, messages, start.prefix, f"reflect:sample:{draft['index']}")
@@ -124,6 +129,25 @@ async def from_right_step(
         still = "; ".join(c["name"] for c in checks.failed(corrected["checks"]))
         return _set_aside(draft, text, f"{SET_RIGHT}, it failed {still}"), used
     return corrected, used
+
+
+def over_budget(task: dict[str, Any], settings: Settings, *used: Usage | None) -> str | None:
+    """The run's budget a continuation would break: tokens or time, as before a round.
+
+    The run's usage when the round began (``task["usage"]``) plus what this sample has used
+    (``used``). Samples of one round run at once and each counts only its own calls, so a
+    round may still end past a budget by its own calls, as any round may.
+    """
+    if task.get("started") is None:
+        return None
+    usage = task.get("usage")
+    for more in used:
+        usage = add_usage(usage, more)
+    return budget_stop(
+        {"usage": add_usage(usage, None), "started": task["started"], "rounds": 0},
+        settings,
+        check_rounds=False,
+    )
 
 
 class Correction(NamedTuple):
@@ -169,6 +193,8 @@ async def write_on(
     settings: Settings,
     model: ChatModel,
     messages: list[BaseMessage],
+    *,
+    spent: Usage | None = None,
 ) -> tuple[Draft, Usage | None]:
     """The draft written on by the model until it meets what it failed, where that can help.
 
@@ -178,6 +204,7 @@ async def write_on(
         settings: The run's settings.
         model: The model that wrote the draft, as it wrote it.
         messages: The messages it answered.
+        spent: What this sample has used so far (as for ``from_right_step``).
 
     Returns:
         The written-on draft, checked again, and the call's usage; or the draft unchanged
@@ -194,7 +221,7 @@ async def write_on(
     failing = checks.failed(draft["checks"])
     if not failing or any(c["kind"] != "constraint" for c in failing):
         return draft, None
-    if not writes_until(model):
+    if not writes_until(model) or over_budget(task, settings, spent):
         return draft, None
     own = draft.get("written", draft["output"])
     # About 1.5 tokens a word, and room to end the sentence: a call holds some 600 words.

@@ -392,6 +392,21 @@ async def test_a_continuation_that_fails_more_checks_is_set_aside() -> None:
     assert "12" in result.output and result.usage["calls"] == 6  # 3 corrections were tried
 
 
+async def test_corrections_stop_where_the_run_s_token_budget_is_spent() -> None:
+    worse = ".\n\nThen 12 + 5 = 18, so Tom has \\(\\boxed{18}\\) apples, 12 × 2 = 25."
+    replies = [WRONG, worse, worse, worse, solution("12"), solution("12")]
+    whole = await ask(going_on(replies), samples=3, max_samples=3, programs=0, max_rounds=0)
+    assert whole.usage["calls"] == 6  # unbounded, three corrections were tried
+    first = whole.drafts[0]["input_tokens"] + whole.drafts[0]["output_tokens"]
+    model = going_on(replies)
+    # Room for the plain answer and no more: one continuation (checked before it, as before a
+    # round), then nothing, where the sample used to make two more calls past the budget.
+    result = await ask(
+        model, samples=3, max_samples=3, programs=0, max_rounds=0, max_tokens=first + 1
+    )
+    assert (result.usage["calls"], result.stop_reason) == (2, "token_budget")
+
+
 async def test_a_refused_prefill_ends_the_corrections_and_the_run_goes_on() -> None:
     class BadRequest(Exception):
         status_code = 400  # as openai.BadRequestError and ollama.ResponseError carry it

@@ -122,6 +122,15 @@ async def test_a_plain_answer_a_sentence_short_is_written_on_and_stands_alone() 
     assert not checks.failed(plain["checks"])
 
 
+async def test_no_writing_on_once_the_run_s_token_budget_is_spent() -> None:
+    whole = await areflect(SKY, model=writer(ONE, MORE), max_concurrency=1)
+    first = whole.drafts[0]["input_tokens"] + whole.drafts[0]["output_tokens"]
+    model = writer(ONE, MORE)
+    result = await areflect(SKY, model=model, max_concurrency=1, max_tokens=first)
+    assert [m[-1].content for _, m in model.calls] == [SKY]  # no call past the budget
+    assert result.output == ONE and result.stop_reason == "token_budget"
+
+
 async def test_without_a_model_that_can_be_held_samples_are_drawn_as_before() -> None:
     model = writer(ONE, "Blue light scatters. It scatters most.", holds=False)
     result = await areflect(SKY, model=model, samples=2, max_samples=2, max_concurrency=1)

@@ -56,6 +56,9 @@ def sends(state: State) -> list[Send]:
         "messages": state.get("messages") or [],
         "kind": state.get("kind") or "",
         "constraints": state.get("constraints") or [],
+        # The run's budgets, for the calls a sample makes past its first (``extension``).
+        "usage": state.get("usage"),
+        "started": state.get("started"),
     }
     return [Send("sample", {**task, "index": i}) for i in state["batch"]]
 
@@ -99,10 +102,12 @@ async def sample(task: dict[str, Any], runtime: Runtime[Context], setup: Setup) 
         draft = await asyncio.to_thread(programs.program_sample, draft, run_code=settings.run_code)
     else:
         draft = await with_checks(draft, task, settings)
-        draft, fixed = await from_right_step(draft, reply, task, settings, model, messages, runtime)
+        draft, fixed = await from_right_step(
+            draft, reply, task, settings, model, messages, runtime, spent=usage
+        )
         usage = add_usage(usage, fixed)
         if index == 0:  # the plain answer only: see ``extension``
-            draft, more = await write_on(draft, task, settings, model, messages)
+            draft, more = await write_on(draft, task, settings, model, messages, spent=usage)
             usage = add_usage(usage, more)
     await emit_draft(runtime, draft, "sample")
     return {"drafts": [draft], "usage": usage}
@@ -253,6 +258,8 @@ def _decide(seen: _Round, settings: Settings, stop: str | None) -> dict[str, Any
         return _draw(seen.drawn, seen.drawn + _MORE_PER_ROUND, settings)
     if more and not seen.passed and judged:
         return {"route": "revise"}
+    if stop and seen.drawn == 1:  # a lone answer agrees with none: the budget ended the run
+        return _end(stop)
     if seen.passed == 1 < seen.drawn:
         return _end("checked")
     if seen.free and seen.alike:

@@ -6,6 +6,8 @@ Commands (the tuning slices; never the reported ones):
     .venv/bin/python benchmarks/confidence_tuning.py analyse benchmarks/results/tuning-gsm8k-1-40.jsonl
     .venv/bin/python benchmarks/confidence_tuning.py collect --task gsm8k --limit 50 \
         --programs-only --prompts DIR --suffix=-DIR   # another program prompt, on the same slice
+    .venv/bin/python benchmarks/confidence_tuning.py collect --task gsm8k --limit 50 \
+        --samples 0 --programs 0 --question-template FILE --suffix=-plan   # another way to ask
 
 ``collect`` draws, per question, exactly what a run draws (the same prompts, temperatures
 and seeds as ``agent.strategies.sampling``): the plain answer (index 0, greedy), sampled
@@ -64,7 +66,8 @@ def collect(args: argparse.Namespace) -> None:
             if how == "program":
                 messages = program_messages(prompts, record.question)
             else:
-                messages = [HumanMessage(record.question)]
+                asked = args.template.format(question=record.question) if args.template else None
+                messages = [HumanMessage(asked or record.question)]
             reply = seeded.invoke(messages)
             seconds = time.perf_counter() - started
             draft = make_draft(index, 0, reply, seconds)
@@ -120,6 +123,13 @@ def main() -> None:
     c.add_argument("--programs-only", action="store_true", help="draw the program samples only")
     c.add_argument("--prompts", default=None, help="a prompts folder to draw with instead")
     c.add_argument("--suffix", default="", help="added to the results file's name")
+    c.add_argument(
+        "--question-template",
+        dest="template",
+        type=lambda path: Path(path).read_text(encoding="utf-8"),
+        default=None,
+        help="a file whose {question} the prose solutions are asked with instead of the bare one",
+    )
     a = sub.add_parser("analyse")
     a.add_argument("path")
     args = parser.parse_args()
